@@ -1,0 +1,42 @@
+# jaxdiv: `make demo` runs the main job, `make test` the whole suite; `make help` lists the rest.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: help demo test lint format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jaxdiv needs Python >= 3.11; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# One stamp per extra, remade when pyproject.toml changes.
+$(VENV)/.stamp-%: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[$*]'
+	@touch $@
+
+$(VENV)/.stamp-base: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	@touch $@
+
+demo: $(VENV)/.stamp-base  ## the tour of coding costs (entropy, cross-entropy, KL, JS)
+	$(PY) -m experiments.tour
+
+test: $(VENV)/.stamp-test  ## lint, format check and the whole test suite (doctests included)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -n 2 -q
+
+lint: $(VENV)/.stamp-test  ## ruff check only
+	$(PY) -m ruff check .
+
+format: $(VENV)/.stamp-test  ## apply ruff's formatting and safe fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:  ## remove the virtual environment and generated results
+	rm -rf $(VENV) results build *.egg-info

@@ -1,0 +1,70 @@
+"""jaxdiv: differentiable divergences in JAX, correct at the boundaries.
+
+The whole public surface of the discrete API is listed here. Conventions:
+``D(p, q)`` means D(p || q); distributions lie along ``axis`` (default -1);
+``where`` masks entries; ``base=None`` gives nats and ``base=2`` bits.
+"""
+
+from jaxdiv._binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_from_logits,
+    binary_entropy,
+    binary_kl_divergence,
+    binary_kl_divergence_from_logits,
+)
+from jaxdiv._discrete import (
+    alpha_divergence,
+    bhattacharyya_distance,
+    chi_square_divergence,
+    cross_entropy,
+    entropy,
+    f_divergence,
+    hellinger_distance,
+    jeffreys_divergence,
+    js_divergence,
+    kl_divergence,
+    mutual_information,
+    perplexity,
+    renyi_divergence,
+    total_variation,
+)
+from jaxdiv._logits import (
+    cross_entropy_from_integer_labels,
+    cross_entropy_from_logits,
+    entropy_from_logits,
+    js_divergence_from_logits,
+    kl_divergence_from_logits,
+    renyi_divergence_from_logits,
+)
+from jaxdiv._validation import checked
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "alpha_divergence",
+    "bhattacharyya_distance",
+    "binary_cross_entropy",
+    "binary_cross_entropy_from_logits",
+    "binary_entropy",
+    "binary_kl_divergence",
+    "binary_kl_divergence_from_logits",
+    "checked",
+    "chi_square_divergence",
+    "cross_entropy",
+    "cross_entropy_from_integer_labels",
+    "cross_entropy_from_logits",
+    "entropy",
+    "entropy_from_logits",
+    "f_divergence",
+    "hellinger_distance",
+    "jeffreys_divergence",
+    "js_divergence",
+    "js_divergence_from_logits",
+    "kl_divergence",
+    "kl_divergence_from_logits",
+    "mutual_information",
+    "perplexity",
+    "renyi_divergence",
+    "renyi_divergence_from_logits",
+    "total_variation",
+]

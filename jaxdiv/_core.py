@@ -1,0 +1,207 @@
+"""The shared machinery of the discrete divergences.
+
+Every discrete divergence is written once, as a *kernel* over two
+:class:`Dist` values (probabilities together with their logarithms) and a
+:class:`Reduction` (the axis, mask and units). The public functions only build
+those from probabilities, from logits or from Bernoulli parameters, so the
+probability and logits forms share one implementation of each formula and its
+boundary handling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv import _numerics as num
+from jaxdiv import _validation as val
+
+
+class Dist(NamedTuple):
+    """A batch of discrete distributions: probabilities and their logs (``-inf`` at 0)."""
+
+    prob: jax.Array
+    logp: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """How terms are summed: over ``axis``, with an optional mask, in units of ``base``."""
+
+    axis: int | tuple[int, ...]
+    mask: jax.Array | None
+    base: float | None
+
+    def sum(self, terms: jax.Array) -> jax.Array:
+        return jnp.sum(terms, axis=self.axis)
+
+    def logsumexp(self, s: jax.Array) -> jax.Array:
+        return num.logsumexp(s, axis=self.axis)
+
+    def finish(self, value: jax.Array) -> jax.Array:
+        """Sets fully masked rows to 0 and converts nats to the requested units."""
+        if self.mask is not None:
+            value = jnp.where(jnp.any(self.mask, axis=self.axis), value, 0.0)
+        return num.to_base(value, self.base)
+
+
+def prepare(
+    fn: str,
+    named: list[tuple[str, jax.typing.ArrayLike]],
+    *,
+    axis: int | None,
+    where: jax.typing.ArrayLike | None,
+    base: float | None = None,
+) -> tuple[list[jax.Array], int | None, jax.Array | None, float | None]:
+    """Checks and broadcasts inputs; returns ``(arrays, axis, mask, base)``.
+
+    Arrays come back in the compute dtype (their common float dtype, at least
+    float32, so 16-bit inputs accumulate in float32).
+    """
+    base = val.check_base(base, fn=fn)
+    arrays = [val.as_float(name, x, fn=fn) for name, x in named]
+    dtype = val.compute_dtype(*arrays)
+    arrays, axis = val.broadcast_inputs(
+        [(name, x) for (name, _), x in zip(named, arrays)], axis=axis, fn=fn
+    )
+    arrays = [x.astype(dtype) for x in arrays]
+    mask = val.broadcast_mask(where, arrays[0].shape, fn=fn)
+    return arrays, axis, mask, base
+
+
+def from_probs(
+    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+) -> tuple[list[Dist], Reduction]:
+    """Distributions from probabilities along ``axis``; masked entries get zero mass."""
+    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
+    dists = []
+    for (name, _), p in zip(named, arrays):
+        val.check_probabilities(name, p, axis=axis, mask=mask, fn=fn)
+        if mask is not None:
+            p = jnp.where(mask, p, 0.0)
+        dists.append(Dist(p, num.safe_log(p)))
+    return dists, Reduction(axis, mask, base)
+
+
+def from_logits(
+    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+) -> tuple[list[Dist], Reduction]:
+    """Distributions from logits along ``axis``, normalised over unmasked entries."""
+    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
+    dists = []
+    for (name, _), x in zip(named, arrays):
+        val.check_logits(name, x, mask=mask, fn=fn)
+        logp = num.log_softmax(x, axis=axis, mask=mask)
+        dists.append(Dist(jnp.exp(logp), logp))
+    return dists, Reduction(axis, mask, base)
+
+
+def bernoulli_from_probs(p: jax.Array) -> Dist:
+    """The two-outcome distribution ``[p, 1 - p]`` on a new last axis."""
+    return Dist(
+        jnp.stack([p, 1.0 - p], axis=-1),
+        jnp.stack([num.safe_log(p), num.safe_log1m(p)], axis=-1),
+    )
+
+
+def bernoulli_from_logits(z: jax.Array) -> Dist:
+    """The two-outcome distribution ``[sigmoid(z), sigmoid(-z)]`` on a new last axis."""
+    logp = jnp.stack([jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)], axis=-1)
+    return Dist(jnp.exp(logp), logp)
+
+
+def elementwise(
+    fn: str,
+    named: list[tuple[str, jax.typing.ArrayLike, bool]],
+    *,
+    where,
+    base,
+) -> tuple[list[Dist], Reduction]:
+    """Bernoulli distributions, elementwise; each entry is ``(name, value, is_logits)``."""
+    arrays, _, mask, base = prepare(
+        fn, [(name, x) for name, x, _ in named], axis=None, where=where, base=base
+    )
+    dists = []
+    for (name, _, is_logits), x in zip(named, arrays):
+        if is_logits:
+            val.check_logits(name, x, mask=mask, fn=fn)
+            dist = bernoulli_from_logits(x)
+        else:
+            val.check_probabilities(name, x, axis=None, mask=mask, fn=fn)
+            dist = bernoulli_from_probs(x)
+        if mask is not None:
+            m = mask[..., None]
+            dist = Dist(jnp.where(m, dist.prob, 0.0), jnp.where(m, dist.logp, -jnp.inf))
+        dists.append(dist)
+    mask = None if mask is None else jnp.broadcast_to(mask[..., None], dists[0].prob.shape)
+    return dists, Reduction(-1, mask, base)
+
+
+# --------------------------------------------------------------------------- kernels (nats)
+
+
+def entropy(r: Reduction, p: Dist) -> jax.Array:
+    return -r.sum(num.mul_log(p.prob, p.logp))
+
+
+def cross_entropy(r: Reduction, p: Dist, q: Dist) -> jax.Array:
+    return -r.sum(num.mul_log(p.prob, q.logp))
+
+
+def kl(r: Reduction, p: Dist, q: Dist) -> jax.Array:
+    return r.sum(num.mul_log(p.prob, p.logp - q.logp))
+
+
+def js(r: Reduction, p: Dist, q: Dist, weight: float) -> jax.Array:
+    if weight in (0.0, 1.0):
+        return r.sum(jnp.zeros_like(p.prob))
+    log_w, log_1mw = math.log(weight), math.log1p(-weight)
+    log_m = num.guard(
+        (p.prob > 0) | (q.prob > 0),
+        lambda lp, lq: jnp.logaddexp(log_w + lp, log_1mw + lq),
+        p.logp,
+        q.logp,
+        otherwise=-jnp.inf,
+    )
+    return r.sum(
+        num.mul_log(weight * p.prob, p.logp - log_m)
+        + num.mul_log((1.0 - weight) * q.prob, q.logp - log_m)
+    )
+
+
+def log_power_mix(p: Dist, q: Dist, alpha: float, cond: jax.Array) -> jax.Array:
+    """``alpha * log p + (1 - alpha) * log q`` where ``cond``, ``-inf`` elsewhere."""
+    return num.guard(
+        cond, lambda lp, lq: alpha * lp + (1.0 - alpha) * lq, p.logp, q.logp, otherwise=-jnp.inf
+    )
+
+
+def renyi(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
+    if alpha == 1.0:
+        return kl(r, p, q)
+    if alpha == 0.0:
+        return -r.logsumexp(num.guard(p.prob > 0, lambda lq: lq, q.logp, otherwise=-jnp.inf))
+    if alpha == math.inf:
+        log_ratio = num.guard(
+            p.prob > 0, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf
+        )
+        return jnp.max(log_ratio, axis=r.axis)
+    return r.logsumexp(log_power_mix(p, q, alpha, p.prob > 0)) / (alpha - 1.0)
+
+
+def alpha_divergence(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
+    if alpha == 1.0:
+        return kl(r, p, q) + r.sum(q.prob - p.prob)
+    if alpha == 0.0:
+        return kl(r, q, p) + r.sum(p.prob - q.prob)
+    s = log_power_mix(p, q, alpha, (p.prob > 0) | (q.prob > 0))
+    terms = jnp.exp(s) - alpha * p.prob - (1.0 - alpha) * q.prob
+    return r.sum(terms) / (alpha * (alpha - 1.0))
+
+
+def bhattacharyya(r: Reduction, p: Dist, q: Dist) -> jax.Array:
+    return -r.logsumexp(0.5 * (p.logp + q.logp))

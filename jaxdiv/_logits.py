@@ -1,0 +1,243 @@
+"""Divergences between categorical distributions given as logits.
+
+Logits are unnormalised log-probabilities; each function normalises them with
+a log-softmax along ``axis`` (over the unmasked entries only), so any shift of
+a row leaves the result unchanged. ``-inf`` logits are zero-probability
+outcomes and logits of any finite magnitude (1e4 and beyond) are exact: the
+computation never leaves log space, and gradients stay finite in both cases.
+Conventions for ``axis``, ``where`` and ``base`` are those of the probability
+forms (see :func:`jaxdiv.kl_divergence`); a fully masked row gives 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxdiv import _core as core
+from jaxdiv import _numerics as num
+from jaxdiv import _validation as val
+
+
+def entropy_from_logits(
+    logits: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""Entropy of ``softmax(logits)``.
+
+    .. math::
+        H(p) = -\sum_i p_i \log p_i, \qquad \log p = \operatorname{log\_softmax}(\text{logits})
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> float(jaxdiv.entropy_from_logits(jnp.zeros(4), base=2))
+      2.0
+    """
+    fn = "entropy_from_logits"
+    (pd,), r = core.from_logits(fn, [("logits", logits)], axis=axis, where=where, base=base)
+    return r.finish(core.entropy(r, pd))
+
+
+def cross_entropy_from_logits(
+    p_logits: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""Cross-entropy H(softmax(p_logits), softmax(q_logits)).
+
+    .. math::
+        H(p, q) = -\sum_i p_i \log q_i
+
+    For soft targets given as probabilities, use
+    :func:`jaxdiv.cross_entropy` with ``jax.nn.softmax`` or pass their logs as
+    ``p_logits``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> a, b = jnp.array([0.0, 0.0]), jnp.log(jnp.array([0.25, 0.75]))
+      >>> round(float(jaxdiv.cross_entropy_from_logits(a, b, base=2)), 4)
+      1.2075
+    """
+    fn = "cross_entropy_from_logits"
+    named = [("p_logits", p_logits), ("q_logits", q_logits)]
+    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    return r.finish(core.cross_entropy(r, pd, qd))
+
+
+def kl_divergence_from_logits(
+    p_logits: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""KL(softmax(p_logits) || softmax(q_logits)).
+
+    .. math::
+        \mathrm{KL}(p \,\|\, q) = \sum_i p_i (\log p_i - \log q_i)
+
+    The argument order is that of the notation: in distillation the teacher is
+    usually ``p`` (forward KL) and the student ``q``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> a, b = jnp.array([0.0, 0.0]), jnp.log(jnp.array([0.25, 0.75]))
+      >>> round(float(jaxdiv.kl_divergence_from_logits(a, b, base=2)), 4)
+      0.2075
+    """
+    fn = "kl_divergence_from_logits"
+    named = [("p_logits", p_logits), ("q_logits", q_logits)]
+    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    return r.finish(core.kl(r, pd, qd))
+
+
+def js_divergence_from_logits(
+    p_logits: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    weight: float = 0.5,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""Generalised Jensen-Shannon divergence between two softmax distributions.
+
+    .. math::
+        \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
+        \qquad m = w p + (1 - w) q
+
+    The mixture is formed in log space (``logaddexp``), so it stays exact for
+    tiny probabilities.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> a, b = jnp.array([0.0, -jnp.inf]), jnp.array([-jnp.inf, 0.0])
+      >>> float(jaxdiv.js_divergence_from_logits(a, b, base=2))
+      1.0
+    """
+    fn = "js_divergence_from_logits"
+    weight = val.check_weight(weight, fn=fn)
+    named = [("p_logits", p_logits), ("q_logits", q_logits)]
+    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    return r.finish(core.js(r, pd, qd, weight))
+
+
+def renyi_divergence_from_logits(
+    p_logits: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    alpha: float,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""Renyi divergence of order ``alpha`` between two softmax distributions.
+
+    .. math::
+        D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1}
+            \operatorname{logsumexp}_i\left(\alpha \log p_i + (1 - \alpha) \log q_i\right)
+
+    ``alpha`` = 0, 1 and inf are handled as limits, as in
+    :func:`jaxdiv.renyi_divergence`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> a, b = jnp.array([0.0, 0.0]), jnp.log(jnp.array([0.25, 0.75]))
+      >>> round(float(jaxdiv.renyi_divergence_from_logits(a, b, alpha=2.0)), 4)
+      0.2877
+    """
+    fn = "renyi_divergence_from_logits"
+    alpha = val.check_alpha(alpha, fn=fn)
+    named = [("p_logits", p_logits), ("q_logits", q_logits)]
+    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    return r.finish(core.renyi(r, pd, qd, alpha))
+
+
+def cross_entropy_from_integer_labels(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    base: float | None = None,
+) -> jax.Array:
+    r"""Cross-entropy of ``softmax(logits)`` against integer class labels.
+
+    .. math::
+        \ell = -\log \operatorname{softmax}(\text{logits})_{y}
+
+    Args:
+      logits: logits with the classes along ``axis``.
+      labels: integer labels, shaped like ``logits`` without ``axis`` (or
+        broadcastable to it).
+      axis: the class axis of ``logits``.
+      where: optional boolean mask over the classes (broadcastable to
+        ``logits``); masked classes are left out of the normalisation.
+      ignore_index: a label value that contributes 0 with zero gradient (for
+        padding tokens; PyTorch uses -100).
+      base: None for nats, 2 for bits.
+
+    Returns:
+      The per-example loss, shaped like ``labels``. A label outside
+      ``[0, num_classes)`` (and not ``ignore_index``) has probability 0 under
+      the model and gives ``+inf``; :func:`jaxdiv.checked` reports it.
+
+    Raises:
+      TypeError: if ``labels`` is not an integer array.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> logits = jnp.log(jnp.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
+      >>> loss = jaxdiv.cross_entropy_from_integer_labels(
+      ...     logits, jnp.array([0, -100]), ignore_index=-100, base=2)
+      >>> [round(float(v), 4) for v in loss]
+      [1.0, 0.0]
+    """
+    fn = "cross_entropy_from_integer_labels"
+    base = val.check_base(base, fn=fn)
+    logits = val.as_float("logits", logits, fn=fn)
+    logits = logits.astype(val.compute_dtype(logits))
+    labels = jnp.asarray(labels)
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise TypeError(f"jaxdiv.{fn}: labels must be an integer array, got dtype {labels.dtype}.")
+    if ignore_index is not None and not isinstance(ignore_index, int):
+        raise TypeError(f"jaxdiv.{fn}: ignore_index must be an int or None, got {ignore_index!r}.")
+    if logits.ndim == 0:
+        raise ValueError(f"jaxdiv.{fn}: logits must have a class axis, got a scalar.")
+    axis = val.normalize_axis(axis, logits.ndim, fn=fn)
+    batch_shape = logits.shape[:axis] + logits.shape[axis + 1 :]
+    try:
+        if jnp.broadcast_shapes(labels.shape, batch_shape) != batch_shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"jaxdiv.{fn}: logits has shape {logits.shape} and labels has shape {labels.shape}; "
+            f"labels must have the shape of logits without axis {axis}, {batch_shape}."
+        ) from None
+    labels = jnp.broadcast_to(labels, batch_shape)
+    mask = val.broadcast_mask(where, logits.shape, fn=fn)
+    val.check_logits("logits", logits, mask=mask, fn=fn)
+    val.check_labels(labels, logits.shape[axis], ignore_index, fn=fn)
+    logp = num.log_softmax(logits, axis=axis, mask=mask)
+    keep = jnp.ones(batch_shape, bool) if ignore_index is None else labels != ignore_index
+    if mask is not None:
+        keep = keep & jnp.any(mask, axis=axis)
+    index = jnp.expand_dims(jnp.where(keep, labels, 0), axis)
+    picked = jnp.take_along_axis(logp, index, axis=axis, mode="fill", fill_value=-jnp.inf)
+    loss = jnp.where(keep, -jnp.squeeze(picked, axis), 0.0)
+    return num.to_base(loss, base)

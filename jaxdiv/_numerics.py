@@ -1,0 +1,100 @@
+"""Numerical guards: one helper for each boundary case, all gradient-safe.
+
+The where-gradient trap: ``jnp.where(p == 0, 0, p * jnp.log(p))`` has the right
+value but a NaN gradient at ``p == 0``, because the gradient of the branch that
+was not taken (``log(0) = -inf``) is multiplied by zero. :func:`guard` is the
+one remedy used throughout jaxdiv: it replaces the inputs by a safe value where
+the condition fails *before* calling the function (the "double where"), so the
+untaken branch never sees a bad input, and whatever it computes there is cut
+off from the inputs' gradients by the inner ``where``.
+
+The other helpers are thin uses of :func:`guard`:
+
+* :func:`safe_log` is ``log`` with ``log(0) = -inf`` and a zero gradient at 0;
+* :func:`mul_log` is ``x * log_y`` with ``0 * log(0) = 0`` and a zero gradient
+  where ``x == 0``, including where ``log_y`` is infinite;
+* :func:`safe_sqrt` is ``sqrt`` with a zero (not infinite) gradient at 0;
+* :func:`logsumexp` handles rows that are entirely ``-inf`` or hold ``+inf``;
+* :func:`log_softmax` normalises over the unmasked entries only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def guard(
+    cond: jax.Array,
+    fn: Callable[..., jax.Array],
+    *args: jax.Array,
+    safe: float = 1.0,
+    otherwise: float = 0.0,
+) -> jax.Array:
+    """``fn(*args)`` where ``cond`` holds, ``otherwise`` elsewhere, gradient-safe.
+
+    ``fn`` must be elementwise. Where ``cond`` is false the arguments are
+    replaced by ``safe`` before ``fn`` sees them, and the inner ``where``
+    discards any cotangent there, so those entries get an exactly zero gradient.
+    """
+    safe_args = [jnp.where(cond, a, jnp.asarray(safe, a.dtype)) for a in args]
+    return jnp.where(cond, fn(*safe_args), jnp.asarray(otherwise, safe_args[0].dtype))
+
+
+def safe_log(x: jax.Array) -> jax.Array:
+    """``log(x)`` with ``log(0) = -inf`` and a zero gradient at ``x = 0``."""
+    return guard(x > 0, jnp.log, x, otherwise=-jnp.inf)
+
+
+def mul_log(x: jax.Array, log_y: jax.Array) -> jax.Array:
+    """``x * log_y`` with the convention ``0 * log(0) = 0`` (and ``0 * log(inf) = 0``).
+
+    Where ``x == 0`` the value is 0 and the gradient with respect to both
+    arguments is 0, whatever ``log_y`` holds there.
+    """
+    return guard(x != 0, jnp.multiply, x, log_y)
+
+
+def safe_sqrt(x: jax.Array) -> jax.Array:
+    """``sqrt(x)`` with a zero (rather than infinite) gradient at ``x = 0``."""
+    return guard(x > 0, jnp.sqrt, x)
+
+
+def logsumexp(s: jax.Array, *, axis: int) -> jax.Array:
+    """``log(sum(exp(s)))`` over ``axis``, finite-gradient at the boundaries.
+
+    A row that is entirely ``-inf`` gives ``-inf``; a row holding ``+inf`` gives
+    ``+inf``. Both get a zero gradient instead of NaN.
+    """
+    has_pos_inf = jnp.any(s == jnp.inf, axis=axis)
+    has_finite = jnp.any(jnp.isfinite(s), axis=axis)
+    s_safe = jnp.where(jnp.expand_dims(has_finite & ~has_pos_inf, axis), s, 0.0)
+    shift = jax.lax.stop_gradient(jnp.max(s_safe, axis=axis, keepdims=True))
+    out = jnp.log(jnp.sum(jnp.exp(s_safe - shift), axis=axis)) + jnp.squeeze(shift, axis)
+    return jnp.where(has_pos_inf, jnp.inf, jnp.where(has_finite, out, -jnp.inf))
+
+
+def log_softmax(logits: jax.Array, *, axis: int, mask: jax.Array | None) -> jax.Array:
+    """Log-probabilities from logits, normalised over the unmasked entries.
+
+    Masked entries and ``-inf`` logits get ``-inf``; a fully masked row gets
+    ``-inf`` everywhere (zero mass), never NaN.
+    """
+    if mask is not None:
+        logits = jnp.where(mask, logits, -jnp.inf)
+    lse = logsumexp(logits, axis=axis)
+    lse = jnp.where(lse == -jnp.inf, 0.0, lse)
+    return logits - jnp.expand_dims(lse, axis)
+
+
+def to_base(x: jax.Array, base: float | None) -> jax.Array:
+    """Converts a quantity in nats to units of ``log(base)`` (bits for base 2)."""
+    return x if base is None else x / math.log(base)
+
+
+def safe_log1m(x: jax.Array) -> jax.Array:
+    """``log(1 - x)`` (via ``log1p``) with ``log(0) = -inf`` and a zero gradient at ``x = 1``."""
+    return guard(x < 1, lambda y: jnp.log1p(-y), x, safe=0.0, otherwise=-jnp.inf)

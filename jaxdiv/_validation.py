@@ -1,0 +1,278 @@
+"""Static argument checks and the opt-in, jit-safe value checks.
+
+Static checks (shapes, dtypes, axes, hyperparameters) run at trace time and
+raise ``TypeError`` or ``ValueError`` whose messages say what was wrong and what
+was expected. Value checks (negative probabilities, rows that do not sum to
+one, NaN logits) cost a reduction per call, so they are opt-in: they are traced
+only inside :func:`checked`, which runs a function under
+:func:`jax.experimental.checkify.checkify` so that the checks also work under
+``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify
+
+_CHECKS = contextvars.ContextVar("jaxdiv_value_checks", default=False)
+
+
+def value_checks_enabled() -> bool:
+    """Whether value checks are being traced (inside :func:`checked`)."""
+    return _CHECKS.get()
+
+
+@contextlib.contextmanager
+def _enable_value_checks():
+    token = _CHECKS.set(True)
+    try:
+        yield
+    finally:
+        _CHECKS.reset(token)
+
+
+def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]:
+    """Runs ``fn`` with jaxdiv's value checks switched on.
+
+    jaxdiv checks shapes, dtypes and hyperparameters at trace time, always.
+    Checks on the *values* of its inputs (probabilities that are negative or do
+    not sum to one along ``axis``, NaN or ``+inf`` logits, integer labels out of
+    range) are opt-in: they are traced only while ``fn`` runs inside
+    ``checked``. The wrapped function returns ``(error, result)`` as
+    :func:`jax.experimental.checkify.checkify` does; call ``error.throw()`` to
+    raise the first failed check as a ``ValueError``.
+
+    Wrap *before* jitting, so that the checks are part of the traced program::
+
+        safe_kl = jax.jit(jaxdiv.checked(jaxdiv.kl_divergence))
+        error, kl = safe_kl(p, q)
+        error.throw()
+
+    Args:
+      fn: any function that calls jaxdiv functions.
+
+    Returns:
+      A function with the signature of ``fn`` that returns ``(error, result)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> err, kl = jaxdiv.checked(jaxdiv.kl_divergence)(
+      ...     jnp.array([0.5, 0.7]), jnp.array([0.5, 0.5]))
+      >>> print(err.get().split(" (")[0])
+      jaxdiv.kl_divergence: p does not sum to 1 along axis -1 (largest deviation 0.2...)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _enable_value_checks():
+            return checkify.checkify(fn, errors=checkify.user_checks)(*args, **kwargs)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- dtypes and shapes
+
+
+def as_float(name: str, x: jax.typing.ArrayLike, *, fn: str) -> jax.Array:
+    """Converts ``x`` to a floating array, rejecting integer, boolean and complex input."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"jaxdiv.{fn}: {name} must be a floating-point array of probabilities or "
+            f"logits, got dtype {x.dtype}; convert it with .astype(jnp.float32)."
+        )
+    return x
+
+
+def compute_dtype(*arrays: jax.Array) -> np.dtype:
+    """The dtype in which to compute: the inputs' common dtype, at least float32."""
+    return jnp.result_type(*arrays, jnp.float32)
+
+
+def normalize_axis(axis: int, ndim: int, *, fn: str) -> int:
+    if not isinstance(axis, numbers.Integral):
+        raise TypeError(f"jaxdiv.{fn}: axis must be an int, got {axis!r}.")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"jaxdiv.{fn}: axis {axis} is out of range for inputs with {ndim} dimensions."
+        )
+    return int(axis) % ndim
+
+
+def broadcast_inputs(
+    named: Sequence[tuple[str, jax.Array]],
+    *,
+    axis: int | None,
+    fn: str,
+) -> tuple[list[jax.Array], int | None]:
+    """Broadcasts arrays to one shape; the distribution axis must match exactly.
+
+    Returns the broadcast arrays and ``axis`` as a non-negative index into the
+    broadcast shape (``None`` for elementwise functions).
+    """
+    shapes = [x.shape for _, x in named]
+    ndim = max(len(s) for s in shapes)
+    padded = [(1,) * (ndim - len(s)) + s for s in shapes]
+    try:
+        shape = jnp.broadcast_shapes(*shapes)
+    except ValueError:
+        desc = " and ".join(f"{n} has shape {x.shape}" for n, x in named)
+        raise ValueError(f"jaxdiv.{fn}: {desc}, which do not broadcast.") from None
+    if axis is not None:
+        if ndim == 0:
+            raise ValueError(
+                f"jaxdiv.{fn}: expected arrays with a distribution axis, got scalars."
+            )
+        axis = normalize_axis(axis, ndim, fn=fn)
+        sizes = {p[axis] for p in padded}
+        if len(sizes) > 1:
+            desc = " and ".join(f"{n} has shape {x.shape}" for n, x in named)
+            raise ValueError(
+                f"jaxdiv.{fn}: {desc}; the distribution axis {axis} must have the same "
+                "size in both (it is never broadcast)."
+            )
+    return [jnp.broadcast_to(x, shape) for _, x in named], axis
+
+
+def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax.Array | None:
+    """Checks the ``where`` mask and broadcasts it to ``shape``."""
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(f"jaxdiv.{fn}: where must be a boolean mask, got dtype {where.dtype}.")
+    try:
+        return jnp.broadcast_to(where, shape)
+    except ValueError:
+        raise ValueError(
+            f"jaxdiv.{fn}: where has shape {where.shape}, which does not broadcast to the "
+            f"inputs' shape {tuple(shape)}."
+        ) from None
+
+
+# --------------------------------------------------------------------------- hyperparameters
+
+
+def concrete_float(name: str, value: Any, *, fn: str) -> float:
+    """``value`` as a Python float; hyperparameters must be known at trace time."""
+    try:
+        return float(value)
+    except (jax.errors.ConcretizationTypeError, TypeError):
+        raise TypeError(
+            f"jaxdiv.{fn}: {name} must be a concrete number (a Python float), got {value!r}; "
+            "it selects the formula at trace time, so it cannot be a traced value."
+        ) from None
+
+
+def check_base(base: float | None, *, fn: str) -> float | None:
+    """Validates ``base``: None for nats, else a number > 0 and != 1."""
+    if base is None:
+        return None
+    b = concrete_float("base", base, fn=fn)
+    if not (b > 0 and b != 1 and math.isfinite(b)):
+        raise ValueError(
+            f"jaxdiv.{fn}: base must be None (nats) or a finite number > 0 other than 1 "
+            f"(2 for bits), got {base!r}."
+        )
+    return b
+
+
+def check_alpha(alpha: Any, *, fn: str, lower: float = 0.0) -> float:
+    a = concrete_float("alpha", alpha, fn=fn)
+    if math.isnan(a) or a < lower:
+        raise ValueError(f"jaxdiv.{fn}: alpha must be a number >= {lower:g}, got {alpha!r}.")
+    return a
+
+
+def check_weight(weight: Any, *, fn: str) -> float:
+    w = concrete_float("weight", weight, fn=fn)
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"jaxdiv.{fn}: weight must lie in [0, 1], got {weight!r}.")
+    return w
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _tolerance(dtype) -> float:
+    return float(np.sqrt(np.finfo(dtype).eps)) * 4
+
+
+def check_probabilities(
+    name: str, p: jax.Array, *, axis: int | None, mask: jax.Array | None, fn: str
+) -> None:
+    """Opt-in value checks on probabilities (traced only inside :func:`checked`).
+
+    With ``axis``, entries must be finite and >= 0 and the unmasked entries of
+    each row must sum to one (a fully masked row passes); elementwise
+    (``axis=None``, the Bernoulli forms) entries must lie in [0, 1].
+    """
+    if not value_checks_enabled():
+        return
+    valid = jnp.ones(p.shape, bool) if mask is None else mask
+    if axis is None:
+        bad, expected = ~((p >= 0) & (p <= 1)), "in [0, 1]"
+    else:
+        bad, expected = ~((p >= 0) & jnp.isfinite(p)), "finite and >= 0"
+    bad = bad & valid
+    checkify.check(
+        ~jnp.any(bad),
+        f"jaxdiv.{fn}: {name} has {{n}} entries that are not {expected}",
+        n=jnp.sum(bad),
+    )
+    if axis is None:
+        return
+    total = jnp.sum(jnp.where(valid, p, 0), axis=axis)
+    deviation = jnp.where(jnp.any(valid, axis=axis), jnp.abs(total - 1), 0)
+    checkify.check(
+        jnp.all(deviation <= _tolerance(p.dtype)),
+        f"jaxdiv.{fn}: {name} does not sum to 1 along {_describe_axis(axis, p.ndim)} "
+        "(largest deviation {d})",
+        d=jnp.max(deviation),
+    )
+
+
+def _describe_axis(axis: int | tuple[int, ...], ndim: int) -> str:
+    if isinstance(axis, tuple):
+        return "axes " + str(tuple(a - ndim for a in axis))
+    return f"axis {axis - ndim}"
+
+
+def check_logits(name: str, x: jax.Array, *, mask: jax.Array | None, fn: str) -> None:
+    """Opt-in value checks on logits: no NaN and no ``+inf`` where unmasked."""
+    if not value_checks_enabled():
+        return
+    valid = jnp.ones(x.shape, bool) if mask is None else mask
+    checkify.check(
+        ~jnp.any(valid & (jnp.isnan(x) | (x == jnp.inf))),
+        f"jaxdiv.{fn}: {name} has NaN or +inf entries; logits must be finite or -inf",
+    )
+
+
+def check_labels(
+    labels: jax.Array, num_classes: int, ignore_index: int | None, *, fn: str
+) -> None:
+    """Opt-in value check: integer labels lie in [0, num_classes) or equal ``ignore_index``."""
+    if not value_checks_enabled():
+        return
+    ok = (labels >= 0) & (labels < num_classes)
+    if ignore_index is not None:
+        ok = ok | (labels == ignore_index)
+    checkify.check(
+        jnp.all(ok),
+        f"jaxdiv.{fn}: labels must lie in [0, {num_classes})"
+        + ("" if ignore_index is None else f" or equal ignore_index={ignore_index}")
+        + " (found {v})",
+        v=jnp.where(jnp.all(ok), 0, labels.ravel()[jnp.argmin(ok.ravel())]),
+    )
