@@ -66,7 +66,7 @@ def prepare(
     arrays = [val.as_float(name, x, fn=fn) for name, x in named]
     dtype = val.compute_dtype(*arrays)
     arrays, axis = val.broadcast_inputs(
-        [(name, x) for (name, _), x in zip(named, arrays)], axis=axis, fn=fn
+        [(name, x) for (name, _), x in zip(named, arrays, strict=True)], axis=axis, fn=fn
     )
     arrays = [x.astype(dtype) for x in arrays]
     mask = val.broadcast_mask(where, arrays[0].shape, fn=fn)
@@ -79,7 +79,7 @@ def from_probs(
     """Distributions from probabilities along ``axis``; masked entries get zero mass."""
     arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     dists = []
-    for (name, _), p in zip(named, arrays):
+    for (name, _), p in zip(named, arrays, strict=True):
         val.check_probabilities(name, p, axis=axis, mask=mask, fn=fn)
         if mask is not None:
             p = jnp.where(mask, p, 0.0)
@@ -93,7 +93,7 @@ def from_logits(
     """Distributions from logits along ``axis``, normalised over unmasked entries."""
     arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     dists = []
-    for (name, _), x in zip(named, arrays):
+    for (name, _), x in zip(named, arrays, strict=True):
         val.check_logits(name, x, mask=mask, fn=fn)
         logp = num.log_softmax(x, axis=axis, mask=mask)
         dists.append(Dist(jnp.exp(logp), logp))
@@ -126,7 +126,7 @@ def elementwise(
         fn, [(name, x) for name, x, _ in named], axis=None, where=where, base=base
     )
     dists = []
-    for (name, _, is_logits), x in zip(named, arrays):
+    for (name, _, is_logits), x in zip(named, arrays, strict=True):
         if is_logits:
             val.check_logits(name, x, mask=mask, fn=fn)
             dist = bernoulli_from_logits(x)
@@ -186,9 +186,7 @@ def renyi(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
     if alpha == 0.0:
         return -r.logsumexp(num.guard(p.prob > 0, lambda lq: lq, q.logp, otherwise=-jnp.inf))
     if alpha == math.inf:
-        log_ratio = num.guard(
-            p.prob > 0, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf
-        )
+        log_ratio = num.guard(p.prob > 0, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf)
         return jnp.max(log_ratio, axis=r.axis)
     return r.logsumexp(log_power_mix(p, q, alpha, p.prob > 0)) / (alpha - 1.0)
 

@@ -537,7 +537,9 @@ def mutual_information(
       1.0
     """
     fn = "mutual_information"
-    (joint,), _, mask, base = core.prepare(fn, [("joint", joint)], axis=None, where=where, base=base)
+    (joint,), _, mask, base = core.prepare(
+        fn, [("joint", joint)], axis=None, where=where, base=base
+    )
     if not (isinstance(axes, tuple | list) and len(axes) == 2):
         raise ValueError(f"jaxdiv.{fn}: axes must be a pair of ints, got {axes!r}.")
     if joint.ndim < 2:
@@ -555,13 +557,13 @@ def mutual_information(
     return r.finish(r.sum(num.mul_log(joint, log_ratio)))
 
 
-def perplexity(
-    p: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
-) -> jax.Array:
+def perplexity(p: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None) -> jax.Array:
     r"""Perplexity, the effective number of equally likely outcomes.
 
     .. math::
         \mathrm{PP}(p) = e^{H(p)} = b^{H_b(p)}\ \text{for any base } b
+
+    A fully masked row has no outcomes and gives 0.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -571,4 +573,4 @@ def perplexity(
     """
     fn = "perplexity"
     (pd,), r = core.from_probs(fn, [("p", p)], axis=axis, where=where)
-    return jnp.exp(r.finish(core.entropy(r, pd)))
+    return r.finish(jnp.exp(core.entropy(r, pd)))

@@ -81,13 +81,15 @@ def log_softmax(logits: jax.Array, *, axis: int, mask: jax.Array | None) -> jax.
     """Log-probabilities from logits, normalised over the unmasked entries.
 
     Masked entries and ``-inf`` logits get ``-inf``; a fully masked row gets
-    ``-inf`` everywhere (zero mass), never NaN.
+    ``-inf`` everywhere (zero mass), never NaN. The row maximum is subtracted
+    first, so logits of magnitude 1e4 keep full relative precision.
     """
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
-    lse = logsumexp(logits, axis=axis)
-    lse = jnp.where(lse == -jnp.inf, 0.0, lse)
-    return logits - jnp.expand_dims(lse, axis)
+    shift = jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True))
+    shifted = logits - jnp.where(jnp.isfinite(shift), shift, 0.0)
+    lse = logsumexp(shifted, axis=axis)
+    return shifted - jnp.expand_dims(jnp.where(lse == -jnp.inf, 0.0, lse), axis)
 
 
 def to_base(x: jax.Array, base: float | None) -> jax.Array:

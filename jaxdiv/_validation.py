@@ -131,9 +131,7 @@ def broadcast_inputs(
         raise ValueError(f"jaxdiv.{fn}: {desc}, which do not broadcast.") from None
     if axis is not None:
         if ndim == 0:
-            raise ValueError(
-                f"jaxdiv.{fn}: expected arrays with a distribution axis, got scalars."
-            )
+            raise ValueError(f"jaxdiv.{fn}: expected arrays with a distribution axis, got scalars.")
         axis = normalize_axis(axis, ndim, fn=fn)
         sizes = {p[axis] for p in padded}
         if len(sizes) > 1:
@@ -237,16 +235,14 @@ def check_probabilities(
     deviation = jnp.where(jnp.any(valid, axis=axis), jnp.abs(total - 1), 0)
     checkify.check(
         jnp.all(deviation <= _tolerance(p.dtype)),
-        f"jaxdiv.{fn}: {name} does not sum to 1 along {_describe_axis(axis, p.ndim)} "
+        f"jaxdiv.{fn}: {name} does not sum to 1 along {_describe_axis(axis)} "
         "(largest deviation {d})",
         d=jnp.max(deviation),
     )
 
 
-def _describe_axis(axis: int | tuple[int, ...], ndim: int) -> str:
-    if isinstance(axis, tuple):
-        return "axes " + str(tuple(a - ndim for a in axis))
-    return f"axis {axis - ndim}"
+def _describe_axis(axis: int | tuple[int, ...]) -> str:
+    return f"axes {axis}" if isinstance(axis, tuple) else f"axis {axis}"
 
 
 def check_logits(name: str, x: jax.Array, *, mask: jax.Array | None, fn: str) -> None:
@@ -260,9 +256,7 @@ def check_logits(name: str, x: jax.Array, *, mask: jax.Array | None, fn: str) ->
     )
 
 
-def check_labels(
-    labels: jax.Array, num_classes: int, ignore_index: int | None, *, fn: str
-) -> None:
+def check_labels(labels: jax.Array, num_classes: int, ignore_index: int | None, *, fn: str) -> None:
     """Opt-in value check: integer labels lie in [0, num_classes) or equal ``ignore_index``."""
     if not value_checks_enabled():
         return

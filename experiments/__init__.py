@@ -1,0 +1,1 @@
+"""Runnable programs that use jaxdiv as any user would."""

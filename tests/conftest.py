@@ -1,0 +1,25 @@
+"""Shared fixtures and strictness switches for the jaxdiv test suite.
+
+The suite runs with float64 enabled, so that comparisons against scipy and
+closed forms can be tight; float32 and 16-bit behaviour is tested with explicit
+dtypes. Implicit rank promotion is an error, as in equinox and efax.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261125)
+
+
+def random_simplex(rng, shape, *, floor=0.0):
+    """Random probability vectors along the last axis, each entry >= floor / K."""
+    x = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])
+    k = shape[-1]
+    return (1 - floor) * x + floor / k

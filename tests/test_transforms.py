@@ -1,0 +1,147 @@
+"""jit, vmap, grad, axis, where and dtype behaviour, checked for every function."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from cases import ALL, REDUCING, make_inputs
+from jax.test_util import check_grads
+
+import jaxdiv
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_jit_vmap_and_eager_agree(case, rng):
+    args = [jnp.asarray(a) for a in make_inputs(case, rng, (5, 7))]
+    eager = case.fn(*args)
+    jitted = jax.jit(case.fn)(*args)
+    vmapped = jax.vmap(case.fn)(*args)
+    np.testing.assert_allclose(jitted, eager, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(vmapped, eager, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_axis_matches_moveaxis(case, rng):
+    args = make_inputs(case, rng, (3, 4, 6))
+    expected = case.fn(*args)
+    for axis in (0, 1, -3):
+        moved = [np.moveaxis(a, -1, axis) for a in args]
+        got = jax.jit(lambda *a, ax=axis: case.fn(*a, axis=ax))(*moved)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", [c for c in REDUCING if c.kind.endswith("2")], ids=repr)
+def test_batch_shapes_broadcast(case, rng):
+    """A single distribution broadcasts against a batch of them."""
+    args = make_inputs(case, rng, (4, 6))
+    got = jax.jit(case.fn)(args[0][:1], args[1])
+    expected = case.fn(np.broadcast_to(args[0][:1], args[1].shape), args[1])
+    chex.assert_shape(got, (4,))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_where_matches_boolean_indexing(case, rng):
+    args = make_inputs(case, rng, (3, 8))
+    mask = rng.uniform(size=(3, 8)) < 0.6
+    mask[:, 0] = True
+    got = jax.jit(lambda *a: case.fn(*a, where=mask))(*args)
+    for i in range(3):
+        expected = case.fn(*[a[i][mask[i]] for a in args])
+        np.testing.assert_allclose(got[i], expected, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_fully_masked_row_is_zero_with_zero_gradient(case, rng):
+    args = make_inputs(case, rng, (2, 5))
+    mask = np.ones((2, 5), bool)
+    mask[1] = False
+    f = jax.jit(lambda *a: case.fn(*a, where=mask).sum())
+    value = jax.jit(lambda *a: case.fn(*a, where=mask))(*args)
+    assert np.all(value[1] == 0)
+    grads = jax.grad(f, argnums=tuple(range(len(args))))(*args)
+    for g in grads:
+        assert np.all(np.isfinite(g))
+        assert np.all(g[1] == 0)
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_masked_entries_get_zero_gradient(case, rng):
+    args = make_inputs(case, rng, (6,))
+    mask = np.array([True, False, True, True, False, True])
+    grads = jax.grad(lambda *a: case.fn(*a, where=mask), argnums=tuple(range(len(args))))(*args)
+    for g in grads:
+        assert np.all(np.isfinite(g)) and np.all(g[~mask] == 0)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_check_grads_second_order(case, rng):
+    """Reverse and forward derivatives to second order against finite differences."""
+    args = make_inputs(case, rng, (2, 5), floor=0.3)
+    if case.name.startswith(
+        ("total_variation", "renyi_divergence_inf", "renyi_divergence_from_logits_inf")
+    ):
+        # Piecewise linear (|.|, max): second derivatives are zero almost everywhere.
+        check_grads(lambda *a: case.fn(*a), args, order=1, modes=["fwd", "rev"], eps=1e-6)
+        return
+    check_grads(lambda *a: case.fn(*a), args, order=2, modes=["fwd", "rev"], eps=1e-5)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_16bit_inputs_accumulate_in_float32(case, dtype, rng):
+    args = [jnp.asarray(a, dtype) for a in make_inputs(case, rng, (3, 64))]
+    got = jax.jit(case.fn)(*args)
+    assert got.dtype == jnp.float32
+    upcast = jax.jit(case.fn)(*[a.astype(jnp.float32) for a in args])
+    np.testing.assert_allclose(got, upcast, rtol=1e-6, atol=1e-7)
+
+
+def test_float32_and_float64_stay_in_their_dtype(rng):
+    p = rng.dirichlet(np.ones(5))
+    assert jaxdiv.kl_divergence(p.astype(np.float32), p.astype(np.float32)).dtype == jnp.float32
+    assert jaxdiv.kl_divergence(p, p).dtype == jnp.float64
+    # Mixed precision computes in the wider type.
+    assert jaxdiv.kl_divergence(p.astype(np.float32), p).dtype == jnp.float64
+
+
+def test_bfloat16_large_vocabulary_is_accurate(rng):
+    """A 32k-entry bfloat16 row: float32 accumulation keeps the sum accurate."""
+    a = rng.normal(size=(2, 32768))
+    b = a + 0.1 * rng.normal(size=(2, 32768))
+    a16, b16 = jnp.asarray(a, jnp.bfloat16), jnp.asarray(b, jnp.bfloat16)
+    exact = jaxdiv.kl_divergence_from_logits(
+        np.asarray(a16.astype(jnp.float64)), np.asarray(b16.astype(jnp.float64))
+    )
+    got = jaxdiv.kl_divergence_from_logits(a16, b16)
+    assert got.dtype == jnp.float32
+    # float32 rounding of the log-normalisers (~11) bounds the error near 1e-6 absolute;
+    # a bfloat16 accumulation would be off by about 1e-2 relative.
+    np.testing.assert_allclose(got, exact, rtol=1e-3, atol=2e-6)
+
+
+def test_jitted_optax_training_step_with_vmap():
+    """The README's example: a vmapped, jitted optax step on a KL loss decreases the loss."""
+    import optax
+
+    target = jax.nn.softmax(jnp.array([[2.0, 0.0, -1.0], [0.0, 0.0, 3.0]]))
+    params = jnp.zeros((2, 3))
+    opt = optax.adam(0.1)
+    state = opt.init(params)
+
+    def loss(logits, p):
+        return jaxdiv.kl_divergence(p, jax.nn.softmax(logits))
+
+    @jax.jit
+    def step(params, state):
+        value, grads = jax.value_and_grad(lambda x: jax.vmap(loss)(x, target).mean())(params)
+        updates, state = opt.update(grads, state)
+        return optax.apply_updates(params, updates), state, value
+
+    first = None
+    for _ in range(200):
+        params, state, value = step(params, state)
+        first = value if first is None else first
+    assert value < 1e-3 * first
+    np.testing.assert_allclose(jax.nn.softmax(params), target, atol=1e-2)
