@@ -5,6 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 ``where`` masks entries; ``base=None`` gives nats and ``base=2`` bits.
 """
 
+from jaxdiv import expfam
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -12,6 +13,7 @@ from jaxdiv._binary import (
     binary_kl_divergence,
     binary_kl_divergence_from_logits,
 )
+from jaxdiv._bregman import bregman_divergence
 from jaxdiv._discrete import (
     alpha_divergence,
     bhattacharyya_distance,
@@ -48,6 +50,7 @@ __all__ = [
     "binary_entropy",
     "binary_kl_divergence",
     "binary_kl_divergence_from_logits",
+    "bregman_divergence",
     "checked",
     "chi_square_divergence",
     "cross_entropy",
@@ -55,6 +58,7 @@ __all__ = [
     "cross_entropy_from_logits",
     "entropy",
     "entropy_from_logits",
+    "expfam",
     "f_divergence",
     "hellinger_distance",
     "jeffreys_divergence",

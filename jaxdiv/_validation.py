@@ -270,3 +270,20 @@ def check_labels(labels: jax.Array, num_classes: int, ignore_index: int | None, 
         + " (found {v})",
         v=jnp.where(jnp.all(ok), 0, labels.ravel()[jnp.argmin(ok.ravel())]),
     )
+
+
+def check_domain(ok: jax.typing.ArrayLike, message: str) -> None:
+    """A parameter-domain check: eager ValueError, opt-in checkify error under jit.
+
+    ``ok`` is a boolean array that holds where the parameters are valid. With
+    concrete values (eager mode) a failure raises ``ValueError(message)`` at
+    once. Under a transformation the values are unknown at trace time; the
+    check is then traced only inside :func:`checked`.
+    """
+    ok = jnp.asarray(ok)
+    if isinstance(ok, jax.core.Tracer):
+        if value_checks_enabled():
+            checkify.check(jnp.all(ok), message)
+        return
+    if not bool(jnp.all(ok)):
+        raise ValueError(message)

@@ -1,0 +1,73 @@
+"""Exponential families as pytrees of natural parameters, and divergences from A(theta).
+
+Each family is an immutable pytree holding its natural parameters theta (any
+batch shape), with its log-normalizer A(theta). The KL divergence between two
+members is the Bregman divergence of A, which JAX differentiates, so every
+family, including one defined by a user from A, T and log h alone, gets KL,
+entropy, cross-entropy, Renyi, Bhattacharyya, Hellinger and Jeffreys
+divergences. All divergences are in nats.
+"""
+
+from jaxdiv.expfam._bernoulli import Bernoulli
+from jaxdiv.expfam._beta import Beta
+from jaxdiv.expfam._binomial import Binomial
+from jaxdiv.expfam._categorical import Categorical
+from jaxdiv.expfam._dirichlet import Dirichlet
+from jaxdiv.expfam._divergences import (
+    bhattacharyya_distance,
+    bregman_kl,
+    convex_conjugate,
+    cross_entropy,
+    entropy,
+    hellinger_distance,
+    jeffreys_divergence,
+    kl_divergence,
+    kl_divergence_dual,
+    register_kl,
+    renyi_divergence,
+)
+from jaxdiv.expfam._exponential import Exponential
+from jaxdiv.expfam._family import ExponentialFamily, family, static_field
+from jaxdiv.expfam._gamma import Gamma
+from jaxdiv.expfam._geometric import Geometric
+from jaxdiv.expfam._lognormal import LogNormal
+from jaxdiv.expfam._moment_match import moment_match
+from jaxdiv.expfam._mvn import MultivariateNormal
+from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
+from jaxdiv.expfam._normal import Normal
+from jaxdiv.expfam._poisson import Poisson
+from jaxdiv.expfam._von_mises import VonMises
+from jaxdiv.expfam._wishart import Wishart
+
+__all__ = [
+    "Bernoulli",
+    "Beta",
+    "Binomial",
+    "Categorical",
+    "Dirichlet",
+    "Exponential",
+    "ExponentialFamily",
+    "Gamma",
+    "Geometric",
+    "LogNormal",
+    "MultivariateNormal",
+    "MultivariateNormalDiag",
+    "Normal",
+    "Poisson",
+    "VonMises",
+    "Wishart",
+    "bhattacharyya_distance",
+    "bregman_kl",
+    "convex_conjugate",
+    "cross_entropy",
+    "entropy",
+    "family",
+    "hellinger_distance",
+    "jeffreys_divergence",
+    "kl_divergence",
+    "kl_divergence_dual",
+    "moment_match",
+    "register_kl",
+    "renyi_divergence",
+    "static_field",
+]

@@ -1,0 +1,51 @@
+"""The Beta family: theta = (a - 1, b - 1), T(x) = (log x, log(1 - x))."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import digamma, gammaln
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Beta(ExponentialFamily):
+    """Beta(a, b) with natural parameters ``(a - 1, b - 1)``; ``A = log B(a, b)``."""
+
+    a_m1: jax.Array
+    b_m1: jax.Array
+    natural_event_ndims = (0, 0)
+
+    @classmethod
+    def from_concentrations(cls, a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) -> Beta:
+        fn = f"{cls.__name__}.from_concentrations"
+        a, b = as_params(fn, a=a, b=b)
+        val.check_domain((a > 0) & (b > 0), f"jaxdiv.expfam.{fn}: a and b must be > 0.")
+        return cls(a - 1, b - 1)
+
+    def log_normalizer(self):
+        a, b = self.a_m1 + 1, self.b_m1 + 1
+        return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+    def mean_parameters(self):
+        a, b = self.a_m1 + 1, self.b_m1 + 1
+        return (digamma(a) - digamma(a + b), digamma(b) - digamma(a + b))
+
+    def sufficient_statistics(self, x):
+        x = jnp.asarray(x, self.dtype)
+        return (jnp.log(x), jnp.log1p(-x))
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x), self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        return (self.a_m1 > -1) & (self.b_m1 > -1)
+
+    def sample(self, key, shape=()):
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.beta(key, self.a_m1 + 1, self.b_m1 + 1, shape, self.dtype)

@@ -1,0 +1,87 @@
+"""The Categorical family: theta = logits (K), T(x) = one_hot(x), A = logsumexp(theta)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv import _logits, _numerics
+from jaxdiv import _validation as val
+from jaxdiv.expfam._divergences import register_kl
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Categorical(ExponentialFamily):
+    """Categorical over K outcomes with natural parameters the logits (overcomplete).
+
+    ``-inf`` logits (zero-probability outcomes) are allowed; the closed-form KL
+    handles them exactly, as :func:`jaxdiv.kl_divergence_from_logits` does.
+    """
+
+    logits: jax.Array
+    natural_event_ndims = (1,)
+
+    @classmethod
+    def from_logits(cls, logits: jax.typing.ArrayLike) -> Categorical:
+        (x,) = as_params(f"{cls.__name__}.from_logits", logits=logits)
+        return cls(x)
+
+    @classmethod
+    def from_probs(cls, probs: jax.typing.ArrayLike) -> Categorical:
+        fn = f"{cls.__name__}.from_probs"
+        (p,) = as_params(fn, probs=probs)
+        val.check_domain(
+            jnp.all(p >= 0) & jnp.all(jnp.abs(jnp.sum(p, -1) - 1) < 1e-4),
+            f"jaxdiv.expfam.{fn}: probs must be >= 0 and sum to 1 along the last axis.",
+        )
+        return cls(_numerics.safe_log(p))
+
+    @classmethod
+    def from_mean_parameters(cls, mu) -> Categorical:
+        return cls.from_probs(mu[0])
+
+    @classmethod
+    def _statistics_template(cls, dtype, **static):
+        raise TypeError(
+            "jaxdiv.expfam.moment_match: one-hot statistics need the number of categories; "
+            "pass a Categorical member as the template, or the mean statistics (probs,)."
+        )
+
+    @property
+    def num_categories(self) -> int:
+        return self.logits.shape[-1]
+
+    @property
+    def probs(self) -> jax.Array:
+        return jax.nn.softmax(self.logits, axis=-1)
+
+    def log_normalizer(self):
+        return _numerics.logsumexp(self.logits, axis=-1)
+
+    def mean_parameters(self):
+        return (self.probs,)
+
+    def sufficient_statistics(self, x):
+        return (jax.nn.one_hot(x, self.num_categories, dtype=self.dtype),)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x), self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def log_prob(self, x):
+        logp = jax.nn.log_softmax(self.logits, axis=-1)
+        onehot = self.sufficient_statistics(x)[0]
+        logp, onehot = jnp.broadcast_arrays(logp, onehot)
+        return jnp.sum(_numerics.mul_log(onehot, logp), axis=-1)
+
+    def sample(self, key, shape=()):
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.categorical(key, self.logits, axis=-1, shape=shape)
+
+
+@register_kl(Categorical)
+def _categorical_kl(p: Categorical, q: Categorical) -> jax.Array:
+    return _logits.kl_divergence_from_logits(p.logits, q.logits)

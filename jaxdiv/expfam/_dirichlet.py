@@ -1,0 +1,61 @@
+"""The Dirichlet family: theta = concentration - 1 (K), T(x) = log x."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import digamma, gammaln
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Dirichlet(ExponentialFamily):
+    """Dirichlet(concentration) with natural parameter ``concentration - 1``.
+
+    ``A = sum(lgamma(alpha)) - lgamma(sum(alpha))``.
+    """
+
+    concentration_m1: jax.Array
+    natural_event_ndims = (1,)
+
+    @classmethod
+    def from_concentration(cls, concentration: jax.typing.ArrayLike) -> Dirichlet:
+        fn = f"{cls.__name__}.from_concentration"
+        (alpha,) = as_params(fn, concentration=concentration)
+        if alpha.ndim < 1 or alpha.shape[-1] < 2:
+            raise ValueError(
+                f"jaxdiv.expfam.{fn}: concentration must have a last axis of size >= 2, "
+                f"got shape {alpha.shape}."
+            )
+        val.check_domain(alpha > 0, f"jaxdiv.expfam.{fn}: concentration must be > 0.")
+        return cls(alpha - 1)
+
+    @property
+    def concentration(self) -> jax.Array:
+        return self.concentration_m1 + 1
+
+    def log_normalizer(self):
+        alpha = self.concentration
+        return jnp.sum(gammaln(alpha), -1) - gammaln(jnp.sum(alpha, -1))
+
+    def mean_parameters(self):
+        alpha = self.concentration
+        return (digamma(alpha) - digamma(jnp.sum(alpha, -1, keepdims=True)),)
+
+    def sufficient_statistics(self, x):
+        return (jnp.log(jnp.asarray(x, self.dtype)),)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x)[:-1], self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        return jnp.all(self.concentration_m1 > -1, axis=-1)
+
+    def sample(self, key, shape=()):
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.dirichlet(key, self.concentration, shape, self.dtype)

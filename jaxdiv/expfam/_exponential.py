@@ -1,0 +1,55 @@
+"""The Exponential family: theta = -rate, T(x) = x, A = -log(-theta)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Exponential(ExponentialFamily):
+    """Exponential(rate) with natural parameter ``-rate``."""
+
+    neg_rate: jax.Array
+    natural_event_ndims = (0,)
+
+    @classmethod
+    def from_rate(cls, rate: jax.typing.ArrayLike) -> Exponential:
+        fn = f"{cls.__name__}.from_rate"
+        (rate,) = as_params(fn, rate=rate)
+        val.check_domain(rate > 0, f"jaxdiv.expfam.{fn}: rate must be > 0.")
+        return cls(-rate)
+
+    @classmethod
+    def from_mean_parameters(cls, mu) -> Exponential:
+        return cls.from_rate(1 / mu[0])
+
+    @property
+    def rate(self) -> jax.Array:
+        return -self.neg_rate
+
+    def log_normalizer(self):
+        return -jnp.log(self.rate)
+
+    def mean_parameters(self):
+        return (1 / self.rate,)
+
+    def sufficient_statistics(self, x):
+        return (jnp.asarray(x, self.dtype),)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x), self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        return self.neg_rate < 0
+
+    def sample(self, key, shape=()):
+        """Reparameterised: ``E / rate`` with ``E ~ Exponential(1)``."""
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.exponential(key, shape, self.dtype) / self.rate

@@ -1,0 +1,229 @@
+"""The exponential-family base class: a pytree of natural parameters and its A(theta).
+
+A member of an exponential family has density
+
+    p_theta(x) = h(x) exp(<theta, T(x)> - A(theta))
+
+with natural parameters ``theta``, sufficient statistics ``T``, base measure
+``h`` and log-normalizer ``A``. Everything else follows from ``A`` by automatic
+differentiation: the mean parameters are ``grad A``, the Fisher information is
+``hess A``, and divergences between members are expressions in ``A`` (see
+:mod:`jaxdiv.expfam`).
+
+A family is a frozen dataclass whose data fields are its natural parameters
+(each with any batch shape in front of its own event shape) and whose static
+fields (marked ``static=True`` in their metadata) are fixed configuration such
+as a Binomial's count. Decorate it with :func:`family` to make it a JAX pytree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdiv import _validation as val
+
+T = TypeVar("T", bound="ExponentialFamily")
+
+Params = tuple[jax.Array, ...]
+
+
+def family(cls: type[T]) -> type[T]:
+    """Makes ``cls`` a frozen dataclass registered as a JAX pytree.
+
+    Fields with ``dataclasses.field(metadata={"static": True})`` are static
+    (part of the tree structure); all other fields are natural parameters.
+    Their number must match ``cls.natural_event_ndims``.
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    data = [f.name for f in fields if not f.metadata.get("static", False)]
+    meta = [f.name for f in fields if f.metadata.get("static", False)]
+    if len(data) != len(cls.natural_event_ndims):
+        raise TypeError(
+            f"{cls.__name__}: natural_event_ndims has {len(cls.natural_event_ndims)} entries "
+            f"but the class has {len(data)} natural-parameter fields {data}."
+        )
+    cls._natural_fields = tuple(data)
+    cls._static_fields = tuple(meta)
+    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
+
+
+def static_field(**kwargs) -> Any:
+    """A dataclass field that is static configuration rather than a natural parameter."""
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
+    """``<a, b>`` summed over each parameter's event axes, batch axes kept."""
+    total = None
+    for x, y, nd in zip(a, b, event_ndims, strict=True):
+        x, y = jnp.broadcast_arrays(x, y)
+        term = jnp.sum(x * y, axis=tuple(range(x.ndim - nd, x.ndim)))
+        total = term if total is None else total + term
+    return total
+
+
+class ExponentialFamily:
+    """Base class of the exponential families.
+
+    A subclass (decorated with :func:`family`) declares its natural-parameter
+    fields and ``natural_event_ndims``, and implements
+
+    * :meth:`log_normalizer` -- ``A(theta)``, one value per batch entry;
+    * :meth:`sufficient_statistics` -- ``T(x)`` as a tuple in field order;
+    * :meth:`log_base_measure` -- ``log h(x)``.
+
+    With those three, KL, Bregman KL, cross-entropy, Renyi, Bhattacharyya,
+    Hellinger and Jeffreys divergences, mean parameters and Fisher information
+    all work (entropy also needs :meth:`expected_log_base_measure` when
+    ``h`` is not constant). Built-in families add closed forms, samplers and
+    constructors from the usual parameters.
+    """
+
+    natural_event_ndims: ClassVar[tuple[int, ...]] = ()
+    _natural_fields: ClassVar[tuple[str, ...]] = ()
+    _static_fields: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ parameters
+
+    def natural_parameters(self) -> Params:
+        """The natural parameters ``theta`` as a tuple, in field order."""
+        return tuple(getattr(self, name) for name in self._natural_fields)
+
+    def with_natural_parameters(self: T, theta: Params) -> T:
+        """A member of the same family (same static fields) with parameters ``theta``."""
+        return dataclasses.replace(self, **dict(zip(self._natural_fields, theta, strict=True)))
+
+    def static_parameters(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._static_fields)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        first, nd = self.natural_parameters()[0], self.natural_event_ndims[0]
+        return tuple(first.shape[: first.ndim - nd])
+
+    @property
+    def dtype(self):
+        return self.natural_parameters()[0].dtype
+
+    # ------------------------------------------------------------------ to implement
+
+    def log_normalizer(self) -> jax.Array:
+        """``A(theta)``, the log-partition function, one value per batch entry."""
+        raise NotImplementedError(f"{type(self).__name__} must define log_normalizer().")
+
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
+        """``T(x)``, a tuple shaped like the natural parameters."""
+        raise NotImplementedError(f"{type(self).__name__} must define sufficient_statistics(x).")
+
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
+        """``log h(x)``."""
+        raise NotImplementedError(f"{type(self).__name__} must define log_base_measure(x).")
+
+    def expected_log_base_measure(self) -> jax.Array:
+        """``E[log h(X)]`` under this member; needed by entropy and cross-entropy."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define expected_log_base_measure() for entropy and "
+            "cross-entropy (KL and the other divergences do not need it)."
+        )
+
+    def in_domain(self) -> jax.Array:
+        """Whether the natural parameters lie in the natural parameter space (per batch entry)."""
+        return jnp.ones(self.batch_shape, bool)
+
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
+        """Draws samples of shape ``shape + batch_shape + event_shape``."""
+        raise NotImplementedError(f"{type(self).__name__} has no sampler.")
+
+    # ------------------------------------------------------------------ derived
+
+    def _log_normalizer_at(self, theta: Params) -> jax.Array:
+        return self.with_natural_parameters(theta).log_normalizer()
+
+    def mean_parameters(self) -> Params:
+        """``mu = grad A(theta) = E[T(X)]``, by automatic differentiation."""
+        theta = self.natural_parameters()
+        return jax.grad(lambda th: jnp.sum(self._log_normalizer_at(th)))(theta)
+
+    def fisher_information(self) -> jax.Array:
+        """The Hessian of ``A``, ``Cov[T(X)]``, over the flattened natural parameters.
+
+        Returns an array of shape ``batch_shape + (n, n)``, with the parameters
+        flattened in field order (row-major within each field).
+        """
+        theta, batch = self.natural_parameters(), self.batch_shape
+        event_shapes = [
+            t.shape[t.ndim - nd :] for t, nd in zip(theta, self.natural_event_ndims, strict=True)
+        ]
+        splits = np.cumsum([math.prod(s) for s in event_shapes])[:-1].tolist()
+        flat = jnp.concatenate(
+            [
+                jnp.reshape(jnp.broadcast_to(t, batch + s), (*batch, -1))
+                for t, s in zip(theta, event_shapes, strict=True)
+            ],
+            axis=-1,
+        )
+
+        def log_normalizer_flat(v):
+            parts = jnp.split(v, splits)
+            th = tuple(jnp.reshape(p, s) for p, s in zip(parts, event_shapes, strict=True))
+            return self._log_normalizer_at(th)
+
+        fn = jax.hessian(log_normalizer_flat)
+        for _ in batch:
+            fn = jax.vmap(fn)
+        return fn(flat)
+
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
+        """``log p(x) = <theta, T(x)> + log h(x) - A(theta)``."""
+        stats = self.sufficient_statistics(x)
+        return add(
+            inner(self.natural_parameters(), stats, self.natural_event_ndims),
+            self.log_base_measure(x),
+            -self.log_normalizer(),
+        )
+
+    def broadcast_to(self: T, batch_shape: tuple[int, ...]) -> T:
+        """This member with its parameters broadcast to ``batch_shape``."""
+        theta = tuple(
+            jnp.broadcast_to(t, tuple(batch_shape) + t.shape[t.ndim - nd :])
+            for t, nd in zip(self.natural_parameters(), self.natural_event_ndims, strict=True)
+        )
+        return self.with_natural_parameters(theta)
+
+    @classmethod
+    def _statistics_template(cls: type[T], dtype, **static) -> T:
+        """A member with placeholder parameters, used only to evaluate ``T(x)``."""
+        theta = [jnp.zeros((1,) * nd, dtype) for nd in cls.natural_event_ndims]
+        return cls(*theta, **static)
+
+    @classmethod
+    def from_mean_parameters(cls: type[T], mu: Params, **static) -> T:
+        """The member whose mean parameters are ``mu`` (the inverse of ``grad A``)."""
+        raise NotImplementedError(f"{cls.__name__} has no from_mean_parameters().")
+
+
+def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
+    """Usual parameters as floating arrays (at least float32), broadcast to one shape."""
+    arrays = [val.as_float(name, x, fn=fn) for name, x in named.items()]
+    dtype = val.compute_dtype(*arrays)
+    try:
+        arrays = jnp.broadcast_arrays(*arrays)
+    except ValueError:
+        desc = " and ".join(f"{n} has shape {jnp.shape(x)}" for n, x in named.items())
+        raise ValueError(f"jaxdiv.expfam.{fn}: {desc}, which do not broadcast.") from None
+    return [x.astype(dtype) for x in arrays]
+
+
+def add(*terms: jax.Array) -> jax.Array:
+    """Sums arrays with explicit broadcasting (no implicit rank promotion)."""
+    out, *rest = jnp.broadcast_arrays(*terms)
+    for t in rest:
+        out = out + t
+    return out

@@ -1,0 +1,65 @@
+"""The Gamma family: theta = (shape - 1, -rate), T(x) = (log x, x)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import digamma, gammaln
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Gamma(ExponentialFamily):
+    """Gamma(shape, rate) with natural parameters ``(shape - 1, -rate)``.
+
+    ``A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)``.
+    """
+
+    shape_m1: jax.Array
+    neg_rate: jax.Array
+    natural_event_ndims = (0, 0)
+
+    @classmethod
+    def from_shape_rate(cls, shape: jax.typing.ArrayLike, rate: jax.typing.ArrayLike) -> Gamma:
+        fn = f"{cls.__name__}.from_shape_rate"
+        shape, rate = as_params(fn, shape=shape, rate=rate)
+        val.check_domain(
+            (shape > 0) & (rate > 0), f"jaxdiv.expfam.{fn}: shape and rate must be > 0."
+        )
+        return cls(shape - 1, -rate)
+
+    @property
+    def concentration(self) -> jax.Array:
+        return self.shape_m1 + 1
+
+    @property
+    def rate(self) -> jax.Array:
+        return -self.neg_rate
+
+    def log_normalizer(self):
+        a = self.concentration
+        return gammaln(a) - a * jnp.log(self.rate)
+
+    def mean_parameters(self):
+        a, b = self.concentration, self.rate
+        return (digamma(a) - jnp.log(b), a / b)
+
+    def sufficient_statistics(self, x):
+        x = jnp.asarray(x, self.dtype)
+        return (jnp.log(x), x)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x), self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        return (self.shape_m1 > -1) & (self.neg_rate < 0)
+
+    def sample(self, key, shape=()):
+        """Reparameterised (implicit gradients of ``jax.random.gamma``)."""
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.gamma(key, self.concentration, shape, self.dtype) / self.rate

@@ -1,0 +1,56 @@
+"""The Geometric family (failures before the first success): theta = log(1 - p), T(x) = x."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+
+@family
+class Geometric(ExponentialFamily):
+    """Geometric(p) on {0, 1, 2, ...}: the number of failures before the first success.
+
+    ``P(x) = (1 - p)^x p``; natural parameter ``log(1 - p) < 0``;
+    ``A = -log(1 - exp(theta)) = -log p``. (scipy's ``geom(p, loc=-1)``.)
+    """
+
+    log_failure: jax.Array
+    natural_event_ndims = (0,)
+
+    @classmethod
+    def from_probs(cls, probs: jax.typing.ArrayLike) -> Geometric:
+        fn = f"{cls.__name__}.from_probs"
+        (p,) = as_params(fn, probs=probs)
+        val.check_domain((p > 0) & (p < 1), f"jaxdiv.expfam.{fn}: probs must lie in (0, 1).")
+        return cls(jnp.log1p(-p))
+
+    @classmethod
+    def from_mean_parameters(cls, mu) -> Geometric:
+        return cls.from_probs(1 / (1 + mu[0]))
+
+    @property
+    def probs(self) -> jax.Array:
+        return -jnp.expm1(self.log_failure)
+
+    def log_normalizer(self):
+        return -jnp.log(-jnp.expm1(self.log_failure))
+
+    def sufficient_statistics(self, x):
+        return (jnp.asarray(x, self.dtype),)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x), self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        return self.log_failure < 0
+
+    def sample(self, key, shape=()):
+        shape = tuple(shape) + self.batch_shape
+        u = jax.random.uniform(key, shape, self.dtype, minval=jnp.finfo(self.dtype).tiny)
+        return jnp.floor(jnp.log(u) / self.log_failure)

@@ -1,0 +1,38 @@
+"""The LogNormal family: log X ~ Normal(mean, std); T(x) = (log x, (log x)^2)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv.expfam._divergences import register_kl
+from jaxdiv.expfam._family import family
+from jaxdiv.expfam._normal import LOG_2PI, Normal, gaussian_kl
+
+
+@family
+class LogNormal(Normal):
+    """LogNormal whose logarithm is Normal(mean, std); same natural parameters as Normal.
+
+    ``from_mean_std(mean, std)`` takes the mean and standard deviation of
+    ``log x`` (scipy's ``lognorm(s=std, scale=exp(mean))``).
+    """
+
+    def sufficient_statistics(self, x):
+        logx = jnp.log(jnp.asarray(x, self.dtype))
+        return (logx, jnp.square(logx))
+
+    def log_base_measure(self, x):
+        return -0.5 * LOG_2PI - jnp.log(jnp.asarray(x, self.dtype))
+
+    def expected_log_base_measure(self):
+        return -0.5 * LOG_2PI - self.loc
+
+    def sample(self, key, shape=()):
+        """Reparameterised: ``exp(loc + std * N(0, 1))``."""
+        return jnp.exp(super().sample(key, shape))
+
+
+@register_kl(LogNormal)
+def _lognormal_kl(p: LogNormal, q: LogNormal) -> jax.Array:
+    return gaussian_kl(p.loc, p.var, q.loc, q.var)

@@ -1,0 +1,80 @@
+"""The multivariate Normal family with diagonal covariance: d independent Normals."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._divergences import register_kl
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._normal import LOG_2PI, gaussian_kl, gaussian_log_normalizer
+
+
+@family
+class MultivariateNormalDiag(ExponentialFamily):
+    """Normal(mean, diag(std^2)) in d dimensions.
+
+    Natural parameters ``(mean / var, -1 / (2 var))``, one pair per coordinate.
+    """
+
+    eta1: jax.Array
+    eta2: jax.Array
+    natural_event_ndims = (1, 1)
+
+    @classmethod
+    def from_mean_std(cls, mean, std) -> MultivariateNormalDiag:
+        fn = f"{cls.__name__}.from_mean_std"
+        mean, std = as_params(fn, mean=mean, std=std)
+        if mean.ndim < 1:
+            raise ValueError(f"jaxdiv.expfam.{fn}: mean and std need an event axis [..., d].")
+        val.check_domain(std > 0, f"jaxdiv.expfam.{fn}: std must be > 0.")
+        var = jnp.square(std)
+        return cls(mean / var, -0.5 / var)
+
+    @classmethod
+    def from_mean_parameters(cls, mu) -> MultivariateNormalDiag:
+        m1, m2 = mu
+        return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
+
+    @property
+    def loc(self) -> jax.Array:
+        return -self.eta1 / (2 * self.eta2)
+
+    @property
+    def var(self) -> jax.Array:
+        return -0.5 / self.eta2
+
+    @property
+    def dim(self) -> int:
+        return self.eta1.shape[-1]
+
+    def log_normalizer(self):
+        return jnp.sum(gaussian_log_normalizer(self.eta1, self.eta2), -1)
+
+    def mean_parameters(self):
+        m = self.loc
+        return (m, jnp.square(m) + self.var)
+
+    def sufficient_statistics(self, x):
+        x = jnp.asarray(x, self.dtype)
+        return (x, jnp.square(x))
+
+    def log_base_measure(self, x):
+        return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * LOG_2PI, self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.full(self.batch_shape, -0.5 * self.dim * LOG_2PI, self.dtype)
+
+    def in_domain(self):
+        return jnp.all(self.eta2 < 0, -1)
+
+    def sample(self, key, shape=()):
+        """Reparameterised: ``loc + std * N(0, I)``."""
+        z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
+        return self.loc + jnp.sqrt(self.var) * z
+
+
+@register_kl(MultivariateNormalDiag)
+def _mvn_diag_kl(p: MultivariateNormalDiag, q: MultivariateNormalDiag) -> jax.Array:
+    return jnp.sum(gaussian_kl(p.loc, p.var, q.loc, q.var), -1)

@@ -1,0 +1,75 @@
+"""The Poisson family: theta = log(rate), T(x) = x, A = exp(theta), h(x) = 1 / x!."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import gammaln
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+
+# E[log X!] is summed exactly over 0.._SUM_TERMS-1 below _SERIES_FROM, where the
+# neglected tail is below 1e-100; above, the entropy's asymptotic series is used
+# (its next term is below 1e-11 there).
+_SUM_TERMS = 600
+_SERIES_FROM = 200.0
+
+
+@family
+class Poisson(ExponentialFamily):
+    """Poisson(rate) with natural parameter ``log(rate)``."""
+
+    log_rate: jax.Array
+    natural_event_ndims = (0,)
+
+    @classmethod
+    def from_rate(cls, rate: jax.typing.ArrayLike) -> Poisson:
+        fn = f"{cls.__name__}.from_rate"
+        (rate,) = as_params(fn, rate=rate)
+        val.check_domain(rate > 0, f"jaxdiv.expfam.{fn}: rate must be > 0.")
+        return cls(jnp.log(rate))
+
+    @classmethod
+    def from_mean_parameters(cls, mu) -> Poisson:
+        return cls.from_rate(mu[0])
+
+    @property
+    def rate(self) -> jax.Array:
+        return jnp.exp(self.log_rate)
+
+    def log_normalizer(self):
+        return self.rate
+
+    def mean_parameters(self):
+        return (self.rate,)
+
+    def sufficient_statistics(self, x):
+        return (jnp.asarray(x, self.dtype),)
+
+    def log_base_measure(self, x):
+        return -gammaln(jnp.asarray(x, self.dtype) + 1)
+
+    def expected_log_base_measure(self):
+        """``-E[log X!]``: an exact sum for rates below 200, the asymptotic series above."""
+        lam = self.rate
+        small = jnp.minimum(lam, _SERIES_FROM)[..., None]
+        k = jnp.arange(_SUM_TERMS, dtype=self.dtype)
+        log_fact = gammaln(k + 1)
+        log_pmf = k * jnp.log(small) - small - log_fact
+        exact = -jnp.sum(jnp.exp(log_pmf) * log_fact, axis=-1)
+        # H = 1/2 log(2 pi e lam) - 1/(12 lam) - 1/(24 lam^2) - 19/(360 lam^3) + O(lam^-4),
+        # and -E[log X!] = H - lam + lam log lam.
+        big = jnp.maximum(lam, _SERIES_FROM)
+        entropy = (
+            0.5 * jnp.log(2 * jnp.pi * jnp.e * big)
+            - 1 / (12 * big)
+            - 1 / (24 * big**2)
+            - 19 / (360 * big**3)
+        )
+        series = entropy - big + big * jnp.log(big)
+        return jnp.where(lam < _SERIES_FROM, exact, series)
+
+    def sample(self, key, shape=()):
+        shape = tuple(shape) + self.batch_shape
+        return jax.random.poisson(key, self.rate, shape).astype(self.dtype)

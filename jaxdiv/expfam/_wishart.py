@@ -1,0 +1,103 @@
+"""The Wishart family on p x p SPD matrices.
+
+theta = ((n - p - 1) / 2, -V^-1 / 2) and T(X) = (log det X, X).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import cho_solve
+from jax.scipy.special import multigammaln
+
+from jaxdiv import _validation as val
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._mvn import _check_square, _sym
+
+
+def _logdet_spd(m: jax.Array) -> jax.Array:
+    chol = jnp.linalg.cholesky(m)
+    return 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
+
+
+@family
+class Wishart(ExponentialFamily):
+    """Wishart(df n, scale V): density proportional to ``|X|^((n-p-1)/2) exp(-tr(V^-1 X) / 2)``.
+
+    ``A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)``, the convention of
+    ``scipy.stats.wishart``.
+    """
+
+    half_df_shift: jax.Array
+    neg_half_inv_scale: jax.Array
+    natural_event_ndims = (0, 2)
+
+    @classmethod
+    def from_df_scale(cls, df, scale) -> Wishart:
+        fn = f"{cls.__name__}.from_df_scale"
+        (scale,) = as_params(fn, scale=scale)
+        _check_square("scale", scale, fn)
+        (df,) = as_params(fn, df=df)
+        p = scale.shape[-1]
+        chol = jnp.linalg.cholesky(_sym(scale))
+        val.check_domain(
+            jnp.all(jnp.isfinite(chol)) & jnp.allclose(scale, jnp.swapaxes(scale, -1, -2)),
+            f"jaxdiv.expfam.{fn}: scale must be symmetric positive definite.",
+        )
+        val.check_domain(df > p - 1, f"jaxdiv.expfam.{fn}: df must be > p - 1 = {p - 1}.")
+        eye = jnp.broadcast_to(jnp.eye(p, dtype=scale.dtype), scale.shape)
+        inv_scale = cho_solve((chol, True), eye)
+        batch = jnp.broadcast_shapes(df.shape, scale.shape[:-2])
+        return cls(
+            jnp.broadcast_to((df - p - 1) / 2, batch),
+            jnp.broadcast_to(-0.5 * inv_scale, (*batch, p, p)),
+        )
+
+    @property
+    def dim(self) -> int:
+        return self.neg_half_inv_scale.shape[-1]
+
+    @property
+    def df(self) -> jax.Array:
+        return 2 * self.half_df_shift + self.dim + 1
+
+    def scale(self) -> jax.Array:
+        inv_scale = -2 * _sym(self.neg_half_inv_scale)
+        chol = jnp.linalg.cholesky(inv_scale)
+        eye = jnp.broadcast_to(jnp.eye(self.dim, dtype=chol.dtype), chol.shape)
+        return cho_solve((chol, True), eye)
+
+    def log_normalizer(self):
+        p = self.dim
+        half_n = self.half_df_shift + (p + 1) / 2
+        logdet_scale = -_logdet_spd(-2 * _sym(self.neg_half_inv_scale))
+        return half_n * (p * math.log(2) + logdet_scale) + multigammaln(half_n, p)
+
+    def sufficient_statistics(self, x):
+        x = jnp.asarray(x, self.dtype)
+        return (_logdet_spd(x), x)
+
+    def log_base_measure(self, x):
+        return jnp.zeros(jnp.shape(x)[:-2], self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+    def in_domain(self):
+        chol = jnp.linalg.cholesky(-2 * _sym(self.neg_half_inv_scale))
+        return (self.half_df_shift > -1) & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
+
+    def sample(self, key, shape=()):
+        """Bartlett decomposition ``X = L A A' L'`` (reparameterised through the gamma draws)."""
+        p = self.dim
+        full = tuple(shape) + self.batch_shape
+        k_chi, k_norm = jax.random.split(key)
+        dof = self.df[..., None] - jnp.arange(p, dtype=self.dtype)  # n - i, i = 0..p-1
+        chi2 = 2 * jax.random.gamma(k_chi, jnp.broadcast_to(dof / 2, (*full, p)), dtype=self.dtype)
+        normal = jax.random.normal(k_norm, (*full, p, p), self.dtype)
+        a = jnp.tril(normal, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(p, dtype=self.dtype)
+        chol = jnp.broadcast_to(jnp.linalg.cholesky(self.scale()), (*full, p, p))
+        la = chol @ a
+        return la @ jnp.swapaxes(la, -1, -2)
