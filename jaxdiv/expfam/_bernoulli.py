@@ -50,7 +50,9 @@ class Bernoulli(ExponentialFamily):
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
-        return jax.random.bernoulli(key, self.probs, shape).astype(self.dtype)
+        return jax.random.bernoulli(key, jnp.broadcast_to(self.probs, shape), shape).astype(
+            self.dtype
+        )
 
 
 @register_kl(Bernoulli)

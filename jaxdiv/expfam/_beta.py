@@ -48,4 +48,10 @@ class Beta(ExponentialFamily):
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
-        return jax.random.beta(key, self.a_m1 + 1, self.b_m1 + 1, shape, self.dtype)
+        return jax.random.beta(
+            key,
+            jnp.broadcast_to(self.a_m1 + 1, shape),
+            jnp.broadcast_to(self.b_m1 + 1, shape),
+            shape,
+            self.dtype,
+        )

@@ -56,6 +56,7 @@ class Binomial(ExponentialFamily):
     def expected_log_base_measure(self):
         """``E[log C(n, X)]``, summed exactly over the n + 1 outcomes."""
         support = jnp.arange(self.total_count + 1, dtype=self.dtype)
+        support = jnp.broadcast_to(support, (*self.batch_shape, self.total_count + 1))
         logits = self.logits[..., None]
         log_pmf = (
             _log_choose(self.total_count, support)
@@ -66,4 +67,6 @@ class Binomial(ExponentialFamily):
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
-        return jax.random.binomial(key, self.total_count, self.probs, shape).astype(self.dtype)
+        return jax.random.binomial(
+            key, self.total_count, jnp.broadcast_to(self.probs, shape), shape
+        ).astype(self.dtype)

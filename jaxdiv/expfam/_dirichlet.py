@@ -58,4 +58,9 @@ class Dirichlet(ExponentialFamily):
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
-        return jax.random.dirichlet(key, self.concentration, shape, self.dtype)
+        return jax.random.dirichlet(
+            key,
+            jnp.broadcast_to(self.concentration, (*shape, self.concentration.shape[-1])),
+            shape,
+            self.dtype,
+        )

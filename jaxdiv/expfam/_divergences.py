@@ -225,7 +225,7 @@ def renyi_divergence(p: ExponentialFamily, q: ExponentialFamily, *, alpha: float
         "choose a smaller alpha.",
     )
     safe_mix = _interpolate(p, q, 0.5)  # always inside: the domain is convex
-    mix = jax.tree.map(lambda m, s: jnp.where(_expand(inside, m, p), m, s), mix, safe_mix)
+    mix = jax.tree.map(lambda m, s: jnp.where(_expand(inside, m), m, s), mix, safe_mix)
     value = alpha * p.log_normalizer() + (1 - alpha) * q.log_normalizer() - mix.log_normalizer()
     return jnp.where(inside, value / (1 - alpha), jnp.inf)
 

@@ -52,4 +52,4 @@ class Exponential(ExponentialFamily):
     def sample(self, key, shape=()):
         """Reparameterised: ``E / rate`` with ``E ~ Exponential(1)``."""
         shape = tuple(shape) + self.batch_shape
-        return jax.random.exponential(key, shape, self.dtype) / self.rate
+        return jax.random.exponential(key, shape, self.dtype) / jnp.broadcast_to(self.rate, shape)

@@ -210,9 +210,20 @@ class ExponentialFamily:
 
 
 def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
-    """Usual parameters as floating arrays (at least float32), broadcast to one shape."""
-    arrays = [val.as_float(name, x, fn=fn) for name, x in named.items()]
-    dtype = val.compute_dtype(*arrays)
+    """Usual parameters as floating arrays, broadcast to one shape.
+
+    Python numbers and integer arrays become JAX's default float (float64 when
+    x64 is on); 16-bit parameters are raised to float32.
+    """
+    arrays = [jnp.asarray(x) for x in named.values()]
+    for (name, _), x in zip(named.items(), arrays, strict=True):
+        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+            raise TypeError(
+                f"jaxdiv.expfam.{fn}: {name} must be a real number or array, got dtype {x.dtype}."
+            )
+    dtype = jnp.result_type(*arrays, float)
+    if jnp.finfo(dtype).bits < 32:
+        dtype = jnp.float32
     try:
         arrays = jnp.broadcast_arrays(*arrays)
     except ValueError:

@@ -62,4 +62,5 @@ class Gamma(ExponentialFamily):
     def sample(self, key, shape=()):
         """Reparameterised (implicit gradients of ``jax.random.gamma``)."""
         shape = tuple(shape) + self.batch_shape
-        return jax.random.gamma(key, self.concentration, shape, self.dtype) / self.rate
+        draw = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.dtype)
+        return draw / jnp.broadcast_to(self.rate, shape)

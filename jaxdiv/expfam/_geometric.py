@@ -53,4 +53,4 @@ class Geometric(ExponentialFamily):
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
         u = jax.random.uniform(key, shape, self.dtype, minval=jnp.finfo(self.dtype).tiny)
-        return jnp.floor(jnp.log(u) / self.log_failure)
+        return jnp.floor(jnp.log(u) / jnp.broadcast_to(self.log_failure, shape))

@@ -134,7 +134,7 @@ class MultivariateNormal(ExponentialFamily):
         z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
         chol = jnp.broadcast_to(chol, (*z.shape, self.dim))
         x = solve_triangular(chol, z[..., None], lower=True, trans="T")[..., 0]
-        return self.mean() + x
+        return jnp.broadcast_to(self.mean(), x.shape) + x
 
 
 @register_kl(MultivariateNormal)

@@ -85,7 +85,8 @@ class Normal(ExponentialFamily):
     def sample(self, key, shape=()):
         """Reparameterised: ``loc + std * N(0, 1)``."""
         z = jax.random.normal(key, tuple(shape) + self.batch_shape, self.dtype)
-        return self.loc + jnp.sqrt(self.var) * z
+        loc, var = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.var))
+        return loc + jnp.sqrt(var) * z
 
 
 @register_kl(Normal)

@@ -54,7 +54,7 @@ class Poisson(ExponentialFamily):
         """``-E[log X!]``: an exact sum for rates below 200, the asymptotic series above."""
         lam = self.rate
         small = jnp.minimum(lam, _SERIES_FROM)[..., None]
-        k = jnp.arange(_SUM_TERMS, dtype=self.dtype)
+        k = jnp.broadcast_to(jnp.arange(_SUM_TERMS, dtype=self.dtype), (*lam.shape, _SUM_TERMS))
         log_fact = gammaln(k + 1)
         log_pmf = k * jnp.log(small) - small - log_fact
         exact = -jnp.sum(jnp.exp(log_pmf) * log_fact, axis=-1)
@@ -72,4 +72,4 @@ class Poisson(ExponentialFamily):
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape
-        return jax.random.poisson(key, self.rate, shape).astype(self.dtype)
+        return jax.random.poisson(key, jnp.broadcast_to(self.rate, shape), shape).astype(self.dtype)

@@ -84,4 +84,4 @@ class VonMises(ExponentialFamily):
             body,
             (key, jnp.zeros(shape, bool), jnp.zeros(shape, self.dtype)),
         )
-        return jnp.mod(angle + self.loc + jnp.pi, 2 * jnp.pi) - jnp.pi
+        return jnp.mod(angle + jnp.broadcast_to(self.loc, shape) + jnp.pi, 2 * jnp.pi) - jnp.pi

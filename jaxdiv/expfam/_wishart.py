@@ -94,10 +94,16 @@ class Wishart(ExponentialFamily):
         p = self.dim
         full = tuple(shape) + self.batch_shape
         k_chi, k_norm = jax.random.split(key)
-        dof = self.df[..., None] - jnp.arange(p, dtype=self.dtype)  # n - i, i = 0..p-1
+        # n - i for i = 0..p-1
+        dof = self.df[..., None] - jnp.broadcast_to(
+            jnp.arange(p, dtype=self.dtype), (*self.batch_shape, p)
+        )
         chi2 = 2 * jax.random.gamma(k_chi, jnp.broadcast_to(dof / 2, (*full, p)), dtype=self.dtype)
         normal = jax.random.normal(k_norm, (*full, p, p), self.dtype)
-        a = jnp.tril(normal, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(p, dtype=self.dtype)
+        diag = jnp.sqrt(chi2)[..., None] * jnp.broadcast_to(
+            jnp.eye(p, dtype=self.dtype), normal.shape
+        )
+        a = jnp.tril(normal, -1) + diag
         chol = jnp.broadcast_to(jnp.linalg.cholesky(self.scale()), (*full, p, p))
         la = chol @ a
         return la @ jnp.swapaxes(la, -1, -2)
