@@ -26,8 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv import _validation as val
-
 T = TypeVar("T", bound="ExponentialFamily")
 
 Params = tuple[jax.Array, ...]

@@ -73,7 +73,7 @@ def test_renyi_outside_natural_parameter_space():
     with pytest.raises(ValueError, match="leaves the natural parameter space"):
         err.throw()
     # A smaller order stays inside.
-    assert np.isfinite(expfam.renyi_divergence(p, q, alpha=1.5))
+    assert np.isfinite(expfam.renyi_divergence(p, q, alpha=1.2))
 
 
 def test_mixing_families_raises_type_error_naming_both():
