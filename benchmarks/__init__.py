@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints medians and ratios against the peers, measured side by side."""

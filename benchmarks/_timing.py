@@ -1,0 +1,66 @@
+"""Shared timing helpers for the benchmark scripts: medians of jitted calls, side by side."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+
+
+def pin_to_cores(cores: int | None) -> None:
+    """Restricts this process (and XLA's thread pools, created later) to ``cores`` CPUs.
+
+    Must run before the first JAX computation. On a 2-core machine jaxlib
+    0.10.2's CPU LAPACK kernels (Cholesky, triangular solves), which split a
+    batch over the intra-op thread pool, can deadlock when two of them run at
+    once; with one core they run inline. Both libraries are then timed under
+    the same condition.
+    """
+    if cores is not None and hasattr(os, "sched_setaffinity"):
+        available = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(available[: max(1, cores)]))
+
+
+def median_seconds(fn: Callable, *args, repeats: int = 30, warmup: int = 3) -> float:
+    """Median wall time of ``fn(*args)`` (compiled first), blocking on the result."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    """A one-line description of the machine and the JAX backend."""
+    device = jax.devices()[0]
+    return (
+        f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} of "
+        f"{os.cpu_count()} cores, "
+        f"jax {jax.__version__} on {device.platform} ({device.device_kind})"
+    )
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Writes ``payload`` atomically (a temporary file, then a rename)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def print_table(title: str, rows: list[tuple[str, float, float | None]]) -> None:
+    """Prints ``(name, seconds, ratio)`` rows as a table."""
+    print(f"\n{title}")
+    print(f"  {'method':<52} {'median':>12} {'ratio':>8}")
+    for name, seconds, ratio in rows:
+        r = "" if ratio is None else f"{ratio:8.2f}"
+        print(f"  {name:<52} {seconds * 1e3:>9.3f} ms {r}")
