@@ -8,11 +8,11 @@ import jax.numpy as jnp
 from jaxdiv import _binary
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Bernoulli(ExponentialFamily):
+class Bernoulli(UnitBaseMeasure, ExponentialFamily):
     """Bernoulli(p) with natural parameter ``logit = log(p / (1 - p))``; outcomes {0, 1}."""
 
     logits: jax.Array
@@ -41,12 +41,6 @@ class Bernoulli(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def sample(self, key, shape=()):
         shape = tuple(shape) + self.batch_shape

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Beta(ExponentialFamily):
+class Beta(UnitBaseMeasure, ExponentialFamily):
     """Beta(a, b) with natural parameters ``(a - 1, b - 1)``; ``A = log B(a, b)``."""
 
     a_m1: jax.Array
@@ -36,12 +36,6 @@ class Beta(ExponentialFamily):
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
         return (jnp.log(x), jnp.log1p(-x))
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         return (self.a_m1 > -1) & (self.b_m1 > -1)

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 from jaxdiv import _logits, _numerics
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Categorical(ExponentialFamily):
+class Categorical(UnitBaseMeasure, ExponentialFamily):
     """Categorical over K outcomes with natural parameters the logits (overcomplete).
 
     ``-inf`` logits (zero-probability outcomes) are allowed; the closed-form KL
@@ -64,12 +64,6 @@ class Categorical(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jax.nn.one_hot(x, self.num_categories, dtype=self.dtype),)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def log_prob(self, x):
         logp = jax.nn.log_softmax(self.logits, axis=-1)

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Dirichlet(ExponentialFamily):
+class Dirichlet(UnitBaseMeasure, ExponentialFamily):
     """Dirichlet(concentration) with natural parameter ``concentration - 1``.
 
     ``A = sum(lgamma(alpha)) - lgamma(sum(alpha))``.
@@ -19,6 +19,7 @@ class Dirichlet(ExponentialFamily):
 
     concentration_m1: jax.Array
     natural_event_ndims = (1,)
+    data_event_ndim = 1
 
     @classmethod
     def from_concentration(cls, concentration: jax.typing.ArrayLike) -> Dirichlet:
@@ -46,12 +47,6 @@ class Dirichlet(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jnp.log(jnp.asarray(x, self.dtype)),)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x)[:-1], self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         return jnp.all(self.concentration_m1 > -1, axis=-1)

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Exponential(ExponentialFamily):
+class Exponential(UnitBaseMeasure, ExponentialFamily):
     """Exponential(rate) with natural parameter ``-rate``."""
 
     neg_rate: jax.Array
@@ -39,12 +39,6 @@ class Exponential(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         return self.neg_rate < 0

@@ -207,6 +207,23 @@ class ExponentialFamily:
         raise NotImplementedError(f"{cls.__name__} has no from_mean_parameters().")
 
 
+class UnitBaseMeasure:
+    """Mixin for families with ``h(x) = 1``: ``log h = 0`` and ``E[log h(X)] = 0``.
+
+    ``data_event_ndim`` is the number of trailing axes of one observation
+    (0 for scalars, 1 for vectors, 2 for matrices).
+    """
+
+    data_event_ndim: ClassVar[int] = 0
+
+    def log_base_measure(self, x):
+        shape = jnp.shape(x)
+        return jnp.zeros(shape[: len(shape) - self.data_event_ndim], self.dtype)
+
+    def expected_log_base_measure(self):
+        return jnp.zeros(self.batch_shape, self.dtype)
+
+
 def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
     """Usual parameters as floating arrays, broadcast to one shape.
 

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Gamma(ExponentialFamily):
+class Gamma(UnitBaseMeasure, ExponentialFamily):
     """Gamma(shape, rate) with natural parameters ``(shape - 1, -rate)``.
 
     ``A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)``.
@@ -49,12 +49,6 @@ class Gamma(ExponentialFamily):
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
         return (jnp.log(x), x)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         return (self.shape_m1 > -1) & (self.neg_rate < 0)

@@ -6,11 +6,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class Geometric(ExponentialFamily):
+class Geometric(UnitBaseMeasure, ExponentialFamily):
     """Geometric(p) on {0, 1, 2, ...}: the number of failures before the first success.
 
     ``P(x) = (1 - p)^x p``; natural parameter ``log(1 - p) < 0``;
@@ -40,12 +40,6 @@ class Geometric(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         return self.log_failure < 0

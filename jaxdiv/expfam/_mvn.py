@@ -24,11 +24,17 @@ def _check_square(name: str, m: jax.Array, fn: str) -> None:
         )
 
 
-def _check_mean(mean: jax.Array, d: int, fn: str) -> None:
+def _mean_and_matrix(fn: str, mean, name: str, matrix) -> tuple[jax.Array, jax.Array]:
+    """Checks a mean [..., d] and a matrix [..., d, d] and returns them as float arrays."""
+    (matrix,) = as_params(fn, **{name: matrix})
+    _check_square(name, matrix, fn)
+    (mean,) = as_params(fn, mean=mean)
+    d = matrix.shape[-1]
     if mean.ndim < 1 or mean.shape[-1] != d:
         raise ValueError(
             f"jaxdiv.expfam.{fn}: mean has shape {mean.shape}; its last axis must be d = {d}."
         )
+    return mean, matrix
 
 
 def _lower_factor(precision: jax.Array) -> jax.Array:
@@ -81,10 +87,7 @@ class MultivariateNormal(ExponentialFamily):
     @classmethod
     def from_mean_cov(cls, mean, cov) -> MultivariateNormal:
         fn = f"{cls.__name__}.from_mean_cov"
-        (cov,) = as_params(fn, cov=cov)
-        _check_square("cov", cov, fn)
-        (mean,) = as_params(fn, mean=mean)
-        _check_mean(mean, cov.shape[-1], fn)
+        mean, cov = _mean_and_matrix(fn, mean, "cov", cov)
         chol = jnp.linalg.cholesky(_sym(cov))
         val.check_domain(
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(cov, jnp.swapaxes(cov, -1, -2)),
@@ -95,10 +98,7 @@ class MultivariateNormal(ExponentialFamily):
     @classmethod
     def from_mean_scale_tril(cls, mean, scale_tril) -> MultivariateNormal:
         fn = f"{cls.__name__}.from_mean_scale_tril"
-        (scale,) = as_params(fn, scale_tril=scale_tril)
-        _check_square("scale_tril", scale, fn)
-        (mean,) = as_params(fn, mean=mean)
-        _check_mean(mean, scale.shape[-1], fn)
+        mean, scale = _mean_and_matrix(fn, mean, "scale_tril", scale_tril)
         val.check_domain(
             jnp.all(jnp.abs(jnp.diagonal(scale, axis1=-2, axis2=-1)) > 0),
             f"jaxdiv.expfam.{fn}: scale_tril must have a non-zero diagonal.",

@@ -8,11 +8,16 @@ import jax.numpy as jnp
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
-from jaxdiv.expfam._normal import LOG_2PI, gaussian_kl, gaussian_log_normalizer
+from jaxdiv.expfam._normal import (
+    LOG_2PI,
+    GaussianCoordinates,
+    gaussian_kl,
+    gaussian_log_normalizer,
+)
 
 
 @family
-class MultivariateNormalDiag(ExponentialFamily):
+class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
     """Normal(mean, diag(std^2)) in d dimensions.
 
     Natural parameters ``(mean / var, -1 / (2 var))``, one pair per coordinate.
@@ -32,33 +37,12 @@ class MultivariateNormalDiag(ExponentialFamily):
         var = jnp.square(std)
         return cls(mean / var, -0.5 / var)
 
-    @classmethod
-    def from_mean_parameters(cls, mu) -> MultivariateNormalDiag:
-        m1, m2 = mu
-        return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
-
-    @property
-    def loc(self) -> jax.Array:
-        return -self.eta1 / (2 * self.eta2)
-
-    @property
-    def var(self) -> jax.Array:
-        return -0.5 / self.eta2
-
     @property
     def dim(self) -> int:
         return self.eta1.shape[-1]
 
     def log_normalizer(self):
         return jnp.sum(gaussian_log_normalizer(self.eta1, self.eta2), -1)
-
-    def mean_parameters(self):
-        m = self.loc
-        return (m, jnp.square(m) + self.var)
-
-    def sufficient_statistics(self, x):
-        x = jnp.asarray(x, self.dtype)
-        return (x, jnp.square(x))
 
     def log_base_measure(self, x):
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * LOG_2PI, self.dtype)
@@ -68,12 +52,6 @@ class MultivariateNormalDiag(ExponentialFamily):
 
     def in_domain(self):
         return jnp.all(self.eta2 < 0, -1)
-
-    def sample(self, key, shape=()):
-        """Reparameterised: ``loc + std * N(0, I)``."""
-        z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
-        loc, var = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.var))
-        return loc + jnp.sqrt(var) * z
 
 
 @register_kl(MultivariateNormalDiag)

@@ -25,8 +25,41 @@ def gaussian_kl(m1, v1, m2, v2) -> jax.Array:
     return 0.5 * (ratio + jnp.square(m1 - m2) / v2 - 1 - jnp.log(ratio))
 
 
+class GaussianCoordinates:
+    """Shared by the families with natural parameters ``(mean / var, -1 / (2 var))``
+    per coordinate (Normal, LogNormal, MultivariateNormalDiag)."""
+
+    @classmethod
+    def from_mean_parameters(cls, mu):
+        m1, m2 = mu
+        return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
+
+    @property
+    def loc(self) -> jax.Array:
+        """The mean (of ``log x`` for the LogNormal)."""
+        return -self.eta1 / (2 * self.eta2)
+
+    @property
+    def var(self) -> jax.Array:
+        return -0.5 / self.eta2
+
+    def mean_parameters(self):
+        m = self.loc
+        return (m, jnp.square(m) + self.var)
+
+    def sufficient_statistics(self, x):
+        x = jnp.asarray(x, self.dtype)
+        return (x, jnp.square(x))
+
+    def sample(self, key, shape=()):
+        """Reparameterised: ``loc + std * N(0, 1)``."""
+        z = jax.random.normal(key, tuple(shape) + self.eta1.shape, self.dtype)
+        loc, var = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.var))
+        return loc + jnp.sqrt(var) * z
+
+
 @family
-class Normal(ExponentialFamily):
+class Normal(GaussianCoordinates, ExponentialFamily):
     """Normal(mean, std) with natural parameters ``(mean / var, -1 / (2 var))``.
 
     Examples:
@@ -48,30 +81,8 @@ class Normal(ExponentialFamily):
         var = jnp.square(std)
         return cls(mean / var, -0.5 / var)
 
-    @classmethod
-    def from_mean_parameters(cls, mu) -> Normal:
-        m1, m2 = mu
-        return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
-
-    @property
-    def loc(self) -> jax.Array:
-        """The mean of the Normal (of ``log x`` for the LogNormal)."""
-        return -self.eta1 / (2 * self.eta2)
-
-    @property
-    def var(self) -> jax.Array:
-        return -0.5 / self.eta2
-
     def log_normalizer(self) -> jax.Array:
         return gaussian_log_normalizer(self.eta1, self.eta2)
-
-    def mean_parameters(self):
-        m = self.loc
-        return (m, jnp.square(m) + self.var)
-
-    def sufficient_statistics(self, x):
-        x = jnp.asarray(x, self.dtype)
-        return (x, jnp.square(x))
 
     def log_base_measure(self, x):
         return jnp.full(jnp.shape(x), -0.5 * LOG_2PI, self.dtype)
@@ -81,12 +92,6 @@ class Normal(ExponentialFamily):
 
     def in_domain(self):
         return self.eta2 < 0
-
-    def sample(self, key, shape=()):
-        """Reparameterised: ``loc + std * N(0, 1)``."""
-        z = jax.random.normal(key, tuple(shape) + self.batch_shape, self.dtype)
-        loc, var = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.var))
-        return loc + jnp.sqrt(var) * z
 
 
 @register_kl(Normal)

@@ -10,11 +10,11 @@ from jax.scipy.special import i0e
 
 from jaxdiv import _numerics
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
 @family
-class VonMises(ExponentialFamily):
+class VonMises(UnitBaseMeasure, ExponentialFamily):
     """VonMises(mean, concentration) on [-pi, pi).
 
     ``A = log(2 pi I0(kappa))`` with ``kappa = |theta|``; computed with the
@@ -47,12 +47,6 @@ class VonMises(ExponentialFamily):
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
         return (jnp.cos(x), jnp.sin(x))
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x), self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def sample(self, key, shape=()):
         """Best and Fisher's (1979) rejection sampler (not reparameterised)."""

@@ -13,7 +13,7 @@ from jax.scipy.linalg import cho_solve
 from jax.scipy.special import multigammaln
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 from jaxdiv.expfam._mvn import _check_square, _sym
 
 
@@ -23,7 +23,7 @@ def _logdet_spd(m: jax.Array) -> jax.Array:
 
 
 @family
-class Wishart(ExponentialFamily):
+class Wishart(UnitBaseMeasure, ExponentialFamily):
     """Wishart(df n, scale V): density proportional to ``|X|^((n-p-1)/2) exp(-tr(V^-1 X) / 2)``.
 
     ``A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)``, the convention of
@@ -33,6 +33,7 @@ class Wishart(ExponentialFamily):
     half_df_shift: jax.Array
     neg_half_inv_scale: jax.Array
     natural_event_ndims = (0, 2)
+    data_event_ndim = 2
 
     @classmethod
     def from_df_scale(cls, df, scale) -> Wishart:
@@ -78,12 +79,6 @@ class Wishart(ExponentialFamily):
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
         return (_logdet_spd(x), x)
-
-    def log_base_measure(self, x):
-        return jnp.zeros(jnp.shape(x)[:-2], self.dtype)
-
-    def expected_log_base_measure(self):
-        return jnp.zeros(self.batch_shape, self.dtype)
 
     def in_domain(self):
         chol = jnp.linalg.cholesky(-2 * _sym(self.neg_half_inv_scale))
