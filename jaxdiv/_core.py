@@ -87,6 +87,16 @@ def from_probs(
     return dists, Reduction(axis, mask, base)
 
 
+def logits_arrays(
+    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+) -> tuple[list[jax.Array], Reduction]:
+    """Checked logits in the compute dtype, for the fused kernels of :mod:`jaxdiv._fused`."""
+    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
+    for (name, _), x in zip(named, arrays, strict=True):
+        val.check_logits(name, x, mask=mask, fn=fn)
+    return arrays, Reduction(axis, mask, base)
+
+
 def from_logits(
     fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
 ) -> tuple[list[Dist], Reduction]:
