@@ -35,17 +35,22 @@ class Reduction:
     axis: int | tuple[int, ...]
     mask: jax.Array | None
     base: float | None
+    axis_name: str | None = None  # the mesh axis that splits `axis`, inside shard_map
 
     def sum(self, terms: jax.Array) -> jax.Array:
-        return jnp.sum(terms, axis=self.axis)
+        return num.psum(jnp.sum(terms, axis=self.axis), self.axis_name)
+
+    def max(self, terms: jax.Array) -> jax.Array:
+        return num.max_over(terms, axis=self.axis, axis_name=self.axis_name)
 
     def logsumexp(self, s: jax.Array) -> jax.Array:
-        return num.logsumexp(s, axis=self.axis)
+        return num.logsumexp(s, axis=self.axis, axis_name=self.axis_name)
 
     def finish(self, value: jax.Array) -> jax.Array:
         """Sets fully masked rows to 0 and converts nats to the requested units."""
         if self.mask is not None:
-            value = jnp.where(jnp.any(self.mask, axis=self.axis), value, 0.0)
+            nonempty = num.pany(jnp.any(self.mask, axis=self.axis), self.axis_name)
+            value = jnp.where(nonempty, value, 0.0)
         return num.to_base(value, self.base)
 
 
@@ -88,26 +93,37 @@ def from_probs(
 
 
 def logits_arrays(
-    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+    fn: str,
+    named: list[tuple[str, jax.typing.ArrayLike]],
+    *,
+    axis,
+    where,
+    base=None,
+    axis_name: str | None = None,
 ) -> tuple[list[jax.Array], Reduction]:
     """Checked logits in the compute dtype, for the fused kernels of :mod:`jaxdiv._fused`."""
     arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     for (name, _), x in zip(named, arrays, strict=True):
         val.check_logits(name, x, mask=mask, fn=fn)
-    return arrays, Reduction(axis, mask, base)
+    return arrays, Reduction(axis, mask, base, axis_name)
 
 
 def from_logits(
-    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+    fn: str,
+    named: list[tuple[str, jax.typing.ArrayLike]],
+    *,
+    axis,
+    where,
+    base=None,
+    axis_name: str | None = None,
 ) -> tuple[list[Dist], Reduction]:
     """Distributions from logits along ``axis``, normalised over unmasked entries."""
-    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
+    arrays, r = logits_arrays(fn, named, axis=axis, where=where, base=base, axis_name=axis_name)
     dists = []
-    for (name, _), x in zip(named, arrays, strict=True):
-        val.check_logits(name, x, mask=mask, fn=fn)
-        logp = num.log_softmax(x, axis=axis, mask=mask)
+    for x in arrays:
+        logp = num.log_softmax(x, axis=r.axis, mask=r.mask, axis_name=axis_name)
         dists.append(Dist(jnp.exp(logp), logp))
-    return dists, Reduction(axis, mask, base)
+    return dists, r
 
 
 def bernoulli_from_probs(p: jax.Array) -> Dist:
@@ -197,7 +213,7 @@ def renyi(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
         return -r.logsumexp(num.guard(p.prob > 0, lambda lq: lq, q.logp, otherwise=-jnp.inf))
     if alpha == math.inf:
         log_ratio = num.guard(p.prob > 0, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf)
-        return jnp.max(log_ratio, axis=r.axis)
+        return r.max(log_ratio)
     return r.logsumexp(log_power_mix(p, q, alpha, p.prob > 0)) / (alpha - 1.0)
 
 

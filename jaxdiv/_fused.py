@@ -30,41 +30,47 @@ from jax.custom_derivatives import SymbolicZero
 from jaxdiv import _numerics as num
 
 
-def _parts(x: jax.Array, mask: jax.Array | None, axis: int):
-    """Shifted logits ``z``, ``e = exp(z)`` and ``s = sum(e)`` (1 for an empty row)."""
+def _parts(x: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None):
+    """Shifted logits ``z``, ``e = exp(z)`` and ``s = sum(e)`` (1 for an empty row).
+
+    With ``axis_name`` the row is split over devices: the maximum is combined
+    with ``pmax`` and the sum with ``psum``.
+    """
     if mask is not None:
         x = jnp.where(mask, x, -jnp.inf)
-    shift = jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    shift = num.pmax(jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)), axis_name)
     z = x - jnp.where(jnp.isfinite(shift), shift, 0.0)
     e = jnp.exp(z)
-    s = jnp.sum(e, axis=axis, keepdims=True)
+    s = num.psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
     return z, e, jnp.where(s > 0, s, 1.0)  # a fully masked (or all -inf) row has zero mass
 
 
-def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int) -> jax.Array:
+def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
     """``sum(e * log_y)`` with ``0 * log_y = 0``.
 
     A single ``where`` suffices: these values are never differentiated by
     autodiff (the custom JVP rules below supply the derivatives).
     """
-    return jnp.sum(jnp.where(e > 0, e * log_y, 0.0), axis=axis, keepdims=True)
+    terms = jnp.where(e > 0, e * log_y, 0.0)
+    return num.psum(jnp.sum(terms, axis=axis, keepdims=True), axis_name)
 
 
-def _kl_value(za, ea, sa, zb, sb, axis):
+def _kl_value(za, ea, sa, zb, sb, axis, axis_name):
     # sum_i p_i (log p_i - log q_i) with p = ea / sa: one fused reduction, no division per entry.
-    weighted = _weighted_sum(ea, za - zb, axis)
+    weighted = _weighted_sum(ea, za - zb, axis, axis_name)
     return jnp.squeeze(weighted / sa - jnp.log(sa) + jnp.log(sb), axis)
 
 
-def _ce_value(ea, sa, zb, sb, axis):
-    weighted = _weighted_sum(ea, zb, axis)
+def _ce_value(ea, sa, zb, sb, axis, axis_name):
+    weighted = _weighted_sum(ea, zb, axis, axis_name)
     return jnp.squeeze(jnp.log(sb) - weighted / sa, axis)
 
 
-def _contract(coefficients: jax.Array, tangent, axis: int) -> jax.Array | None:
+def _contract(coefficients: jax.Array, tangent, axis: int, axis_name: str | None):
+    """``sum(coefficients * tangent)`` over the (possibly sharded) axis; None for a zero tangent."""
     if isinstance(tangent, SymbolicZero):
         return None
-    return jnp.sum(coefficients * tangent, axis=axis)
+    return num.psum(jnp.sum(coefficients * tangent, axis=axis), axis_name)
 
 
 def _total(terms, like: jax.Array) -> jax.Array:
@@ -72,44 +78,50 @@ def _total(terms, like: jax.Array) -> jax.Array:
     return sum(terms[1:], terms[0]) if terms else jnp.zeros_like(like)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(3,))
-def kl_from_logits(a: jax.Array, b: jax.Array, mask: jax.Array | None, axis: int) -> jax.Array:
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4))
+def kl_from_logits(
+    a: jax.Array, b: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None
+) -> jax.Array:
     """KL(softmax a || softmax b) along ``axis`` in nats; masked entries are left out."""
-    za, ea, sa = _parts(a, mask, axis)
-    zb, _, sb = _parts(b, mask, axis)
-    return _kl_value(za, ea, sa, zb, sb, axis)
+    za, ea, sa = _parts(a, mask, axis, axis_name)
+    zb, _, sb = _parts(b, mask, axis, axis_name)
+    return _kl_value(za, ea, sa, zb, sb, axis, axis_name)
 
 
 @partial(kl_from_logits.defjvp, symbolic_zeros=True)
-def _kl_jvp(axis, primals, tangents):
+def _kl_jvp(axis, axis_name, primals, tangents):
     a, b, mask = primals
     da, db, _ = tangents
-    za, ea, sa = _parts(a, mask, axis)
-    zb, eb, sb = _parts(b, mask, axis)
-    kl = _kl_value(za, ea, sa, zb, sb, axis)
+    za, ea, sa = _parts(a, mask, axis, axis_name)
+    zb, eb, sb = _parts(b, mask, axis, axis_name)
+    kl = _kl_value(za, ea, sa, zb, sb, axis, axis_name)
     p, q = ea / sa, eb / sb
     log_ratio = (za - jnp.log(sa)) - (zb - jnp.log(sb))
     coef_a = num.mul_log(p, log_ratio - jnp.expand_dims(kl, axis))
-    return kl, _total([_contract(coef_a, da, axis), _contract(q - p, db, axis)], kl)
+    return kl, _total(
+        [_contract(coef_a, da, axis, axis_name), _contract(q - p, db, axis, axis_name)], kl
+    )
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(3,))
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4))
 def cross_entropy_from_logits(
-    a: jax.Array, b: jax.Array, mask: jax.Array | None, axis: int
+    a: jax.Array, b: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None
 ) -> jax.Array:
     """H(softmax a, softmax b) along ``axis`` in nats; masked entries are left out."""
-    _, ea, sa = _parts(a, mask, axis)
-    zb, _, sb = _parts(b, mask, axis)
-    return _ce_value(ea, sa, zb, sb, axis)
+    _, ea, sa = _parts(a, mask, axis, axis_name)
+    zb, _, sb = _parts(b, mask, axis, axis_name)
+    return _ce_value(ea, sa, zb, sb, axis, axis_name)
 
 
 @partial(cross_entropy_from_logits.defjvp, symbolic_zeros=True)
-def _ce_jvp(axis, primals, tangents):
+def _ce_jvp(axis, axis_name, primals, tangents):
     a, b, mask = primals
     da, db, _ = tangents
-    _, ea, sa = _parts(a, mask, axis)
-    zb, eb, sb = _parts(b, mask, axis)
-    ce = _ce_value(ea, sa, zb, sb, axis)
+    _, ea, sa = _parts(a, mask, axis, axis_name)
+    zb, eb, sb = _parts(b, mask, axis, axis_name)
+    ce = _ce_value(ea, sa, zb, sb, axis, axis_name)
     p, q = ea / sa, eb / sb
     coef_a = -num.mul_log(p, (zb - jnp.log(sb)) + jnp.expand_dims(ce, axis))
-    return ce, _total([_contract(coef_a, da, axis), _contract(q - p, db, axis)], ce)
+    return ce, _total(
+        [_contract(coef_a, da, axis, axis_name), _contract(q - p, db, axis, axis_name)], ce
+    )

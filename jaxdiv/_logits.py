@@ -7,6 +7,12 @@ outcomes and logits of any finite magnitude (1e4 and beyond) are exact: the
 computation never leaves log space, and gradients stay finite in both cases.
 Conventions for ``axis``, ``where`` and ``base`` are those of the probability
 forms (see :func:`jaxdiv.kl_divergence`); a fully masked row gives 0.
+
+Sharded vocabularies: every function here takes ``axis_name=None``. Inside
+``jax.shard_map`` (or ``pmap``) with ``axis`` split over the mesh axis
+``axis_name``, each device passes its own slice of the logits; the per-shard
+maxima are combined with ``pmax`` and the sums with ``psum``, so the result
+(replicated on every device) and the gradients equal the unsharded ones.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ def entropy_from_logits(
     axis: int = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""Entropy of ``softmax(logits)``.
 
@@ -40,7 +47,9 @@ def entropy_from_logits(
       2.0
     """
     fn = "entropy_from_logits"
-    (pd,), r = core.from_logits(fn, [("logits", logits)], axis=axis, where=where, base=base)
+    (pd,), r = core.from_logits(
+        fn, [("logits", logits)], axis=axis, where=where, base=base, axis_name=axis_name
+    )
     return r.finish(core.entropy(r, pd))
 
 
@@ -51,6 +60,7 @@ def cross_entropy_from_logits(
     axis: int = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""Cross-entropy H(softmax(p_logits), softmax(q_logits)).
 
@@ -70,8 +80,10 @@ def cross_entropy_from_logits(
     """
     fn = "cross_entropy_from_logits"
     named = [("p_logits", p_logits), ("q_logits", q_logits)]
-    (a, b), r = core.logits_arrays(fn, named, axis=axis, where=where, base=base)
-    return r.finish(_fused.cross_entropy_from_logits(a, b, r.mask, r.axis))
+    (a, b), r = core.logits_arrays(
+        fn, named, axis=axis, where=where, base=base, axis_name=axis_name
+    )
+    return r.finish(_fused.cross_entropy_from_logits(a, b, r.mask, r.axis, axis_name))
 
 
 def kl_divergence_from_logits(
@@ -81,6 +93,7 @@ def kl_divergence_from_logits(
     axis: int = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""KL(softmax(p_logits) || softmax(q_logits)).
 
@@ -102,8 +115,10 @@ def kl_divergence_from_logits(
     """
     fn = "kl_divergence_from_logits"
     named = [("p_logits", p_logits), ("q_logits", q_logits)]
-    (a, b), r = core.logits_arrays(fn, named, axis=axis, where=where, base=base)
-    return r.finish(_fused.kl_from_logits(a, b, r.mask, r.axis))
+    (a, b), r = core.logits_arrays(
+        fn, named, axis=axis, where=where, base=base, axis_name=axis_name
+    )
+    return r.finish(_fused.kl_from_logits(a, b, r.mask, r.axis, axis_name))
 
 
 def js_divergence_from_logits(
@@ -114,6 +129,7 @@ def js_divergence_from_logits(
     axis: int = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""Generalised Jensen-Shannon divergence between two softmax distributions.
 
@@ -134,7 +150,9 @@ def js_divergence_from_logits(
     fn = "js_divergence_from_logits"
     weight = val.check_weight(weight, fn=fn)
     named = [("p_logits", p_logits), ("q_logits", q_logits)]
-    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    (pd, qd), r = core.from_logits(
+        fn, named, axis=axis, where=where, base=base, axis_name=axis_name
+    )
     return r.finish(core.js(r, pd, qd, weight))
 
 
@@ -146,6 +164,7 @@ def renyi_divergence_from_logits(
     axis: int = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""Renyi divergence of order ``alpha`` between two softmax distributions.
 
@@ -166,7 +185,9 @@ def renyi_divergence_from_logits(
     fn = "renyi_divergence_from_logits"
     alpha = val.check_alpha(alpha, fn=fn)
     named = [("p_logits", p_logits), ("q_logits", q_logits)]
-    (pd, qd), r = core.from_logits(fn, named, axis=axis, where=where, base=base)
+    (pd, qd), r = core.from_logits(
+        fn, named, axis=axis, where=where, base=base, axis_name=axis_name
+    )
     return r.finish(core.renyi(r, pd, qd, alpha))
 
 
@@ -178,6 +199,7 @@ def cross_entropy_from_integer_labels(
     where: ArrayLike | None = None,
     ignore_index: int | None = None,
     base: float | None = None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r"""Cross-entropy of ``softmax(logits)`` against integer class labels.
 
@@ -194,6 +216,9 @@ def cross_entropy_from_integer_labels(
       ignore_index: a label value that contributes 0 with zero gradient (for
         padding tokens; PyTorch uses -100).
       base: None for nats, 2 for bits.
+      axis_name: the mesh axis that splits the class axis (inside
+        ``shard_map``); labels stay global class indices, and each device
+        holds the classes ``[i * n, (i + 1) * n)`` of its shard ``i``.
 
     Returns:
       The per-example loss, shaped like ``labels``. A label outside
@@ -237,11 +262,18 @@ def cross_entropy_from_integer_labels(
     mask = val.broadcast_mask(where, logits.shape, fn=fn)
     val.check_logits("logits", logits, mask=mask, fn=fn)
     val.check_labels(labels, logits.shape[axis], ignore_index, fn=fn)
-    logp = num.log_softmax(logits, axis=axis, mask=mask)
+    logp = num.log_softmax(logits, axis=axis, mask=mask, axis_name=axis_name)
     keep = jnp.ones(batch_shape, bool) if ignore_index is None else labels != ignore_index
     if mask is not None:
-        keep = keep & jnp.any(mask, axis=axis)
-    index = jnp.expand_dims(jnp.where(keep, labels, 0), axis)
-    picked = jnp.take_along_axis(logp, index, axis=axis, mode="fill", fill_value=-jnp.inf)
-    loss = jnp.where(keep, -jnp.squeeze(picked, axis), 0.0)
+        keep = keep & num.pany(jnp.any(mask, axis=axis), axis_name)
+    num_local = logits.shape[axis]
+    offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * num_local
+    local = labels - offset
+    here = keep & (local >= 0) & (local < num_local)  # the label's class is on this shard
+    index = jnp.expand_dims(jnp.where(here, local, 0), axis)
+    picked = jnp.squeeze(jnp.take_along_axis(logp, index, axis=axis), axis)
+    picked = num.psum(jnp.where(here, picked, 0.0), axis_name)
+    found = num.pany(here, axis_name)
+    # A label outside [0, num_classes) has probability 0 under the model: +inf.
+    loss = jnp.where(found, -picked, jnp.where(keep, jnp.inf, 0.0))
     return num.to_base(loss, base)

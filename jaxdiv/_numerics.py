@@ -63,32 +63,68 @@ def safe_sqrt(x: jax.Array) -> jax.Array:
     return guard(x > 0, jnp.sqrt, x)
 
 
-def logsumexp(s: jax.Array, *, axis: int) -> jax.Array:
+def psum(x: jax.Array, axis_name: str | None) -> jax.Array:
+    """Sum over the devices of ``axis_name`` (identity without one)."""
+    return x if axis_name is None else jax.lax.psum(x, axis_name)
+
+
+def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
+    """Maximum over the devices of ``axis_name`` (identity without one)."""
+    return x if axis_name is None else jax.lax.pmax(x, axis_name)
+
+
+def max_over(x: jax.Array, *, axis, axis_name: str | None) -> jax.Array:
+    """Differentiable maximum over a (possibly sharded) axis.
+
+    Sharded, the gradient goes to the shards that hold the maximum (split
+    evenly between ties), as for ``jnp.max`` on one device.
+    """
+    local = jnp.max(x, axis=axis)
+    if axis_name is None:
+        return local
+    top = pmax(jax.lax.stop_gradient(local), axis_name)
+    holds = local == top
+    count = psum(holds.astype(x.dtype), axis_name)
+    return psum(jnp.where(holds, local, 0.0), axis_name) / count
+
+
+def pany(x: jax.Array, axis_name: str | None) -> jax.Array:
+    """Logical or over the devices of ``axis_name``."""
+    return x if axis_name is None else pmax(x.astype(jnp.int32), axis_name) > 0
+
+
+def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.Array:
     """``log(sum(exp(s)))`` over ``axis``, finite-gradient at the boundaries.
 
     A row that is entirely ``-inf`` gives ``-inf``; a row holding ``+inf`` gives
-    ``+inf``. Both get a zero gradient instead of NaN.
+    ``+inf``. Both get a zero gradient instead of NaN. With ``axis_name`` the
+    axis is split over devices (inside ``shard_map``): the maxima are combined
+    with ``pmax`` and the sums with ``psum``.
     """
-    has_pos_inf = jnp.any(s == jnp.inf, axis=axis)
-    has_finite = jnp.any(jnp.isfinite(s), axis=axis)
+    has_pos_inf = pany(jnp.any(s == jnp.inf, axis=axis), axis_name)
+    has_finite = pany(jnp.any(jnp.isfinite(s), axis=axis), axis_name)
     s_safe = jnp.where(jnp.expand_dims(has_finite & ~has_pos_inf, axis), s, 0.0)
-    shift = jax.lax.stop_gradient(jnp.max(s_safe, axis=axis, keepdims=True))
-    out = jnp.log(jnp.sum(jnp.exp(s_safe - shift), axis=axis)) + jnp.squeeze(shift, axis)
+    shift = pmax(jax.lax.stop_gradient(jnp.max(s_safe, axis=axis, keepdims=True)), axis_name)
+    total = psum(jnp.sum(jnp.exp(s_safe - shift), axis=axis), axis_name)
+    out = jnp.log(total) + jnp.squeeze(shift, axis)
     return jnp.where(has_pos_inf, jnp.inf, jnp.where(has_finite, out, -jnp.inf))
 
 
-def log_softmax(logits: jax.Array, *, axis: int, mask: jax.Array | None) -> jax.Array:
+def log_softmax(
+    logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
+) -> jax.Array:
     """Log-probabilities from logits, normalised over the unmasked entries.
 
     Masked entries and ``-inf`` logits get ``-inf``; a fully masked row gets
     ``-inf`` everywhere (zero mass), never NaN. The row maximum is subtracted
-    first, so logits of magnitude 1e4 keep full relative precision.
+    first, so logits of magnitude 1e4 keep full relative precision. With
+    ``axis_name`` the normalisation runs over the shards of ``axis``.
     """
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
-    shift = jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True))
+    shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
     shifted = logits - jnp.where(jnp.isfinite(shift), shift, 0.0)
-    lse = logsumexp(shifted, axis=axis)
+    lse = logsumexp(shifted, axis=axis, axis_name=axis_name)
     return shifted - jnp.expand_dims(jnp.where(lse == -jnp.inf, 0.0, lse), axis)
 
 

@@ -5,6 +5,14 @@ closed forms can be tight; float32 and 16-bit behaviour is tested with explicit
 dtypes. Implicit rank promotion is an error, as in equinox and efax.
 """
 
+import os
+
+# Eight CPU devices for the sharded-vocabulary tests; set before JAX starts.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
+
 import jax
 import numpy as np
 import pytest
