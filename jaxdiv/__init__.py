@@ -5,7 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 ``where`` masks entries; ``base=None`` gives nats and ``base=2`` bits.
 """
 
-from jaxdiv import expfam
+from jaxdiv import distill, expfam
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -56,6 +56,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_from_integer_labels",
     "cross_entropy_from_logits",
+    "distill",
     "entropy",
     "entropy_from_logits",
     "expfam",

@@ -1,0 +1,256 @@
+"""Knowledge-distillation losses between teacher and student logits over a vocabulary."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxdiv import _logits
+from jaxdiv import _validation as val
+
+DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
+
+
+def _check_config(divergence: str, beta: float, temperature: float, fn: str) -> tuple[float, float]:
+    if divergence not in DIVERGENCES:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: divergence must be one of {', '.join(DIVERGENCES)}, "
+            f"got {divergence!r}."
+        )
+    beta = val.check_weight(beta, fn=f"distill.{fn}")
+    t = val.concrete_float("temperature", temperature, fn=f"distill.{fn}")
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"jaxdiv.distill.{fn}: temperature must be > 0, got {temperature!r}.")
+    return beta, t
+
+
+def token_divergences(
+    student_logits: jax.Array,
+    teacher_logits: jax.Array,
+    *,
+    divergence: str,
+    beta: float,
+    temperature: float,
+    axis_name: str | None = None,
+) -> jax.Array:
+    """The per-token divergence (times ``temperature**2``), vocabulary on the last axis."""
+    s = student_logits / temperature
+    t = teacher_logits / temperature
+    if divergence == "forward_kl":
+        d = _logits.kl_divergence_from_logits(t, s, axis_name=axis_name)
+    elif divergence == "reverse_kl":
+        d = _logits.kl_divergence_from_logits(s, t, axis_name=axis_name)
+    else:
+        d = _logits.js_divergence_from_logits(t, s, weight=beta, axis_name=axis_name)
+    return d * temperature**2
+
+
+def _token_mean(values: jax.Array, where: jax.Array | None) -> jax.Array:
+    if where is None:
+        return jnp.mean(values)
+    count = jnp.sum(where)
+    return jnp.sum(jnp.where(where, values, 0.0)) / jnp.maximum(count, 1)
+
+
+def _token_mask(where, shape, fn: str) -> jax.Array | None:
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(f"jaxdiv.distill.{fn}: where must be a boolean mask, got {where.dtype}.")
+    if where.shape != shape:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: where has shape {where.shape}; expected the token shape "
+            f"{shape} (the logits' shape without the vocabulary axis)."
+        )
+    return where
+
+
+def distillation_loss(
+    student_logits: ArrayLike,
+    teacher_logits: ArrayLike,
+    *,
+    divergence: str = "forward_kl",
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    where: ArrayLike | None = None,
+    axis_name: str | None = None,
+) -> jax.Array:
+    r"""Distillation loss between student and teacher logits, averaged over tokens.
+
+    With ``p_t = softmax(teacher / T)`` and ``p_s = softmax(student / T)``:
+
+    * ``"forward_kl"``: KL(p_t || p_s) (mass-covering, the classic Hinton loss);
+    * ``"reverse_kl"``: KL(p_s || p_t) (mode-seeking);
+    * ``"jsd"``: the generalised Jensen-Shannon divergence
+      ``beta KL(p_t || m) + (1 - beta) KL(p_s || m)``, ``m = beta p_t + (1 - beta) p_s``.
+
+    Each token's divergence is multiplied by ``T**2`` (Hinton et al. 2015), so
+    that gradient magnitudes do not shrink as the temperature grows, and the
+    result is the mean over the unmasked tokens. PyTorch's
+    ``KLDivLoss(reduction="batchmean")`` divides the sum by the batch size
+    instead, which for [batch, seq, vocab] inputs is not a per-token mean and
+    counts padding tokens.
+
+    Args:
+      student_logits: ``[..., vocab]`` logits of the student.
+      teacher_logits: ``[..., vocab]`` logits of the teacher (no gradient is
+        stopped here; wrap them in ``jax.lax.stop_gradient`` if needed).
+      divergence: ``"forward_kl"``, ``"reverse_kl"`` or ``"jsd"``.
+      beta: the JSD weight in [0, 1].
+      temperature: ``T > 0``.
+      where: boolean token mask of shape ``logits.shape[:-1]`` (False for
+        padding).
+      axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
+
+    Returns:
+      A scalar, in nats.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import distill
+      >>> s = jnp.array([[0.0, 0.0], [1.0, 2.0]])
+      >>> float(distill.distillation_loss(s, s))
+      0.0
+
+    References:
+      G. Hinton, O. Vinyals and J. Dean, Distilling the knowledge in a neural
+      network, 2015; R. Agarwal et al., On-policy distillation of language
+      models (GKD), 2024.
+    """
+    fn = "distillation_loss"
+    beta, t = _check_config(divergence, beta, temperature, fn)
+    student = val.as_float("student_logits", student_logits, fn=f"distill.{fn}")
+    teacher = val.as_float("teacher_logits", teacher_logits, fn=f"distill.{fn}")
+    if student.shape != teacher.shape or student.ndim < 1:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: student_logits has shape {student.shape} and teacher_logits "
+            f"has shape {teacher.shape}; they must be equal, [..., vocab]."
+        )
+    mask = _token_mask(where, student.shape[:-1], fn)
+    values = token_divergences(
+        student, teacher, divergence=divergence, beta=beta, temperature=t, axis_name=axis_name
+    )
+    return _token_mean(values, mask)
+
+
+def fused_linear_distillation_loss(
+    student_hidden: ArrayLike,
+    student_weight: ArrayLike,
+    teacher_hidden: ArrayLike,
+    teacher_weight: ArrayLike,
+    *,
+    divergence: str = "forward_kl",
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    where: ArrayLike | None = None,
+    chunk_size: int = 1024,
+) -> jax.Array:
+    r""":func:`distillation_loss` of ``hidden @ weight`` logits, never materialising them.
+
+    The tokens are processed in chunks of ``chunk_size``: each chunk's student
+    and teacher logits (``[chunk_size, vocab]``) are formed, reduced to the
+    chunk's loss and the gradient of the loss with respect to the chunk's
+    student logits, which is contracted at once into the gradients of the
+    student hidden states and weight. A custom VJP returns those gradients, so
+    neither the forward nor the backward pass holds a ``[tokens, vocab]``
+    array. The teacher gets no gradient.
+
+    Args:
+      student_hidden: ``[tokens, hidden]``.
+      student_weight: ``[hidden, vocab]``.
+      teacher_hidden: ``[tokens, teacher_hidden]``.
+      teacher_weight: ``[teacher_hidden, vocab]``.
+      divergence, beta, temperature: as in :func:`distillation_loss`.
+      where: boolean mask of shape ``[tokens]``.
+      chunk_size: tokens per chunk (the peak memory is about
+        ``chunk_size * vocab`` floats times a small constant).
+
+    Returns:
+      A scalar equal to ``distillation_loss(student_hidden @ student_weight,
+      teacher_hidden @ teacher_weight, ...)``.
+    """
+    fn = "fused_linear_distillation_loss"
+    beta, t = _check_config(divergence, beta, temperature, fn)
+    names = ("student_hidden", "student_weight", "teacher_hidden", "teacher_weight")
+    values = (student_hidden, student_weight, teacher_hidden, teacher_weight)
+    arrays = [val.as_float(n, x, fn=f"distill.{fn}") for n, x in zip(names, values, strict=True)]
+    hs, ws, ht, wt = arrays
+    if (
+        hs.ndim != 2
+        or ht.ndim != 2
+        or ws.ndim != 2
+        or wt.ndim != 2
+        or hs.shape[0] != ht.shape[0]
+        or hs.shape[1] != ws.shape[0]
+        or ht.shape[1] != wt.shape[0]
+        or ws.shape[1] != wt.shape[1]
+    ):
+        shapes = ", ".join(f"{n} {x.shape}" for n, x in zip(names, arrays, strict=True))
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: expected student_hidden [tokens, h], student_weight [h, vocab], "
+            f"teacher_hidden [tokens, h_t], teacher_weight [h_t, vocab]; got {shapes}."
+        )
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: chunk_size must be an int >= 1, got {chunk_size!r}."
+        )
+    tokens = hs.shape[0]
+    mask = _token_mask(where, (tokens,), fn)
+    mask = jnp.ones((tokens,), bool) if mask is None else mask
+    config = (divergence, beta, t, min(chunk_size, tokens))
+    return _fused_loss(config, hs, ws, ht, wt, mask)
+
+
+def _chunks(x: jax.Array, size: int) -> jax.Array:
+    """``[tokens, ...]`` to ``[chunks, size, ...]``, zero-padded."""
+    pad = (-x.shape[0]) % size
+    x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+    return x.reshape(-1, size, *x.shape[1:])
+
+
+def _loss_and_grads(config, hs, ws, ht, wt, mask):
+    divergence, beta, t, size = config
+    count = jnp.maximum(jnp.sum(mask), 1).astype(hs.dtype)
+    wt = jax.lax.stop_gradient(wt)
+
+    def chunk_loss(logits, teacher, m):
+        values = token_divergences(logits, teacher, divergence=divergence, beta=beta, temperature=t)
+        return jnp.sum(jnp.where(m, values, 0.0)) / count
+
+    def step(carry, chunk):
+        loss, grad_ws = carry
+        h_s, h_t, m = chunk
+        logits = h_s @ ws
+        teacher = jax.lax.stop_gradient(h_t @ wt)
+        value, grad_logits = jax.value_and_grad(chunk_loss)(logits, teacher, m)
+        return (loss + value, grad_ws + h_s.T @ grad_logits), grad_logits @ ws.T
+
+    init = (jnp.zeros((), hs.dtype), jnp.zeros_like(ws))
+    (loss, grad_ws), grad_hs = jax.lax.scan(
+        step, init, (_chunks(hs, size), _chunks(ht, size), _chunks(mask, size))
+    )
+    grad_hs = grad_hs.reshape(-1, hs.shape[1])[: hs.shape[0]]
+    return loss, (grad_hs, grad_ws)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _fused_loss(config, hs, ws, ht, wt, mask):
+    return _loss_and_grads(config, hs, ws, ht, wt, mask)[0]
+
+
+def _fused_fwd(config, hs, ws, ht, wt, mask):
+    loss, grads = _loss_and_grads(config, hs, ws, ht, wt, mask)
+    return loss, (grads, ht, wt)
+
+
+def _fused_bwd(config, residuals, g):
+    (grad_hs, grad_ws), ht, wt = residuals
+    return g * grad_hs, g * grad_ws, jnp.zeros_like(ht), jnp.zeros_like(wt), None
+
+
+_fused_loss.defvjp(_fused_fwd, _fused_bwd)
