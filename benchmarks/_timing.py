@@ -38,6 +38,26 @@ def median_seconds(fn: Callable, *args, repeats: int = 30, warmup: int = 3) -> f
     return statistics.median(times)
 
 
+def interleaved_medians(
+    fns: dict[str, Callable], *args, repeats: int = 30, warmup: int = 3
+) -> dict[str, float]:
+    """Median wall times of several compiled functions, measured in alternation.
+
+    One call of each per round, so that drifts in the machine's load affect
+    every method alike.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            jax.block_until_ready(fn(*args))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def machine() -> str:
     """A one-line description of the machine and the JAX backend."""
     device = jax.devices()[0]
