@@ -182,17 +182,22 @@ def kl(r: Reduction, p: Dist, q: Dist) -> jax.Array:
     return r.sum(num.mul_log(p.prob, p.logp - q.logp))
 
 
-def js(r: Reduction, p: Dist, q: Dist, weight: float) -> jax.Array:
-    if weight in (0.0, 1.0):
-        return r.sum(jnp.zeros_like(p.prob))
+def log_mixture(p: Dist, q: Dist, weight: float) -> jax.Array:
+    """``log(w p + (1 - w) q)`` in log space, ``-inf`` where both are 0; ``0 < w < 1``."""
     log_w, log_1mw = math.log(weight), math.log1p(-weight)
-    log_m = num.guard(
+    return num.guard(
         (p.prob > 0) | (q.prob > 0),
         lambda lp, lq: jnp.logaddexp(log_w + lp, log_1mw + lq),
         p.logp,
         q.logp,
         otherwise=-jnp.inf,
     )
+
+
+def js(r: Reduction, p: Dist, q: Dist, weight: float) -> jax.Array:
+    if weight in (0.0, 1.0):
+        return r.sum(jnp.zeros_like(p.prob))
+    log_m = log_mixture(p, q, weight)
     return r.sum(
         num.mul_log(weight * p.prob, p.logp - log_m)
         + num.mul_log((1.0 - weight) * q.prob, q.logp - log_m)

@@ -1,4 +1,4 @@
-"""Fused KL and cross-entropy from logits, with custom derivative rules.
+"""Fused KL, cross-entropy and Jensen-Shannon from logits, with custom derivative rules.
 
 For rows of logits ``a`` (of p) and ``b`` (of q), with ``e_a = exp(a - max a)``,
 ``s_a = sum e_a`` and ``p = e_a / s_a``:
@@ -14,6 +14,11 @@ quantities,
     dKL/db = q - p,   dKL/da = p (log p - log q - KL),
     dH/db  = q - p,   dH/da  = -p (log q + H),
 
+and for the generalised JS divergence with mixture m = w p + (1 - w) q,
+
+    dJS/da = w p (log p - log m - KL(p || m)),
+    dJS/db = (1 - w) q (log q - log m - KL(q || m)),
+
 which the custom JVP rules return without differentiating through the
 softmaxes: reverse mode then stores two coefficient arrays and multiplies,
 forward mode and higher orders still work (the rules are plain JAX code).
@@ -28,6 +33,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from jaxdiv import _numerics as num
+from jaxdiv._core import Dist, log_mixture
 
 
 def _parts(x: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None):
@@ -125,3 +131,41 @@ def _ce_jvp(axis, axis_name, primals, tangents):
     return ce, _total(
         [_contract(coef_a, da, axis, axis_name), _contract(q - p, db, axis, axis_name)], ce
     )
+
+
+def _js_parts(a, b, mask, weight, axis, axis_name):
+    za, ea, sa = _parts(a, mask, axis, axis_name)
+    zb, eb, sb = _parts(b, mask, axis, axis_name)
+    p, q = ea / sa, eb / sb
+    lp, lq = za - jnp.log(sa), zb - jnp.log(sb)
+    log_m = log_mixture(Dist(p, lp), Dist(q, lq), weight)
+    kl_pm = num.psum(jnp.sum(num.mul_log(p, lp - log_m), axis=axis), axis_name)
+    kl_qm = num.psum(jnp.sum(num.mul_log(q, lq - log_m), axis=axis), axis_name)
+    return p, q, lp, lq, log_m, kl_pm, kl_qm
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
+def js_from_logits(
+    a: jax.Array,
+    b: jax.Array,
+    mask: jax.Array | None,
+    weight: float,
+    axis: int,
+    axis_name: str | None,
+) -> jax.Array:
+    """Generalised JS divergence of softmax a and softmax b, weight in (0, 1), in nats."""
+    *_, kl_pm, kl_qm = _js_parts(a, b, mask, weight, axis, axis_name)
+    return weight * kl_pm + (1 - weight) * kl_qm
+
+
+@partial(js_from_logits.defjvp, symbolic_zeros=True)
+def _js_jvp(weight, axis, axis_name, primals, tangents):
+    """The closed-form derivatives of the module docstring, contracted with the tangents."""
+    a, b, mask = primals
+    da, db, _ = tangents
+    p, q, lp, lq, log_m, kl_pm, kl_qm = _js_parts(a, b, mask, weight, axis, axis_name)
+    js = weight * kl_pm + (1 - weight) * kl_qm
+    coef_a = weight * num.mul_log(p, lp - log_m - jnp.expand_dims(kl_pm, axis))
+    coef_b = (1 - weight) * num.mul_log(q, lq - log_m - jnp.expand_dims(kl_qm, axis))
+    terms = [_contract(coef_a, da, axis, axis_name), _contract(coef_b, db, axis, axis_name)]
+    return js, _total(terms, js)
