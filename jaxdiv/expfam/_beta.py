@@ -25,6 +25,11 @@ class Beta(UnitBaseMeasure, ExponentialFamily):
         val.check_domain((a > 0) & (b > 0), f"jaxdiv.expfam.{fn}: a and b must be > 0.")
         return cls(a - 1, b - 1)
 
+    @classmethod
+    def _newton_start(cls, mu):
+        zero = jnp.zeros_like(jnp.asarray(mu[0]))
+        return cls(zero, zero)  # the uniform distribution
+
     def log_normalizer(self):
         a, b = self.a_m1 + 1, self.b_m1 + 1
         return gammaln(a) + gammaln(b) - gammaln(a + b)

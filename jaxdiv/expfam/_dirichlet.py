@@ -33,6 +33,10 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         val.check_domain(alpha > 0, f"jaxdiv.expfam.{fn}: concentration must be > 0.")
         return cls(alpha - 1)
 
+    @classmethod
+    def _newton_start(cls, mu):
+        return cls(jnp.zeros_like(jnp.asarray(mu[0])))  # the uniform distribution
+
     @property
     def concentration(self) -> jax.Array:
         return self.concentration_m1 + 1

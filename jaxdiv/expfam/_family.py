@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import jax
@@ -149,12 +150,9 @@ class ExponentialFamily:
         theta = self.natural_parameters()
         return jax.grad(lambda th: jnp.sum(self._log_normalizer_at(th)))(theta)
 
-    def fisher_information(self) -> jax.Array:
-        """The Hessian of ``A``, ``Cov[T(X)]``, over the flattened natural parameters.
-
-        Returns an array of shape ``batch_shape + (n, n)``, with the parameters
-        flattened in field order (row-major within each field).
-        """
+    def _flat(self) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
+        """The natural parameters flattened per batch entry, ``[*batch, n]``, and the inverse map
+        from one entry's flat vector back to a parameter tuple."""
         theta, batch = self.natural_parameters(), self.batch_shape
         event_shapes = [
             t.shape[t.ndim - nd :] for t, nd in zip(theta, self.natural_event_ndims, strict=True)
@@ -168,15 +166,73 @@ class ExponentialFamily:
             axis=-1,
         )
 
-        def log_normalizer_flat(v):
+        def unflatten(v: jax.Array) -> Params:
             parts = jnp.split(v, splits)
-            th = tuple(jnp.reshape(p, s) for p, s in zip(parts, event_shapes, strict=True))
-            return self._log_normalizer_at(th)
+            return tuple(jnp.reshape(p, s) for p, s in zip(parts, event_shapes, strict=True))
 
-        fn = jax.hessian(log_normalizer_flat)
-        for _ in batch:
+        return flat, unflatten
+
+    def _per_entry(self, fn: Callable, *args: jax.Array) -> jax.Array:
+        """Maps ``fn`` over the batch entries of flat ``[*batch, n]`` arguments."""
+        for _ in self.batch_shape:
             fn = jax.vmap(fn)
-        return fn(flat)
+        return fn(*args)
+
+    def fisher_information(self) -> jax.Array:
+        """The Hessian of ``A``, ``Cov[T(X)]``, over the flattened natural parameters.
+
+        Returns an array of shape ``batch_shape + (n, n)``, with the parameters
+        flattened in field order (row-major within each field).
+        """
+        flat, unflatten = self._flat()
+        return self._per_entry(jax.hessian(lambda v: self._log_normalizer_at(unflatten(v))), flat)
+
+    def solve_mean_parameters(self: T, mu: Params, *, steps: int = 60) -> T:
+        """The member with mean parameters ``mu``, by damped Newton steps from this member.
+
+        Minimises the convex ``A(theta) - <theta, mu>`` (its gradient is
+        ``grad A(theta) - mu``) per batch entry; each step halves until the
+        point stays in the natural parameter space and the objective does not
+        increase. Families without a closed-form inverse of ``grad A`` use this
+        in :meth:`from_mean_parameters`.
+        """
+        target = self.with_natural_parameters(tuple(jnp.asarray(m) for m in mu))
+        flat_mu, _ = target._flat()
+        flat, unflatten = self._flat()
+        batch = jnp.broadcast_shapes(flat.shape[:-1], flat_mu.shape[:-1])
+        flat = jnp.broadcast_to(flat, (*batch, flat.shape[-1]))
+        flat_mu = jnp.broadcast_to(flat_mu, flat.shape).astype(flat.dtype)
+        member = self.broadcast_to(batch)
+        halvings = 2.0 ** -jnp.arange(16, dtype=flat.dtype)
+
+        def solve(v, m):
+            def objective(u):
+                return member._log_normalizer_at(unflatten(u)) - jnp.dot(u, m)
+
+            def inside(u):
+                return member.with_natural_parameters(unflatten(u)).in_domain()
+
+            def step(u, _):
+                g, h = jax.grad(objective)(u), jax.hessian(objective)(u)
+                ridge = 1e-10 * (1 + jnp.max(jnp.abs(jnp.diagonal(h))))
+                d = jnp.linalg.solve(h + ridge * jnp.eye(u.shape[0], dtype=u.dtype), g)
+                candidates = u[None, :] - halvings[:, None] * d[None, :]
+                values = jax.vmap(objective)(candidates)
+                ok = jax.vmap(inside)(candidates) & jnp.isfinite(values)
+                ok = ok & (values <= objective(u))
+                best = candidates[jnp.argmax(ok)]
+                return jnp.where(jnp.any(ok), best, u), None
+
+            return jax.lax.scan(step, v, None, length=steps)[0]
+
+        for _ in batch:
+            solve = jax.vmap(solve)
+        solved = solve(flat, flat_mu)
+        theta = tuple(
+            jnp.reshape(t, (*batch, *t.shape[1:]))
+            for t in jax.vmap(unflatten)(jnp.reshape(solved, (-1, solved.shape[-1])))
+        )
+        return member.with_natural_parameters(theta)
 
     def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         """``log p(x) = <theta, T(x)> + log h(x) - A(theta)``."""
@@ -202,9 +258,21 @@ class ExponentialFamily:
         return cls(*theta, **static)
 
     @classmethod
-    def from_mean_parameters(cls: type[T], mu: Params, **static) -> T:
-        """The member whose mean parameters are ``mu`` (the inverse of ``grad A``)."""
-        raise NotImplementedError(f"{cls.__name__} has no from_mean_parameters().")
+    def from_mean_parameters(cls: type[T], mu: Params, *, init: T | None = None, **static) -> T:
+        """The member whose mean parameters are ``mu`` (the inverse of ``grad A``).
+
+        Families with a closed-form inverse override this. Otherwise Newton's
+        method (:meth:`solve_mean_parameters`) starts from ``init``, or from the
+        family's own starting point where it defines ``_newton_start``.
+        """
+        start = init if init is not None else cls._newton_start(mu, **static)
+        return start.solve_mean_parameters(mu)
+
+    @classmethod
+    def _newton_start(cls: type[T], mu: Params, **static) -> T:
+        raise NotImplementedError(
+            f"{cls.__name__}.from_mean_parameters needs a starting member: pass init=..."
+        )
 
 
 class UnitBaseMeasure:

@@ -30,6 +30,11 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
         )
         return cls(shape - 1, -rate)
 
+    @classmethod
+    def _newton_start(cls, mu):
+        mean = jnp.asarray(mu[1])
+        return cls(jnp.zeros_like(mean), -1 / mean)  # the Exponential with the same mean
+
     @property
     def concentration(self) -> jax.Array:
         return self.shape_m1 + 1

@@ -32,6 +32,11 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
         val.check_domain(kappa >= 0, f"jaxdiv.expfam.{fn}: concentration must be >= 0.")
         return cls(kappa * jnp.cos(mean), kappa * jnp.sin(mean))
 
+    @classmethod
+    def _newton_start(cls, mu):
+        # Along the mean resultant, with kappa about 2 R (exact as R -> 0).
+        return cls(2 * jnp.asarray(mu[0]), 2 * jnp.asarray(mu[1]))
+
     @property
     def concentration(self) -> jax.Array:
         return _numerics.safe_sqrt(jnp.square(self.eta_cos) + jnp.square(self.eta_sin))

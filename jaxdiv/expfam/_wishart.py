@@ -56,6 +56,15 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
             jnp.broadcast_to(-0.5 * inv_scale, (*batch, p, p)),
         )
 
+    @classmethod
+    def _newton_start(cls, mu):
+        # df = p + 1 and the scale that matches E[X] = df V.
+        mean = _sym(jnp.asarray(mu[1]))
+        p = mean.shape[-1]
+        eye = jnp.broadcast_to(jnp.eye(p, dtype=mean.dtype), mean.shape)
+        inv_mean = cho_solve((jnp.linalg.cholesky(mean), True), eye)
+        return cls(jnp.zeros(mean.shape[:-2], mean.dtype), -0.5 * (p + 1) * inv_mean)
+
     @property
     def dim(self) -> int:
         return self.neg_half_inv_scale.shape[-1]

@@ -308,3 +308,35 @@ def test_bregman_divergence_of_log_normalizer_is_kl_and_works_on_pytrees():
     tree_y = {"a": jnp.array([0.0, 1.0]), "b": jnp.array(1.0)}
     sq = jaxdiv.bregman_divergence(lambda t: jnp.sum(t["a"] ** 2) + t["b"] ** 2, tree_x, tree_y)
     np.testing.assert_allclose(sq, 1.0 + 1.0 + 4.0)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        expfam.Gamma.from_shape_rate(np.array([0.7, 3.0]), np.array([2.0, 0.5])),
+        expfam.Beta.from_concentrations(np.array([0.5, 4.0]), np.array([2.0, 3.0])),
+        expfam.Dirichlet.from_concentration(np.array([[0.5, 2.0, 3.0], [4.0, 1.0, 1.0]])),
+        expfam.VonMises.from_mean_concentration(np.array([0.3, -2.0]), np.array([0.5, 6.0])),
+        expfam.Wishart.from_df_scale(
+            np.array([4.0, 7.5]), np.array([[[1.0, 0.3], [0.3, 2.0]], [[0.5, 0.0], [0.0, 0.5]]])
+        ),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_newton_inverts_mean_parameters_without_closed_form(member):
+    recovered = type(member).from_mean_parameters(member.mean_parameters())
+    for a, b in zip(recovered.natural_parameters(), member.natural_parameters(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_moment_match_gamma_samples_and_user_family_with_init(rng):
+    x = rng.gamma(2.5, 1 / 1.5, size=4000)
+    q = expfam.moment_match(expfam.Gamma, x)
+    np.testing.assert_allclose(q.mean_parameters()[0], np.mean(np.log(x)), rtol=1e-8)
+    np.testing.assert_allclose(q.mean_parameters()[1], np.mean(x), rtol=1e-8)
+    # A user family has no starting point of its own: pass one.
+    target = _rayleigh(np.array([0.5, 2.0]))
+    got = Rayleigh.from_mean_parameters(target.mean_parameters(), init=_rayleigh(np.ones(2)))
+    np.testing.assert_allclose(got.theta, target.theta, rtol=1e-8)
+    with pytest.raises(NotImplementedError, match="pass init="):
+        Rayleigh.from_mean_parameters(target.mean_parameters())
