@@ -37,18 +37,7 @@ from jaxdiv._core import Dist, log_mixture
 
 
 def _parts(x: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None):
-    """Shifted logits ``z``, ``e = exp(z)`` and ``s = sum(e)`` (1 for an empty row).
-
-    With ``axis_name`` the row is split over devices: the maximum is combined
-    with ``pmax`` and the sum with ``psum``.
-    """
-    if mask is not None:
-        x = jnp.where(mask, x, -jnp.inf)
-    shift = num.pmax(jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)), axis_name)
-    z = x - jnp.where(jnp.isfinite(shift), shift, 0.0)
-    e = jnp.exp(z)
-    s = num.psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
-    return z, e, jnp.where(s > 0, s, 1.0)  # a fully masked (or all -inf) row has zero mass
+    return num.softmax_parts(x, axis=axis, mask=mask, axis_name=axis_name)
 
 
 def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int, axis_name: str | None) -> jax.Array:

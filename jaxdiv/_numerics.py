@@ -110,22 +110,35 @@ def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.A
     return jnp.where(has_pos_inf, jnp.inf, jnp.where(has_finite, out, -jnp.inf))
 
 
-def log_softmax(
+def softmax_parts(
     logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
-) -> jax.Array:
-    """Log-probabilities from logits, normalised over the unmasked entries.
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Shifted logits ``z``, ``e = exp(z)`` and ``s = sum(e)`` over ``axis``.
 
-    Masked entries and ``-inf`` logits get ``-inf``; a fully masked row gets
-    ``-inf`` everywhere (zero mass), never NaN. The row maximum is subtracted
-    first, so logits of magnitude 1e4 keep full relative precision. With
-    ``axis_name`` the normalisation runs over the shards of ``axis``.
+    ``log softmax = z - log s`` and ``softmax = e / s``. Masked entries and
+    ``-inf`` logits get ``z = -inf`` and ``e = 0``; a fully masked (or all
+    ``-inf``) row has zero mass and ``s = 1``, so nothing is NaN. The row
+    maximum is subtracted first, so logits of magnitude 1e4 keep full relative
+    precision. With ``axis_name`` the row is split over devices: the maximum is
+    combined with ``pmax`` and the sum with ``psum``.
     """
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
     shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
-    shifted = logits - jnp.where(jnp.isfinite(shift), shift, 0.0)
-    lse = logsumexp(shifted, axis=axis, axis_name=axis_name)
-    return shifted - jnp.expand_dims(jnp.where(lse == -jnp.inf, 0.0, lse), axis)
+    z = logits - jnp.where(jnp.isfinite(shift), shift, 0.0)
+    e = jnp.exp(z)
+    s = psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
+    return z, e, jnp.where(s > 0, s, 1.0)
+
+
+def log_softmax(
+    logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
+) -> jax.Array:
+    """Log-probabilities from logits, normalised over the unmasked entries (see
+    :func:`softmax_parts`): ``-inf`` for masked entries, ``-inf`` logits and
+    fully masked rows, never NaN."""
+    z, _, s = softmax_parts(logits, axis=axis, mask=mask, axis_name=axis_name)
+    return z - jnp.log(s)
 
 
 def to_base(x: jax.Array, base: float | None) -> jax.Array:
