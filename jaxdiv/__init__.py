@@ -5,7 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 ``where`` masks entries; ``base=None`` gives nats and ``base=2`` bits.
 """
 
-from jaxdiv import distill, expfam
+from jaxdiv import distill, expfam, mixture
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -67,6 +67,7 @@ __all__ = [
     "js_divergence_from_logits",
     "kl_divergence",
     "kl_divergence_from_logits",
+    "mixture",
     "mutual_information",
     "perplexity",
     "renyi_divergence",

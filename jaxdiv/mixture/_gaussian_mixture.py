@@ -1,0 +1,376 @@
+"""Gaussian mixtures in d dimensions: an immutable pytree with densities, samples and moments."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
+
+from jaxdiv import _numerics as num
+from jaxdiv import _validation as val
+from jaxdiv import expfam
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _fn(name: str) -> str:
+    return f"mixture.GaussianMixture.{name}"
+
+
+def _floats(fn: str, **named) -> list[jax.Array]:
+    """The arguments as arrays of one floating dtype (16-bit raised to float32)."""
+    arrays = [jnp.asarray(x) for x in named.values()]
+    for name, x in zip(named, arrays, strict=True):
+        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+            raise TypeError(f"jaxdiv.{fn}: {name} must be real numbers, got dtype {x.dtype}.")
+    dtype = jnp.result_type(*arrays, float)
+    if jnp.finfo(dtype).bits < 32:
+        dtype = jnp.float32
+    return [x.astype(dtype) for x in arrays]
+
+
+def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
+    if log_weights.ndim != 1:
+        raise ValueError(
+            f"jaxdiv.{fn}: weights must have shape [K] (one per component), "
+            f"got shape {log_weights.shape}."
+        )
+    k = log_weights.shape[0]
+    if means.ndim != 2 or means.shape[0] != k:
+        raise ValueError(
+            f"jaxdiv.{fn}: means must have shape [K, d] = [{k}, d], got shape {means.shape}."
+        )
+    d = means.shape[1]
+    if scale_tril.shape != (k, d, d):
+        raise ValueError(
+            f"jaxdiv.{fn}: covariances must have shape [K, d, d] = [{k}, {d}, {d}] for "
+            f"means of shape {means.shape}, got shape {scale_tril.shape}."
+        )
+
+
+def _log_weights(fn: str, weights: jax.Array) -> jax.Array:
+    tol = 1e-6 if weights.dtype == jnp.float64 else 1e-4
+    val.check_domain(
+        jnp.all(weights >= 0) & (jnp.abs(jnp.sum(weights) - 1) <= tol),
+        f"jaxdiv.{fn}: weights must be non-negative and sum to 1.",
+    )
+    return num.safe_log(weights)
+
+
+def _diag(m: jax.Array) -> jax.Array:
+    return jnp.diagonal(m, axis1=-2, axis2=-1)
+
+
+def _diag_matrix(v: jax.Array) -> jax.Array:
+    """Diagonal matrices ``[..., d, d]`` from their diagonals ``[..., d]``."""
+    return jnp.einsum("...i,ij->...ij", v, jnp.eye(v.shape[-1], dtype=v.dtype))
+
+
+def _with_diag(m: jax.Array, diag: jax.Array) -> jax.Array:
+    """The strictly lower triangle of ``m`` with ``diag`` on the diagonal."""
+    return jnp.tril(m, -1) + _diag_matrix(diag)
+
+
+def inverse_softplus(y: jax.Array) -> jax.Array:
+    """The ``x`` with ``softplus(x) = y`` for ``y > 0``, stable for small and large ``y``."""
+    return y + jnp.log(-jnp.expm1(-y))
+
+
+def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
+    """``log N(diff; 0, L L')`` for a batch of differences ``[..., d]`` and factors ``[..., d, d]``.
+
+    The batch shapes must broadcast; the inverse factor is formed once per
+    factor, so many points per factor cost one matrix-vector product each.
+    """
+    d = diff.shape[-1]
+    eye = jnp.broadcast_to(jnp.eye(d, dtype=scale_tril.dtype), scale_tril.shape)
+    inv = solve_triangular(scale_tril, eye, lower=True)
+    z = jnp.einsum("...ij,...j->...i", inv, diff)
+    log_det = jnp.sum(jnp.log(jnp.abs(_diag(scale_tril))), -1)
+    quad, log_det = jnp.broadcast_arrays(jnp.sum(jnp.square(z), -1), log_det)
+    return -0.5 * quad - log_det - 0.5 * d * LOG_2PI
+
+
+class GaussianMixture:
+    r"""A mixture of ``K`` Gaussians in ``d`` dimensions, an immutable JAX pytree.
+
+    .. math::
+        p(x) = \sum_k w_k \, \mathcal N(x; \mu_k, \Sigma_k)
+
+    The leaves are ``log_weights`` ``[K]``, ``means`` ``[K, d]`` and the
+    lower-triangular Cholesky factors ``scale_tril`` ``[K, d, d]``
+    (``Sigma_k = L_k L_k'``). Build one from the usual parameters
+    (``GaussianMixture(weights, means, covariances)``), from Cholesky factors
+    (:meth:`from_scale_tril`), from per-axis variances (:meth:`diagonal`), in
+    one dimension (:meth:`univariate`), or from unconstrained values
+    (:meth:`from_unconstrained`) that optax can optimise directly.
+
+    Args:
+      weights: ``[K]`` non-negative mixture weights that sum to 1.
+      means: ``[K, d]`` component means.
+      covariances: ``[K, d, d]`` symmetric positive-definite covariances.
+
+    Raises:
+      ValueError: on shapes that do not fit together, or (with concrete
+        values) weights off the simplex or covariances that are not positive
+        definite.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv.mixture import GaussianMixture
+      >>> p = GaussianMixture.univariate(jnp.array([0.5, 0.5]), jnp.array([-1.0, 1.0]),
+      ...                                jnp.array([1.0, 1.0]))
+      >>> p.num_components, p.dim
+      (2, 1)
+      >>> round(float(p.covariance()[0, 0]), 6)  # 1 + 1: within plus between components
+      2.0
+    """
+
+    __slots__ = ("log_weights", "means", "scale_tril")
+
+    log_weights: jax.Array
+    means: jax.Array
+    scale_tril: jax.Array
+
+    def __init__(self, weights, means, covariances):
+        fn = _fn("__init__")
+        weights, means, covariances = _floats(fn, weights=weights, means=means, cov=covariances)
+        _check_shapes(fn, weights, means, covariances)
+        sym = 0.5 * (covariances + jnp.swapaxes(covariances, -1, -2))
+        chol = jnp.linalg.cholesky(sym)
+        val.check_domain(
+            jnp.all(jnp.isfinite(chol)) & jnp.allclose(covariances, sym),
+            f"jaxdiv.{fn}: covariances must be symmetric positive definite.",
+        )
+        self._set(_log_weights(fn, weights), means, chol)
+
+    def _set(self, log_weights, means, scale_tril) -> None:
+        object.__setattr__(self, "log_weights", log_weights)
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "scale_tril", scale_tril)
+
+    @classmethod
+    def _from_leaves(cls, log_weights, means, scale_tril) -> GaussianMixture:
+        out = object.__new__(cls)
+        out._set(log_weights, means, scale_tril)
+        return out
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"GaussianMixture is immutable; cannot set {name!r}.")
+
+    def __repr__(self) -> str:
+        shape = getattr(self.means, "shape", None)
+        return f"GaussianMixture(K={shape[0]}, d={shape[1]})" if shape else "GaussianMixture(...)"
+
+    # ----------------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_scale_tril(cls, weights, means, scale_tril) -> GaussianMixture:
+        """From weights ``[K]``, means ``[K, d]`` and Cholesky factors ``[K, d, d]``.
+
+        Only the lower triangle of ``scale_tril`` is read; its diagonal must be
+        non-zero.
+        """
+        fn = _fn("from_scale_tril")
+        weights, means, scale = _floats(fn, weights=weights, means=means, scale_tril=scale_tril)
+        _check_shapes(fn, weights, means, scale)
+        val.check_domain(
+            jnp.all(_diag(scale) != 0), f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal."
+        )
+        return cls._from_leaves(_log_weights(fn, weights), means, jnp.tril(scale))
+
+    @classmethod
+    def diagonal(cls, weights, means, variances) -> GaussianMixture:
+        """From weights ``[K]``, means ``[K, d]`` and per-axis variances ``[K, d]`` (all > 0)."""
+        fn = _fn("diagonal")
+        weights, means, variances = _floats(fn, weights=weights, means=means, variances=variances)
+        if variances.shape != means.shape:
+            raise ValueError(
+                f"jaxdiv.{fn}: variances must have the shape of means {means.shape}, "
+                f"got {variances.shape}."
+            )
+        val.check_domain(jnp.all(variances > 0), f"jaxdiv.{fn}: variances must be > 0.")
+        scale = _diag_matrix(num.safe_sqrt(variances))
+        _check_shapes(fn, weights, means, scale)
+        return cls._from_leaves(_log_weights(fn, weights), means, scale)
+
+    @classmethod
+    def univariate(cls, weights, locs, scales) -> GaussianMixture:
+        """A 1-D mixture from weights, locations and standard deviations, each ``[K]``."""
+        fn = _fn("univariate")
+        weights, locs, scales = _floats(fn, weights=weights, locs=locs, scales=scales)
+        if not (weights.ndim == locs.ndim == scales.ndim == 1):
+            raise ValueError(
+                f"jaxdiv.{fn}: weights, locs and scales must each have shape [K], got "
+                f"{weights.shape}, {locs.shape} and {scales.shape}."
+            )
+        val.check_domain(jnp.all(scales > 0), f"jaxdiv.{fn}: scales must be > 0.")
+        _check_shapes(fn, weights, locs[:, None], scales[:, None, None])
+        return cls._from_leaves(_log_weights(fn, weights), locs[:, None], scales[:, None, None])
+
+    @classmethod
+    def from_unconstrained(cls, weight_logits, means, raw_scale_tril) -> GaussianMixture:
+        r"""From unconstrained values, the parameterisation to hand to optax.
+
+        ``weights = softmax(weight_logits)`` and ``L = tril(raw, -1) +
+        diag(softplus(diag(raw)))``, so every real input is a valid mixture
+        and gradients reach all three arrays. :meth:`unconstrained` is the
+        inverse.
+
+        Args:
+          weight_logits: ``[K]`` real values.
+          means: ``[K, d]``.
+          raw_scale_tril: ``[K, d, d]`` real values; the upper triangle is ignored.
+        """
+        fn = _fn("from_unconstrained")
+        logits, means, raw = _floats(
+            fn, weight_logits=weight_logits, means=means, raw_scale_tril=raw_scale_tril
+        )
+        _check_shapes(fn, logits, means, raw)
+        scale = _with_diag(raw, jax.nn.softplus(_diag(raw)))
+        return cls._from_leaves(jax.nn.log_softmax(logits), means, scale)
+
+    def unconstrained(self) -> dict[str, jax.Array]:
+        """The unconstrained values ``{weight_logits, means, raw_scale_tril}`` of this mixture.
+
+        ``GaussianMixture.from_unconstrained(**m.unconstrained())`` rebuilds ``m``
+        (with each factor's diagonal made positive, which leaves the covariance
+        unchanged); a zero weight becomes a ``-inf`` logit.
+        """
+        raw = _with_diag(self.scale_tril, inverse_softplus(jnp.abs(_diag(self.scale_tril))))
+        return {"weight_logits": self.log_weights, "means": self.means, "raw_scale_tril": raw}
+
+    # ----------------------------------------------------------------------- properties
+
+    @property
+    def num_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def dtype(self):
+        return self.means.dtype
+
+    @property
+    def weights(self) -> jax.Array:
+        """``[K]`` mixture weights."""
+        return jnp.exp(self.log_weights)
+
+    @property
+    def covariances(self) -> jax.Array:
+        """``[K, d, d]`` component covariances ``L_k L_k'``."""
+        return self.scale_tril @ jnp.swapaxes(self.scale_tril, -1, -2)
+
+    def components(self) -> expfam.MultivariateNormal:
+        """The components as a batch ``[K]`` of :class:`jaxdiv.expfam.MultivariateNormal`."""
+        return expfam.MultivariateNormal.from_mean_scale_tril(self.means, self.scale_tril)
+
+    def component_entropies(self) -> jax.Array:
+        """``[K]`` differential entropies ``log det(2 pi e Sigma_k) / 2`` in nats."""
+        log_det = jnp.sum(jnp.log(jnp.abs(_diag(self.scale_tril))), -1)
+        return log_det + 0.5 * self.dim * (1 + LOG_2PI)
+
+    # ----------------------------------------------------------------------- densities
+
+    def _points(self, x, name: str) -> jax.Array:
+        (x,) = _floats(_fn(name), x=x)
+        if x.ndim < 1 or x.shape[-1] != self.dim:
+            raise ValueError(
+                f"jaxdiv.{_fn(name)}: x must have shape [..., d] with d = {self.dim}, "
+                f"got shape {x.shape}."
+            )
+        return x.astype(jnp.result_type(x, self.means))
+
+    def component_log_prob(self, x) -> jax.Array:
+        """``[..., K]`` log-densities ``log N(x; mu_k, Sigma_k)`` of points ``x`` ``[..., d]``."""
+        x = self._points(x, "component_log_prob")
+        means = jnp.reshape(self.means, (1,) * (x.ndim - 1) + self.means.shape)
+        return gaussian_log_pdf(x[..., None, :] - means, self.scale_tril)
+
+    def log_prob(self, x) -> jax.Array:
+        """``[...]`` log-density ``log sum_k w_k N(x; mu_k, Sigma_k)`` of points ``[..., d]``."""
+        comp = self.component_log_prob(x)
+        lw = jnp.reshape(self.log_weights, (1,) * (comp.ndim - 1) + self.log_weights.shape)
+        return num.logsumexp(lw + comp, axis=-1)
+
+    # ----------------------------------------------------------------------- sampling
+
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
+        """Draws ``[*shape, d]`` points.
+
+        The component is drawn first, then a point from it by
+        reparameterisation (``mu_k + L_k z``), so the samples are differentiable
+        in the means and scales but not in the weights; for objectives whose
+        weights need gradients use :meth:`sample_components`.
+        """
+        shape = tuple(shape)
+        k_comp, k_norm = jax.random.split(key)
+        idx = jax.random.categorical(k_comp, self.log_weights, shape=shape)
+        z = jax.random.normal(k_norm, (*shape, self.dim), self.dtype)
+        return self.means[idx] + jnp.einsum("...ij,...j->...i", self.scale_tril[idx], z)
+
+    def sample_components(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
+        """Draws ``[*shape, K, d]`` points, one batch from each component, by reparameterisation.
+
+        Expectations under the mixture are then ``sum_k w_k E_k[f]``, which is
+        differentiable in the weights as well as in the means and scales.
+        """
+        shape = tuple(shape)
+        z = jax.random.normal(key, (*shape, self.num_components, self.dim), self.dtype)
+        means = jnp.reshape(self.means, (1,) * len(shape) + self.means.shape)
+        return means + jnp.einsum("...ij,...j->...i", self.scale_tril, z)
+
+    # ----------------------------------------------------------------------- moments
+
+    def mean(self) -> jax.Array:
+        """``[d]`` mixture mean ``sum_k w_k mu_k``."""
+        return self.weights @ self.means
+
+    def covariance(self) -> jax.Array:
+        """``[d, d]`` mixture covariance ``sum_k w_k (Sigma_k + mu_k mu_k') - m m'``."""
+        m = self.mean()
+        second = self.covariances + self.means[:, :, None] * self.means[:, None, :]
+        return jnp.einsum("k,kij->ij", self.weights, second) - m[:, None] * m[None, :]
+
+
+jax.tree_util.register_pytree_node(
+    GaussianMixture,
+    lambda m: ((m.log_weights, m.means, m.scale_tril), None),
+    lambda _, leaves: GaussianMixture._from_leaves(*leaves),
+)
+
+
+def as_mixture(p, *, fn: str) -> GaussianMixture:
+    """``p`` as a mixture: a :class:`GaussianMixture` as it is, or a single Gaussian as K = 1.
+
+    Accepts :class:`jaxdiv.expfam.Normal`, :class:`~jaxdiv.expfam.MultivariateNormalDiag`
+    and :class:`~jaxdiv.expfam.MultivariateNormal` members with an empty batch shape.
+    """
+    if isinstance(p, GaussianMixture):
+        return p
+    if isinstance(p, expfam.Normal | expfam.MultivariateNormalDiag | expfam.MultivariateNormal):
+        if p.batch_shape != ():
+            raise ValueError(
+                f"jaxdiv.{fn}: a single Gaussian must have an empty batch shape, got "
+                f"{p.batch_shape}; use a GaussianMixture for several components."
+            )
+        m1, m2 = p.mean_parameters()
+        one = jnp.ones((1,), m1.dtype)
+        if isinstance(p, expfam.MultivariateNormal):  # Sigma = G^-1 G^-T: L = G^-1
+            g = p.precision_factor
+            eye = jnp.eye(p.dim, dtype=g.dtype)
+            scale = solve_triangular(g, eye, lower=True)
+            return GaussianMixture._from_leaves(jnp.zeros((1,), m1.dtype), m1[None], scale[None])
+        std = num.safe_sqrt(m2 - jnp.square(m1))
+        if isinstance(p, expfam.Normal):
+            return GaussianMixture.univariate(one, m1[None], std[None])
+        return GaussianMixture.diagonal(one, m1[None], jnp.square(std)[None])
+    raise TypeError(
+        f"jaxdiv.{fn}: expected a GaussianMixture or a single Gaussian from jaxdiv.expfam "
+        f"(Normal, MultivariateNormalDiag, MultivariateNormal), got {type(p).__name__}."
+    )
