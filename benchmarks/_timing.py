@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -10,6 +9,8 @@ import time
 from collections.abc import Callable
 
 import jax
+
+from experiments._io import write_json  # noqa: F401  (re-exported for the scripts)
 
 
 def pin_to_cores(cores: int | None) -> None:
@@ -66,15 +67,6 @@ def machine() -> str:
         f"{os.cpu_count()} cores, "
         f"jax {jax.__version__} on {device.platform} ({device.device_kind})"
     )
-
-
-def write_json(path: str, payload: dict) -> None:
-    """Writes ``payload`` atomically (a temporary file, then a rename)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def print_table(title: str, rows: list[tuple[str, float, float | None]]) -> None:

@@ -1,0 +1,256 @@
+"""Fit Gaussian mixtures by forward KL, reverse KL or a Renyi divergence, with optax.
+
+Usage::
+
+    python -m experiments.fit_gmm                # the demo (make demo): all the figures
+    python -m experiments.fit_gmm demo --steps 800
+    python -m experiments.fit_gmm fit --target ring --components 8 --divergence reverse
+
+``fit`` writes ``results/<run>/metrics.json`` (configuration, final parameters,
+loss curves, and the true KL of the fit in both directions) and
+``results/<run>/fit.png``; ``demo`` writes four figures and ``metrics.json``
+to ``results/demo``. Bad options exit with status 2 and a one-line message.
+Files are written atomically, so an interrupted run leaves no half-written
+file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+from experiments._io import check_writable, write_json
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``fit_gmm: error: ...`` and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"fit_gmm: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from experiments import gmm
+
+    top = _Parser(prog="python -m experiments.fit_gmm", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", parser_class=_Parser)
+    fit = sub.add_parser("fit", help="one configuration: metrics.json and a figure")
+    fit.add_argument("--target", choices=gmm.TARGETS, default="separated-1d")
+    fit.add_argument("--separation", type=float, default=3.0, help="d for separated-1d")
+    fit.add_argument("--components", type=int, default=1, help="K, components of the model")
+    fit.add_argument("--divergence", default="reverse", help=f"one of {gmm.DIVERGENCES}")
+    fit.add_argument("--alpha", type=float, default=0.5, help="Renyi order, > 0")
+    fit.add_argument("--optimizer", default="adam", help=f"one of {gmm.OPTIMIZERS}")
+    fit.add_argument("--learning-rate", type=float, default=0.05)
+    fit.add_argument("--steps", type=int, default=1500)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--restarts", type=int, default=4, help="random initialisations")
+    fit.add_argument("--num-samples", type=int, default=1024, help="draws per component per step")
+    fit.add_argument("--num-data", type=int, default=100_000, help="target samples (forward)")
+    fit.add_argument("--out", default=None, help="output folder (default results/<run name>)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo = sub.add_parser("demo", help="the figures of make demo")
+    demo.add_argument("--steps", type=int, default=1500)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default=os.path.join("results", "demo"))
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    return top
+
+
+def _progress(quiet: bool):
+    """A factory of per-fit progress callbacks (a tqdm bar on a terminal)."""
+    if quiet:
+        return lambda label, config: None
+    from tqdm import tqdm
+
+    def make(label, config):
+        bar = tqdm(total=config.steps, desc=label, leave=False, disable=None, file=sys.stderr)
+        done = [0]
+
+        def update(n):
+            bar.update(n - done[0])
+            done[0] = n
+            if n >= config.steps:
+                bar.close()
+
+        return update
+
+    return make
+
+
+def run_name(config) -> str:
+    name = f"{config.target}_K{config.components}_{config.divergence}"
+    if config.divergence == "renyi":
+        name += f"{config.alpha:g}"
+    if config.target == "separated-1d":
+        name += f"_d{config.separation:g}"
+    return f"{name}_seed{config.seed}"
+
+
+def run_fit(args) -> dict:
+    from experiments import figures, gmm
+
+    fields = {f.name for f in dataclasses.fields(gmm.FitConfig)}
+    config = gmm.FitConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    problem = config.validate()
+    if problem is not None:
+        raise _UsageError(problem)
+    out = args.out or os.path.join("results", run_name(config))
+    _check_out(out)
+    target = gmm.make_target(config.target, config.separation)
+    result = gmm.fit(config, target, progress=_progress(args.quiet)(run_name(config), config))
+    model = result.model()
+    fwd, fwd_method = gmm.true_kl(target, model, seed=config.seed)
+    rev, rev_method = gmm.true_kl(model, target, seed=config.seed)
+    metrics = {
+        "config": dataclasses.asdict(config),
+        "best_restart": result.best,
+        "final_objective": result.final.tolist(),
+        "final_parameters": gmm.describe(model),
+        "loss_curve": result.losses[result.best].tolist(),
+        "true_kl": {
+            "forward_kl_target_to_fit": fwd,
+            "reverse_kl_fit_to_target": rev,
+            "forward_method": fwd_method,
+            "reverse_method": rev_method,
+        },
+        "seconds": result.seconds,
+    }
+    title = f"{config.divergence} fit, K={config.components}"
+    fig = figures.fit_figure(target, model, result.losses, title)
+    figures.save(fig, os.path.join(out, "fit.png"))
+    write_json(os.path.join(out, "metrics.json"), metrics)
+    print(f"{run_name(config)}: best of {config.restarts} restarts, {result.seconds:.1f} s")
+    print(f"  {'KL(target || fit)':<24} {fwd:10.5f} nats ({fwd_method})")
+    print(f"  {'KL(fit || target)':<24} {rev:10.5f} nats ({rev_method})")
+    print(f"  {'objective per restart':<24} " + " ".join(f"{v:.5f}" for v in result.final))
+    print(f"  wrote {out}/metrics.json and fit.png")
+    return metrics
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}"
+
+
+def run_demo(args) -> dict:
+    from experiments import demo, figures
+
+    if args.steps < 1:
+        raise _UsageError(f"steps must be >= 1, got {args.steps}")
+    _check_out(args.out)
+    progress = _progress(args.quiet)
+    start = time.perf_counter()
+    sep = demo.separation_study(steps=args.steps, seed=args.seed, progress=progress)
+    text = demo.textbook_study(steps=args.steps, seed=args.seed, progress=progress)
+    alpha = demo.alpha_study(steps=args.steps, seed=args.seed, progress=progress)
+    mix = demo.mixture_study(steps=args.steps, seed=args.seed, progress=progress)
+    crit = sep["critical"]
+    figures.save(figures.separations(sep["rows"], crit), os.path.join(args.out, "separations.png"))
+    figures.save(
+        figures.textbook_2d(text["target"], text["fits"]), os.path.join(args.out, "textbook_2d.png")
+    )
+    figures.save(
+        figures.alpha_sweep(alpha["target"], alpha["rows"]),
+        os.path.join(args.out, "renyi_alpha_sweep.png"),
+    )
+    figures.save(figures.mixture_fits(mix["panels"]), os.path.join(args.out, "mixture_fits.png"))
+
+    print("Single Gaussian fitted to N(-d/2,1)/2 + N(d/2,1)/2 (optax vs exact optimum)")
+    print(
+        f"  {'d':>4} {'start':>13} {'reverse mean':>13} {'std':>7} {'scipy mean':>11} "
+        f"{'std':>7} {'rel.err':>8}"
+    )
+    for row in sep["rows"]:
+        for fit in row["reverse"]:
+            init = f"({fit['init'][0]:+.1f}, {fit['init'][1]:.1f})"
+            print(
+                f"  {row['separation']:>4g} {init:>13} {fit['mean']:>13.4f} {fit['std']:>7.4f} "
+                f"{fit['scipy_mean']:>11.4f} {fit['scipy_std']:>7.4f} {fit['relative_error']:>8.2%}"
+            )
+        fm, fs = row["forward"]
+        mm, ms = row["moment_match"]
+        print(
+            f"  {row['separation']:>4g} {'forward':>13} {fm:>13.4f} {fs:>7.4f} {mm:>11.4f} "
+            f"{ms:>7.4f} {row['forward_relative_error']:>8.2%}  (optimum: the moments)"
+        )
+    print(
+        f"Critical separation: reverse KL has mode-seeking local optima only for d > "
+        f"{crit['local']:.2f}; they have lower KL than the centred fit for "
+        f"d > {crit['global']:.2f}."
+    )
+    print("The centred fit stays a local optimum at every d tried (curvature in the mean > 0).")
+    print("\n2-D textbook target: KL of each fit (Monte Carlo)")
+    for row in text["kl"]:
+        print(
+            f"  {row['fit']:<34} KL(p||q) {row['forward_kl']:.4f}  KL(q||p) {row['reverse_kl']:.4f}"
+        )
+    print("\nRenyi alpha sweep at d = 6, started on a mode")
+    for r in alpha["rows"]:
+        print(
+            f"  alpha {r['alpha']:>4g}: mean {r['mean']:+.4f} std {r['std']:.4f}   "
+            f"scipy mean {r['scipy_mean']:+.4f} std {r['scipy_std']:.4f} "
+            f"({r['relative_error']:.2%})"
+        )
+    print("\nK-component fits (true KL in nats)")
+    for p in mix["panels"]:
+        print(
+            f"  {p['name']:<9} K={p['components']} {p['divergence']:<8} "
+            f"KL(p||q) {p['forward_kl']:.4f}  KL(q||p) {p['reverse_kl']:.4f}"
+        )
+    metrics = {
+        "critical_separation": crit,
+        "separations": [{k: v for k, v in row.items() if k != "target"} for row in sep["rows"]],
+        "textbook_2d": text["kl"],
+        "renyi_alpha_sweep": alpha["rows"],
+        "mixture_fits": [
+            {k: p[k] for k in ("name", "components", "divergence", "forward_kl", "reverse_kl")}
+            for p in mix["panels"]
+        ],
+        "steps": args.steps,
+        "seed": args.seed,
+        "seconds": time.perf_counter() - start,
+    }
+    write_json(os.path.join(args.out, "metrics.json"), metrics)
+    print(
+        f"\nwrote {args.out}/: separations.png textbook_2d.png renyi_alpha_sweep.png "
+        f"mixture_fits.png metrics.json ({metrics['seconds']:.0f} s)"
+    )
+    return metrics
+
+
+class _UsageError(Exception):
+    """A bad configuration: reported in one line with exit status 2."""
+
+
+def _check_out(folder: str) -> None:
+    try:
+        check_writable(folder)
+    except OSError as e:
+        raise _UsageError(f"cannot write to output folder {folder!r}: {e.strerror or e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        args = _parser().parse_args(["demo", *(argv or [])])
+    try:
+        (run_fit if args.command == "fit" else run_demo)(args)
+    except _UsageError as e:
+        print(f"fit_gmm: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fit_gmm: interrupted; no partial files were written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4, suppress=True)
+    sys.exit(main())

@@ -1,0 +1,436 @@
+"""Fitting Gaussian mixtures by forward KL, reverse KL and Renyi divergences with optax.
+
+The pieces the command line (:mod:`experiments.fit_gmm`) and the notebooks
+call: target presets, the optax fitting loop (restarts run side by side under
+``vmap``; forward KL data-parallel over all devices), the exact single-Gaussian
+optima by scipy, and the search for the critical separation past which reverse
+KL turns mode-seeking. Everything runs in float64.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxdiv import mixture
+from jaxdiv.mixture import GaussianMixture
+
+jax.config.update("jax_enable_x64", True)
+
+DIVERGENCES = ("forward", "reverse", "renyi")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "lion")
+TARGETS = ("separated-1d", "textbook-2d", "three-1d", "ring")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def separated_1d(separation: float) -> GaussianMixture:
+    """``N(-d/2, 1) / 2 + N(d/2, 1) / 2``: two unit-variance modes ``d`` apart."""
+    d = float(separation)
+    return GaussianMixture.univariate(np.full(2, 0.5), np.array([-d / 2, d / 2]), np.ones(2))
+
+
+def textbook_2d() -> GaussianMixture:
+    """Two correlated Gaussians in the plane, as in the classic forward/reverse KL figure."""
+    covs = np.array([[[1.0, 0.8], [0.8, 1.0]], [[1.0, -0.8], [-0.8, 1.0]]]) * 0.6
+    return GaussianMixture(np.full(2, 0.5), np.array([[-2.0, 0.0], [2.0, 0.0]]), covs)
+
+
+def three_1d() -> GaussianMixture:
+    """Three modes in one dimension, unequal weights and widths."""
+    return GaussianMixture.univariate(
+        np.array([0.3, 0.4, 0.3]), np.array([-4.0, 0.0, 4.0]), np.array([0.7, 1.0, 0.7])
+    )
+
+
+def ring(num_modes: int = 8, radius: float = 5.0, scale: float = 0.5) -> GaussianMixture:
+    """``num_modes`` equal isotropic Gaussians evenly spaced on a circle."""
+    angles = 2 * np.pi * np.arange(num_modes) / num_modes
+    means = radius * np.stack([np.cos(angles), np.sin(angles)], -1)
+    var = np.full((num_modes, 2), scale**2)
+    return GaussianMixture.diagonal(np.full(num_modes, 1 / num_modes), means, var)
+
+
+def make_target(name: str, separation: float = 3.0) -> GaussianMixture:
+    """The preset called ``name`` (one of :data:`TARGETS`)."""
+    if name == "separated-1d":
+        return separated_1d(separation)
+    presets: dict[str, Callable[[], GaussianMixture]] = {
+        "textbook-2d": textbook_2d,
+        "three-1d": three_1d,
+        "ring": ring,
+    }
+    return presets[name]()
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """One fitting run. ``validate`` says what is wrong, in one line, or returns None."""
+
+    target: str = "separated-1d"
+    separation: float = 3.0
+    components: int = 1
+    divergence: str = "reverse"
+    alpha: float = 0.5
+    optimizer: str = "adam"
+    learning_rate: float = 0.05
+    steps: int = 1500
+    seed: int = 0
+    restarts: int = 4
+    num_samples: int = 1024  # reparameterised draws per component per step (reverse, renyi)
+    num_data: int = 100_000  # target samples for the forward (maximum-likelihood) fit
+
+    def validate(self) -> str | None:
+        checks = [
+            (self.target in TARGETS, f"unknown target {self.target!r}; choose from {TARGETS}"),
+            (
+                self.divergence in DIVERGENCES,
+                f"unknown divergence {self.divergence!r}; choose from {DIVERGENCES}",
+            ),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}",
+            ),
+            (
+                self.divergence != "renyi" or (math.isfinite(self.alpha) and self.alpha > 0),
+                f"alpha must be a finite number > 0 for the Renyi divergence, got {self.alpha}",
+            ),
+            (
+                math.isfinite(self.learning_rate) and self.learning_rate > 0,
+                f"learning rate must be a finite number > 0, got {self.learning_rate}",
+            ),
+            (self.components >= 1, f"components must be >= 1, got {self.components}"),
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.restarts >= 1, f"restarts must be >= 1, got {self.restarts}"),
+            (self.num_samples >= 1, f"num-samples must be >= 1, got {self.num_samples}"),
+            (self.num_data >= 2, f"num-data must be >= 2, got {self.num_data}"),
+            (
+                math.isfinite(self.separation) and self.separation >= 0,
+                f"separation must be a finite number >= 0, got {self.separation}",
+            ),
+        ]
+        return next((msg for ok, msg in checks if not ok), None)
+
+
+# --------------------------------------------------------------------------- data parallelism
+
+
+def shard_rows(x: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Rows of ``x`` split over every device along a ``"data"`` mesh axis, with a mask.
+
+    The rows are padded to a multiple of the device count; the mask is False on
+    the padding, so masked means equal those of the unpadded rows.
+    """
+    devices = jax.devices()
+    n = x.shape[0]
+    pad = (-n) % len(devices)
+    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+    mask = np.arange(n + pad) < n
+    sharding = NamedSharding(Mesh(np.array(devices), ("data",)), PartitionSpec("data"))
+    return jax.device_put(x, sharding), jax.device_put(mask, sharding)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+Params = dict[str, jax.Array]
+
+
+def initial_params(target: GaussianMixture, components: int, key: jax.Array) -> Params:
+    """Means at draws from the target, isotropic scales half the target's spread, equal weights."""
+    x = target.sample(key, (components,))
+    spread = 0.5 * math.sqrt(float(jnp.trace(target.covariance())) / target.dim)
+    eye = np.eye(target.dim) * spread
+    init = GaussianMixture.from_scale_tril(
+        np.full(components, 1 / components), x, np.broadcast_to(eye, (components, *eye.shape))
+    )
+    return init.unconstrained()
+
+
+def single_gaussian_params(mean: Sequence[float], std: Sequence[float]) -> Params:
+    """Unconstrained values of a one-component, axis-aligned Gaussian."""
+    mean, std = np.atleast_1d(mean).astype(float), np.atleast_1d(std).astype(float)
+    return GaussianMixture.diagonal([1.0], mean[None], np.square(std)[None]).unconstrained()
+
+
+def _objective(config: FitConfig, target: GaussianMixture, data):
+    """``loss(params, key)`` for the configured divergence."""
+
+    def loss(params: Params, key: jax.Array) -> jax.Array:
+        model = GaussianMixture.from_unconstrained(**params)
+        if config.divergence == "forward":
+            x, mask = data
+            return mixture.negative_log_likelihood(model, x, where=mask)
+        if config.divergence == "reverse":
+            return mixture.reverse_kl(model, target.log_prob, key, num_samples=config.num_samples)
+        return mixture.variational_renyi(
+            model, target.log_prob, key, alpha=config.alpha, num_samples=config.num_samples
+        )
+
+    return loss
+
+
+def _optimizer(config: FitConfig) -> optax.GradientTransformation:
+    schedule = optax.cosine_decay_schedule(config.learning_rate, config.steps)
+    return getattr(optax, config.optimizer)(schedule)
+
+
+@dataclasses.dataclass
+class FitResult:
+    """The outcome of :func:`fit`: every restart's parameters and losses, and the best one."""
+
+    config: FitConfig
+    params: Params  # leaves with a leading [restarts] axis
+    losses: np.ndarray  # [restarts, steps]
+    final: np.ndarray  # [restarts] objective at the end, re-estimated with many draws
+    seconds: float
+
+    @property
+    def best(self) -> int:
+        return int(np.argmin(self.final))
+
+    def model(self, restart: int | None = None) -> GaussianMixture:
+        i = self.best if restart is None else restart
+        return GaussianMixture.from_unconstrained(**jax.tree.map(lambda a: a[i], self.params))
+
+
+def fit(
+    config: FitConfig,
+    target: GaussianMixture | None = None,
+    init: Sequence[Params] | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 100,
+) -> FitResult:
+    """Fits a ``config.components``-component mixture to the target with optax.
+
+    Restarts (``config.restarts`` random initialisations, or the given
+    ``init`` list) run side by side under ``vmap``; the steps run in jitted
+    ``lax.scan`` chunks of ``chunk`` steps, calling ``progress(steps_done)``
+    after each. The forward objective uses ``config.num_data`` target samples
+    sharded over all devices. Same config and seed, same numbers.
+    """
+    problem = config.validate()
+    if problem is not None:
+        raise ValueError(problem)
+    target = make_target(config.target, config.separation) if target is None else target
+    key = jax.random.key(config.seed)
+    k_data, k_init, k_steps, k_final = jax.random.split(key, 4)
+    data = shard_rows(np.asarray(target.sample(k_data, (config.num_data,))))
+    if init is None:
+        keys = jax.random.split(k_init, config.restarts)
+        init = [initial_params(target, config.components, k) for k in keys]
+    params = jax.tree.map(lambda *a: jnp.stack(a), *init)
+    loss = _objective(config, target, data)
+    opt = _optimizer(config)
+    state = jax.vmap(opt.init)(params)
+
+    def one_step(carry, key):
+        params, state = carry
+        value, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(0, None))(params, key)
+        updates, state = jax.vmap(opt.update)(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    @jax.jit
+    def run(params, state, keys):
+        return jax.lax.scan(one_step, (params, state), keys)
+
+    start = time.perf_counter()
+    step_keys = jax.random.split(k_steps, config.steps)
+    curves = []
+    for begin in range(0, config.steps, chunk):
+        (params, state), values = run(params, state, step_keys[begin : begin + chunk])
+        curves.append(np.asarray(values))
+        if progress is not None:
+            progress(min(begin + chunk, config.steps))
+    precise = dataclasses.replace(config, num_samples=max(config.num_samples, 4096))
+    final_loss = _objective(precise, target, data)
+    final = jax.jit(jax.vmap(final_loss, in_axes=(0, None)))(params, k_final)
+    return FitResult(
+        config=config,
+        params=params,
+        losses=np.concatenate(curves).T,
+        final=np.asarray(final),
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def true_kl(p, q, *, seed: int = 0) -> tuple[float, str]:
+    """KL(p || q) by quadrature in one dimension, else by Monte Carlo (k1, 2**17 draws)."""
+    if p.dim == 1:
+        return float(mixture.kl_divergence(p, q, method="quadrature")), "quadrature"
+    key = jax.random.key(seed)
+    value = mixture.kl_divergence(p, q, method="monte_carlo", key=key, num_samples=2**17)
+    return float(value), "monte_carlo_k1_131072"
+
+
+def describe(model: GaussianMixture) -> dict:
+    """Weights, means and covariances as nested lists (for metrics.json)."""
+    return {
+        "weights": np.asarray(model.weights).tolist(),
+        "means": np.asarray(model.means).tolist(),
+        "covariances": np.asarray(model.covariances).tolist(),
+    }
+
+
+# --------------------------------------------------------------------------- exact optima
+
+
+def _single(mean, log_std) -> GaussianMixture:
+    return GaussianMixture.univariate(
+        jnp.ones(1), jnp.reshape(mean, (1,)), jnp.reshape(jnp.exp(log_std), (1,))
+    )
+
+
+def divergence_of_gaussian(target: GaussianMixture, divergence: str, alpha: float = 0.5):
+    """``f(mean, log_std)``: the exact (quadrature) divergence of N(mean, std^2) and a 1-D target.
+
+    ``"forward"`` is KL(target || model), ``"reverse"`` KL(model || target) and
+    ``"renyi"`` D_alpha(model || target). Jitted and differentiable.
+    """
+
+    def f(mean, log_std):
+        model = _single(mean, log_std)
+        if divergence == "forward":
+            return mixture.kl_divergence(target, model, method="quadrature")
+        if divergence == "reverse":
+            return mixture.kl_divergence(model, target, method="quadrature")
+        return mixture.renyi_divergence(model, target, alpha=alpha, method="quadrature")
+
+    return jax.jit(f)
+
+
+def scipy_optimum(
+    target: GaussianMixture,
+    divergence: str,
+    init: tuple[float, float],
+    alpha: float = 0.5,
+) -> tuple[float, float, float]:
+    """The single-Gaussian optimum ``(mean, std, divergence)`` from ``init = (mean, std)``.
+
+    Minimises the divergence, computed by scipy's adaptive quadrature
+    (``scipy.integrate.quad``, independent of jaxdiv), over ``(mean, log std)``
+    with BFGS from the given starting point, so that it finds the local
+    optimum of that basin.
+    """
+    from scipy import integrate, optimize, stats
+
+    w = np.asarray(target.weights)
+    mu = np.asarray(target.means[:, 0])
+    sd = np.asarray(target.scale_tril[:, 0, 0])
+
+    def p(x):
+        return float(np.sum(w * stats.norm.pdf(x, mu, sd)))
+
+    lo, hi = float(np.min(mu - 14 * sd)), float(np.max(mu + 14 * sd))
+
+    def value(v):
+        m, s = v[0], math.exp(v[1])
+        a, b = min(lo, m - 14 * s), max(hi, m + 14 * s)
+        breaks = sorted({*mu.tolist(), m})
+
+        def q(x):
+            return stats.norm.pdf(x, m, s)
+
+        def klterm(x, f, g):
+            fx = f(x)
+            return 0.0 if fx <= 0 else fx * (math.log(fx) - math.log(max(g(x), 1e-300)))
+
+        if divergence == "forward":
+            integrand = lambda x: klterm(x, p, q)  # noqa: E731
+        elif divergence == "reverse":
+            integrand = lambda x: klterm(x, q, p)  # noqa: E731
+        else:
+            integrand = lambda x: q(x) ** alpha * p(x) ** (1 - alpha)  # noqa: E731
+        total = integrate.quad(integrand, a, b, points=breaks, limit=500, epsabs=1e-13)[0]
+        return total if divergence != "renyi" else math.log(total) / (alpha - 1)
+
+    res = optimize.minimize(value, x0=[init[0], math.log(init[1])], method="BFGS")
+    return float(res.x[0]), float(math.exp(res.x[1])), float(res.fun)
+
+
+def moment_match(target: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
+    """The forward-KL optimum among Gaussians: the target's mean and covariance."""
+    return np.asarray(target.mean()), np.asarray(target.covariance())
+
+
+# --------------------------------------------------------------------------- critical separation
+
+
+@jax.jit
+def _profile_values(separation, mus, log_stds):
+    def kl(mean, log_std):
+        model = _single(mean, log_std)
+        target = GaussianMixture.univariate(
+            jnp.full(2, 0.5), jnp.stack([-separation / 2, separation / 2]), jnp.ones(2)
+        )
+        return mixture.kl_divergence(model, target, method="quadrature", num_points=1025)
+
+    grid = jax.vmap(jax.vmap(kl, in_axes=(None, 0)), in_axes=(0, None))
+    return jnp.min(grid(mus, log_stds), axis=1)
+
+
+def reverse_kl_profile(separation: float, mus: np.ndarray) -> np.ndarray:
+    """``m(mean) = min over std`` of KL(N(mean, std^2) || separated_1d(d)), std on a fine grid."""
+    log_stds = np.linspace(-1.0, 1.5, 101)
+    return np.asarray(_profile_values(float(separation), jnp.asarray(mus), jnp.asarray(log_stds)))
+
+
+def has_mode_seeking_optimum(separation: float) -> bool:
+    """Whether reverse KL from a single Gaussian to ``separated_1d(d)`` has an off-centre local min.
+
+    The profile ``m(mean) = min_std KL`` over means in ``[0, d]`` has an
+    interior local minimum exactly when such an optimum exists.
+    """
+    d = float(separation)
+    prof = reverse_kl_profile(d, np.linspace(0.0, max(d, 1.0), 81))
+    inner = (prof[1:-1] < prof[:-2]) & (prof[1:-1] <= prof[2:])
+    return bool(np.any(inner))
+
+
+def _bisect(pred: Callable[[float], bool], lo: float, hi: float, tol: float) -> float:
+    """The switch point of a predicate false at ``lo`` and true at ``hi``."""
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if pred(mid) else (mid, hi)
+    return 0.5 * (lo + hi)
+
+
+def reverse_kl_optima(separation: float) -> dict:
+    """The centred and the mode-seeking single-Gaussian optima of reverse KL at separation ``d``."""
+    target = separated_1d(separation)
+    centred = scipy_optimum(target, "reverse", (0.0, 1.0))
+    off = scipy_optimum(target, "reverse", (separation / 2, 1.0))
+    f = divergence_of_gaussian(target, "reverse")
+    curvature = float(jax.grad(jax.grad(f))(0.0, math.log(centred[1])))
+    return {"centred": centred, "from_a_mode": off, "curvature_in_mean_at_centre": curvature}
+
+
+def critical_separations(tol: float = 0.01) -> dict:
+    """The separations at which reverse KL's mode-seeking optima appear and take over.
+
+    ``local``: the smallest ``d`` with an off-centre local optimum (below it
+    every initialisation ends at the broad centred Gaussian). ``global``: the
+    ``d`` past which the mode-seeking optimum has the lower reverse KL.
+    """
+    local = _bisect(has_mode_seeking_optimum, 2.0, 8.0, tol)
+
+    def off_wins(d: float) -> bool:
+        prof = reverse_kl_profile(d, np.linspace(0.0, d, 161))
+        return bool(np.min(prof[1:]) < prof[0])
+
+    return {"local": local, "global": _bisect(off_wins, local, 10.0, tol)}
