@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: help demo test lint format bench clean
+.PHONY: help demo tour test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,7 +23,10 @@ $(VENV)/.stamp-base: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e .
 	@touch $@
 
-demo: $(VENV)/.stamp-base  ## the tour of coding costs (entropy, cross-entropy, KL, JS)
+demo: $(VENV)/.stamp-experiments  ## forward vs reverse KL fits: figures and metrics in results/demo
+	$(PY) -m experiments.fit_gmm demo
+
+tour: $(VENV)/.stamp-base  ## the tour of coding costs (entropy, cross-entropy, KL, JS)
 	$(PY) -m experiments.tour
 
 test: $(VENV)/.stamp-test  ## lint, format check and the whole test suite (doctests included)

@@ -188,7 +188,7 @@ def test_approximations_within_documented_bias(name):
 
 
 def test_single_gaussians_exact(rng):
-    w, mu, cov = _random_mixture(rng, 2, 3)
+    _, mu, cov = _random_mixture(rng, 2, 3)
     p = GaussianMixture([1.0], mu[:1], cov[:1])
     q = GaussianMixture([1.0], mu[1:], cov[1:])
     m1, s1, m2, s2 = mu[0], cov[0], mu[1], cov[1]
