@@ -13,7 +13,14 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Bernoulli(UnitBaseMeasure, ExponentialFamily):
-    """Bernoulli(p) with natural parameter ``logit = log(p / (1 - p))``; outcomes {0, 1}."""
+    """Bernoulli(p) with natural parameter ``logit = log(p / (1 - p))``; outcomes {0, 1}.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Bernoulli.from_probs(0.25)
+      >>> round(float(expfam.entropy(p)), 6)  # -(1/4) log(1/4) - (3/4) log(3/4)
+      0.562335
+    """
 
     logits: jax.Array
     natural_event_ndims = (0,)

@@ -12,7 +12,14 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Beta(UnitBaseMeasure, ExponentialFamily):
-    """Beta(a, b) with natural parameters ``(a - 1, b - 1)``; ``A = log B(a, b)``."""
+    """Beta(a, b) with natural parameters ``(a - 1, b - 1)``; ``A = log B(a, b)``.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> uniform = expfam.Beta.from_concentrations(1.0, 1.0)
+      >>> round(float(expfam.entropy(uniform)), 6)  # the uniform density on [0, 1]
+      0.0
+    """
 
     a_m1: jax.Array
     b_m1: jax.Array

@@ -16,7 +16,14 @@ def _log_choose(n: int, x: jax.Array) -> jax.Array:
 
 @family
 class Binomial(ExponentialFamily):
-    """Binomial(n, p) for a fixed (static) count ``n``; natural parameter ``logit(p)``."""
+    """Binomial(n, p) for a fixed (static) count ``n``; natural parameter ``logit(p)``.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Binomial.from_count_probs(10, 0.3)
+      >>> round(float(p.mean_parameters()[0]), 6)  # E[x] = n p
+      3.0
+    """
 
     logits: jax.Array
     total_count: int = static_field()

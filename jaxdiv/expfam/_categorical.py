@@ -17,6 +17,13 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
 
     ``-inf`` logits (zero-probability outcomes) are allowed; the closed-form KL
     handles them exactly, as :func:`jaxdiv.kl_divergence_from_logits` does.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Categorical.from_probs(jnp.full(4, 0.25))
+      >>> round(float(expfam.entropy(p)), 6)  # log 4
+      1.386294
     """
 
     logits: jax.Array

@@ -15,6 +15,13 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
     """Dirichlet(concentration) with natural parameter ``concentration - 1``.
 
     ``A = sum(lgamma(alpha)) - lgamma(sum(alpha))``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> flat = expfam.Dirichlet.from_concentration(jnp.ones(3))
+      >>> round(float(expfam.entropy(flat)), 6)  # uniform on a simplex of area 1/2: log(1/2)
+      -0.693147
     """
 
     concentration_m1: jax.Array

@@ -11,7 +11,14 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Exponential(UnitBaseMeasure, ExponentialFamily):
-    """Exponential(rate) with natural parameter ``-rate``."""
+    """Exponential(rate) with natural parameter ``-rate``.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p, q = expfam.Exponential.from_rate(1.0), expfam.Exponential.from_rate(2.0)
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # log(1/2) + 2 - 1
+      0.306853
+    """
 
     neg_rate: jax.Array
     natural_event_ndims = (0,)

@@ -38,6 +38,14 @@ def family(cls: type[T]) -> type[T]:
     Fields with ``dataclasses.field(metadata={"static": True})`` are static
     (part of the tree structure); all other fields are natural parameters.
     Their number must match ``cls.natural_event_ndims``.
+
+    Examples:
+      >>> import dataclasses
+      >>> from jaxdiv import expfam
+      >>> dataclasses.is_dataclass(expfam.Normal)  # every family is built with it
+      True
+
+      See :class:`ExponentialFamily` for a family defined from ``A`` alone.
     """
     cls = dataclasses.dataclass(frozen=True)(cls)
     fields = dataclasses.fields(cls)
@@ -54,7 +62,14 @@ def family(cls: type[T]) -> type[T]:
 
 
 def static_field(**kwargs) -> Any:
-    """A dataclass field that is static configuration rather than a natural parameter."""
+    """A dataclass field that is static configuration rather than a natural parameter.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Binomial.from_count_probs(10, 0.5)
+      >>> p.total_count  # static: part of the tree structure, not a leaf
+      10
+    """
     return dataclasses.field(metadata={"static": True}, **kwargs)
 
 
@@ -83,6 +98,24 @@ class ExponentialFamily:
     all work (entropy also needs :meth:`expected_log_base_measure` when
     ``h`` is not constant). Built-in families add closed forms, samplers and
     constructors from the usual parameters.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> @expfam.family
+      ... class Rate(expfam.ExponentialFamily):
+      ...     # Exponential(rate): theta = -rate, A = -log(-theta)
+      ...     theta: jnp.ndarray
+      ...     natural_event_ndims = (0,)
+      ...     def log_normalizer(self):
+      ...         return -jnp.log(-self.theta)
+      ...     def sufficient_statistics(self, x):
+      ...         return (x,)
+      ...     def log_base_measure(self, x):
+      ...         return jnp.zeros_like(x)
+      >>> p, q = Rate(jnp.array(-1.0)), Rate(jnp.array(-2.0))
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # log(1/2) + 2 - 1, from A alone
+      0.306853
     """
 
     natural_event_ndims: ClassVar[tuple[int, ...]] = ()

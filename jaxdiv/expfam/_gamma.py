@@ -15,6 +15,12 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
     """Gamma(shape, rate) with natural parameters ``(shape - 1, -rate)``.
 
     ``A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)``.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Gamma.from_shape_rate(1.0, 1.0)  # Exponential(1)
+      >>> round(float(expfam.entropy(p)), 6)
+      1.0
     """
 
     shape_m1: jax.Array

@@ -15,6 +15,12 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
 
     ``P(x) = (1 - p)^x p``; natural parameter ``log(1 - p) < 0``;
     ``A = -log(1 - exp(theta)) = -log p``. (scipy's ``geom(p, loc=-1)``.)
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Geometric.from_probs(0.5)
+      >>> round(float(expfam.entropy(p)), 6)  # two fair coin flips' worth: 2 log 2
+      1.386294
     """
 
     log_failure: jax.Array

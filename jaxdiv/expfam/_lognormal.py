@@ -16,6 +16,12 @@ class LogNormal(Normal):
 
     ``from_mean_std(mean, std)`` takes the mean and standard deviation of
     ``log x`` (scipy's ``lognorm(s=std, scale=exp(mean))``).
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.LogNormal.from_mean_std(0.0, 1.0)
+      >>> round(float(expfam.entropy(p)), 6)  # (1 + log 2 pi) / 2 + mean
+      1.418939
     """
 
     def sufficient_statistics(self, x):

@@ -78,6 +78,14 @@ class MultivariateNormal(ExponentialFamily):
     (the ``(2 pi)^(-d/2)`` goes into the base measure). Constructors take the
     covariance or its Cholesky factor (``scale_tril``, as TensorFlow
     Probability's ``MultivariateNormalTriL``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> p = expfam.MultivariateNormal.from_mean_cov(jnp.zeros(2), jnp.eye(2))
+      >>> q = expfam.MultivariateNormal.from_mean_cov(jnp.ones(2), jnp.eye(2))
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # |m1 - m2|^2 / 2
+      1.0
     """
 
     precision_mean: jax.Array

@@ -21,6 +21,14 @@ class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
     """Normal(mean, diag(std^2)) in d dimensions.
 
     Natural parameters ``(mean / var, -1 / (2 var))``, one pair per coordinate.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> p = expfam.MultivariateNormalDiag.from_mean_std(jnp.zeros(3), jnp.ones(3))
+      >>> q = expfam.MultivariateNormalDiag.from_mean_std(jnp.zeros(3), jnp.full(3, 2.0))
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # 3 (log 2 + 1/8 - 1/2)
+      0.954442
     """
 
     eta1: jax.Array

@@ -18,7 +18,14 @@ _SERIES_FROM = 200.0
 
 @family
 class Poisson(ExponentialFamily):
-    """Poisson(rate) with natural parameter ``log(rate)``."""
+    """Poisson(rate) with natural parameter ``log(rate)``.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p, q = expfam.Poisson.from_rate(2.0), expfam.Poisson.from_rate(1.0)
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # 2 log 2 - 2 + 1
+      0.386294
+    """
 
     log_rate: jax.Array
     natural_event_ndims = (0,)

@@ -19,6 +19,13 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
 
     ``A = log(2 pi I0(kappa))`` with ``kappa = |theta|``; computed with the
     exponentially scaled ``i0e`` so that large concentrations do not overflow.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.VonMises.from_mean_concentration(0.0, 2.0)
+      >>> q = expfam.VonMises.from_mean_concentration(0.0, 2.0)
+      >>> float(expfam.kl_divergence(p, q))
+      0.0
     """
 
     eta_cos: jax.Array

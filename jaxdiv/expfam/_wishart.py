@@ -28,6 +28,14 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
 
     ``A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)``, the convention of
     ``scipy.stats.wishart``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Wishart.from_df_scale(3.0, jnp.eye(2))
+      >>> q = expfam.Wishart.from_df_scale(3.0, 2 * jnp.eye(2))
+      >>> round(float(expfam.kl_divergence(p, q)), 6)  # n (tr(M) - p - log det M) / 2, M = V2^-1 V1
+      0.579442
     """
 
     half_df_shift: jax.Array
