@@ -91,9 +91,8 @@ def separation_study(
                 "moment_match": mm,
                 "forward_relative_error": _rel_error(fwd_mean, fwd_std, *mm),
                 "reverse": reverse,
-                "centred_curvature": gmm.reverse_kl_optima(d)["curvature_in_mean_at_centre"]
-                if d <= 6
-                else None,
+                # the start (0, 1.5) ends at the centred optimum at every separation
+                "centred_curvature": gmm.centred_curvature(d, reverse[0]["scipy_std"]),
             }
         )
     return {"critical": critical, "rows": rows}

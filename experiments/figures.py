@@ -7,10 +7,6 @@ call the same functions.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np

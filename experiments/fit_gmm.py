@@ -237,6 +237,9 @@ def _check_out(folder: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
     args = _parser().parse_args(argv)
     if args.command is None:
         args = _parser().parse_args(["demo", *(argv or [])])

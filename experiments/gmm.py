@@ -10,6 +10,7 @@ KL turns mode-seeking. Everything runs in float64.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -148,15 +149,19 @@ def shard_rows(x: np.ndarray) -> tuple[jax.Array, jax.Array]:
 Params = dict[str, jax.Array]
 
 
+@functools.partial(jax.jit, static_argnames="components")
 def initial_params(target: GaussianMixture, components: int, key: jax.Array) -> Params:
     """Means at draws from the target, isotropic scales half the target's spread, equal weights."""
     x = target.sample(key, (components,))
-    spread = 0.5 * math.sqrt(float(jnp.trace(target.covariance())) / target.dim)
-    eye = np.eye(target.dim) * spread
-    init = GaussianMixture.from_scale_tril(
-        np.full(components, 1 / components), x, np.broadcast_to(eye, (components, *eye.shape))
-    )
+    spread = 0.5 * jnp.sqrt(jnp.trace(target.covariance()) / target.dim)
+    scale = jnp.broadcast_to(jnp.eye(target.dim) * spread, (components, target.dim, target.dim))
+    init = GaussianMixture.from_scale_tril(jnp.full(components, 1 / components), x, scale)
     return init.unconstrained()
+
+
+@functools.partial(jax.jit, static_argnames="num")
+def _draw(target: GaussianMixture, key: jax.Array, num: int) -> jax.Array:
+    return target.sample(key, (num,))
 
 
 def single_gaussian_params(mean: Sequence[float], std: Sequence[float]) -> Params:
@@ -165,26 +170,71 @@ def single_gaussian_params(mean: Sequence[float], std: Sequence[float]) -> Param
     return GaussianMixture.diagonal([1.0], mean[None], np.square(std)[None]).unconstrained()
 
 
-def _objective(config: FitConfig, target: GaussianMixture, data):
-    """``loss(params, key)`` for the configured divergence."""
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    """The part of a configuration that shapes the compiled program (a static jit argument).
 
-    def loss(params: Params, key: jax.Array) -> jax.Array:
-        model = GaussianMixture.from_unconstrained(**params)
-        if config.divergence == "forward":
-            x, mask = data
-            return mixture.negative_log_likelihood(model, x, where=mask)
-        if config.divergence == "reverse":
-            return mixture.reverse_kl(model, target.log_prob, key, num_samples=config.num_samples)
-        return mixture.variational_renyi(
-            model, target.log_prob, key, alpha=config.alpha, num_samples=config.num_samples
+    The target and the data are traced arguments, so fits that differ only in
+    them (separations, seeds) reuse one compiled program.
+    """
+
+    divergence: str
+    alpha: float
+    optimizer: str
+    learning_rate: float
+    steps: int
+    num_samples: int
+
+    @classmethod
+    def of(cls, config: FitConfig, num_samples: int | None = None) -> _Spec:
+        return cls(
+            config.divergence,
+            config.alpha,
+            config.optimizer,
+            config.learning_rate,
+            config.steps,
+            config.num_samples if num_samples is None else num_samples,
         )
 
-    return loss
+    def loss(self, params: Params, key: jax.Array, target: GaussianMixture, data) -> jax.Array:
+        model = GaussianMixture.from_unconstrained(**params)
+        if self.divergence == "forward":
+            x, mask = data
+            return mixture.negative_log_likelihood(model, x, where=mask)
+        if self.divergence == "reverse":
+            return mixture.reverse_kl(model, target.log_prob, key, num_samples=self.num_samples)
+        return mixture.variational_renyi(
+            model, target.log_prob, key, alpha=self.alpha, num_samples=self.num_samples
+        )
+
+    def make_optimizer(self) -> optax.GradientTransformation:
+        schedule = optax.cosine_decay_schedule(self.learning_rate, self.steps)
+        return getattr(optax, self.optimizer)(schedule)
 
 
-def _optimizer(config: FitConfig) -> optax.GradientTransformation:
-    schedule = optax.cosine_decay_schedule(config.learning_rate, config.steps)
-    return getattr(optax, config.optimizer)(schedule)
+@functools.partial(jax.jit, static_argnames="spec")
+def _init_state(params, *, spec: _Spec):
+    return jax.vmap(spec.make_optimizer().init)(params)
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _run_steps(params, state, keys, target, data, *, spec: _Spec):
+    """``len(keys)`` optimiser steps for every restart (the leading axis of ``params``)."""
+    opt = spec.make_optimizer()
+    value_and_grad = jax.vmap(jax.value_and_grad(spec.loss), in_axes=(0, None, None, None))
+
+    def one_step(carry, key):
+        params, state = carry
+        value, grads = value_and_grad(params, key, target, data)
+        updates, state = jax.vmap(opt.update)(grads, state, params)
+        return (optax.apply_updates(params, updates), state), value
+
+    return jax.lax.scan(one_step, (params, state), keys)
+
+
+@functools.partial(jax.jit, static_argnames="spec")
+def _final_objective(params, key, target, data, *, spec: _Spec):
+    return jax.vmap(spec.loss, in_axes=(0, None, None, None))(params, key, target, data)
 
 
 @dataclasses.dataclass
@@ -227,36 +277,24 @@ def fit(
     target = make_target(config.target, config.separation) if target is None else target
     key = jax.random.key(config.seed)
     k_data, k_init, k_steps, k_final = jax.random.split(key, 4)
-    data = shard_rows(np.asarray(target.sample(k_data, (config.num_data,))))
+    data = shard_rows(np.asarray(_draw(target, k_data, config.num_data)))
     if init is None:
         keys = jax.random.split(k_init, config.restarts)
         init = [initial_params(target, config.components, k) for k in keys]
     params = jax.tree.map(lambda *a: jnp.stack(a), *init)
-    loss = _objective(config, target, data)
-    opt = _optimizer(config)
-    state = jax.vmap(opt.init)(params)
-
-    def one_step(carry, key):
-        params, state = carry
-        value, grads = jax.vmap(jax.value_and_grad(loss), in_axes=(0, None))(params, key)
-        updates, state = jax.vmap(opt.update)(grads, state, params)
-        return (optax.apply_updates(params, updates), state), value
-
-    @jax.jit
-    def run(params, state, keys):
-        return jax.lax.scan(one_step, (params, state), keys)
-
+    spec = _Spec.of(config)
+    state = _init_state(params, spec=spec)
     start = time.perf_counter()
     step_keys = jax.random.split(k_steps, config.steps)
     curves = []
     for begin in range(0, config.steps, chunk):
-        (params, state), values = run(params, state, step_keys[begin : begin + chunk])
+        keys = step_keys[begin : begin + chunk]
+        (params, state), values = _run_steps(params, state, keys, target, data, spec=spec)
         curves.append(np.asarray(values))
         if progress is not None:
             progress(min(begin + chunk, config.steps))
-    precise = dataclasses.replace(config, num_samples=max(config.num_samples, 4096))
-    final_loss = _objective(precise, target, data)
-    final = jax.jit(jax.vmap(final_loss, in_axes=(0, None)))(params, k_final)
+    precise = _Spec.of(config, num_samples=max(config.num_samples, 4096))
+    final = _final_objective(params, k_final, target, data, spec=precise)
     return FitResult(
         config=config,
         params=params,
@@ -272,10 +310,12 @@ def fit(
 def true_kl(p, q, *, seed: int = 0) -> tuple[float, str]:
     """KL(p || q) by quadrature in one dimension, else by Monte Carlo (k1, 2**17 draws)."""
     if p.dim == 1:
-        return float(mixture.kl_divergence(p, q, method="quadrature")), "quadrature"
-    key = jax.random.key(seed)
-    value = mixture.kl_divergence(p, q, method="monte_carlo", key=key, num_samples=2**17)
+        return float(_kl(p, q, method="quadrature")), "quadrature"
+    value = _kl(p, q, method="monte_carlo", key=jax.random.key(seed), num_samples=2**17)
     return float(value), "monte_carlo_k1_131072"
+
+
+_kl = jax.jit(mixture.kl_divergence, static_argnames=("method", "num_samples"))
 
 
 def describe(model: GaussianMixture) -> dict:
@@ -410,13 +450,18 @@ def _bisect(pred: Callable[[float], bool], lo: float, hi: float, tol: float) -> 
     return 0.5 * (lo + hi)
 
 
+def centred_curvature(separation: float, std: float) -> float:
+    """Second derivative of the reverse KL in the mean at the centred fit ``N(0, std^2)``."""
+    f = divergence_of_gaussian(separated_1d(separation), "reverse")
+    return float(jax.grad(jax.grad(f))(0.0, math.log(std)))
+
+
 def reverse_kl_optima(separation: float) -> dict:
     """The centred and the mode-seeking single-Gaussian optima of reverse KL at separation ``d``."""
     target = separated_1d(separation)
     centred = scipy_optimum(target, "reverse", (0.0, 1.0))
     off = scipy_optimum(target, "reverse", (separation / 2, 1.0))
-    f = divergence_of_gaussian(target, "reverse")
-    curvature = float(jax.grad(jax.grad(f))(0.0, math.log(centred[1])))
+    curvature = centred_curvature(separation, centred[1])
     return {"centred": centred, "from_a_mode": off, "curvature_in_mean_at_centre": curvature}
 
 

@@ -1,0 +1,96 @@
+"""Every notebook runs top to bottom from a clean kernel; the numbers it prints are right."""
+
+import glob
+import itertools
+import math
+import os
+
+import numpy as np
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+from experiments.run_notebooks import NOTEBOOKS, execute, key_numbers  # noqa: E402
+
+
+def _bce(y, logit):
+    return -(y * -np.log1p(np.exp(-logit)) + (1 - y) * -np.log1p(np.exp(logit)))
+
+
+def check_01(k):
+    assert k["entropy_bits"] == pytest.approx(1.75, abs=1e-6)
+    assert k["cross_entropy_bits"] == pytest.approx(2.0, abs=1e-6)
+    assert k["kl_bits"] == pytest.approx(0.25, abs=1e-6)
+    assert k["js_disjoint_bits"] == pytest.approx(1.0, abs=1e-6)
+    p, u = np.array([0.6, 0.3, 0.1]), np.full(3, 1 / 3)
+    assert k["forward_at_uniform"] == pytest.approx(np.sum(p * np.log(p / u)), abs=1e-6)
+    assert k["backward_at_uniform"] == pytest.approx(np.sum(u * np.log(u / p)), abs=1e-6)
+    logits = np.array([2.0, -1.0, 0.5])
+    assert k["multilabel_bce"] == pytest.approx(np.sum(_bce(np.array([1, 0, 1]), logits)), abs=1e-6)
+    assert k["multiclass_ce"] == pytest.approx(
+        -(logits[0] - np.log(np.exp(logits).sum())), abs=1e-6
+    )
+    joint = np.array([[0.30, 0.05], [0.10, 0.55]])
+    prod = joint.sum(1)[:, None] * joint.sum(0)[None, :]
+    assert k["mutual_information"] == pytest.approx(np.sum(joint * np.log(joint / prod)), abs=1e-6)
+
+
+def check_02(k):
+    assert k["poisson_mean_parameter"] == pytest.approx(3.0, abs=1e-6)
+    assert k["poisson_kl"] == pytest.approx(math.log(1 / 4) - 1 + 4, abs=1e-6)
+    assert k["largest_disagreement"] < 1e-6
+    assert k["pythagorean_gap"] < 1e-6
+    assert k["rayleigh_kl"] == pytest.approx(2 * math.log(2) - 0.75, abs=1e-6)
+
+
+def check_03(k):
+    assert 4.7 < k["critical_local"] < 4.95
+    assert 5.5 < k["critical_global"] < 5.7
+    assert k["worst_reverse_error"] < 0.05  # 300 steps in the fast configuration
+
+
+def check_04(k):
+    assert k["bounds_hold"] == 1.0
+    assert k["k2_bias"] > 0.005  # k2 is biased upwards on this pair
+
+
+def check_05(k):
+    betas = sorted(float(name[len("kl_beta_") :]) for name in k if name.startswith("kl_beta_"))
+    kls = [k[f"kl_beta_{b:g}"] for b in betas]
+    recons = [k[f"recon_beta_{b:g}"] for b in betas]
+    assert len(betas) >= 2
+    assert all(a > b > 0 for a, b in itertools.pairwise(kls)), kls  # beta pulls q(z|x) to the prior
+    assert all(a < b for a, b in itertools.pairwise(recons)), recons  # and costs reconstruction
+
+
+CHECKS = {
+    "01_entropy_cross_entropy_kl": check_01,
+    "02_exponential_families_bregman": check_02,
+    "03_forward_vs_reverse_kl": check_03,
+    "04_mixture_kl_estimators": check_04,
+    "05_vae_beta_kl": check_05,
+}
+
+
+def test_every_notebook_is_checked():
+    names = {os.path.basename(p)[:-6] for p in glob.glob(os.path.join(NOTEBOOKS, "*.ipynb"))}
+    assert names == set(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_stored_with_outputs(name):
+    nb = nbformat.read(os.path.join(NOTEBOOKS, f"{name}.ipynb"), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "run it with python -m experiments.run_notebooks"
+    outputs = [o for c in code for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "figures must be stored"
+    CHECKS[name](key_numbers(nb))  # the stored (full) run passes the same checks
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_runs_from_a_clean_kernel(name):
+    nb = execute(os.path.join(NOTEBOOKS, f"{name}.ipynb"), fast=True, timeout=300)
+    CHECKS[name](key_numbers(nb))
