@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: help demo tour test lint format bench clean
+.PHONY: help demo tour test docs notebooks lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ test: $(VENV)/.stamp-test  ## lint, format check and the whole test suite (docte
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n 2 -q
 
+docs: $(VENV)/.stamp-docs  ## the documentation site (API reference and notebooks) in site/
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+notebooks: $(VENV)/.stamp-test  ## re-run every notebook and store it with its outputs
+	$(PY) -m experiments.run_notebooks
+
 lint: $(VENV)/.stamp-test  ## ruff check only
 	$(PY) -m ruff check .
 
@@ -42,4 +48,4 @@ format: $(VENV)/.stamp-test  ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff check --fix .
 
 clean:  ## remove the virtual environment and generated results
-	rm -rf $(VENV) results build *.egg-info
+	rm -rf $(VENV) results build site .cache *.egg-info

@@ -165,7 +165,10 @@ def fused_linear_distillation_loss(
       student_weight: ``[hidden, vocab]``.
       teacher_hidden: ``[tokens, teacher_hidden]``.
       teacher_weight: ``[teacher_hidden, vocab]``.
-      divergence, beta, temperature: as in :func:`distillation_loss`.
+      divergence: ``"forward_kl"``, ``"reverse_kl"`` or ``"jsd"``, as in
+        :func:`distillation_loss`.
+      beta: the JSD weight in [0, 1].
+      temperature: ``T > 0``.
       where: boolean mask of shape ``[tokens]``.
       chunk_size: tokens per chunk (the peak memory is about
         ``chunk_size * vocab`` floats times a small constant).

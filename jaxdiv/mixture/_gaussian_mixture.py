@@ -246,14 +246,17 @@ class GaussianMixture:
 
     @property
     def num_components(self) -> int:
+        """``K``, the number of components."""
         return self.means.shape[0]
 
     @property
     def dim(self) -> int:
+        """``d``, the dimension of the points."""
         return self.means.shape[1]
 
     @property
     def dtype(self):
+        """The floating dtype of the parameters."""
         return self.means.dtype
 
     @property

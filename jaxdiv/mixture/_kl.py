@@ -30,6 +30,7 @@ KL_METHODS = (
     "upper_bound",
     "quadrature",
 )
+"""The estimators :func:`kl_divergence` accepts as ``method``."""
 MC_ESTIMATORS = ("k1", "k2", "k3")
 _FN = "mixture.kl_divergence"
 
@@ -290,11 +291,13 @@ def renyi_divergence(
     fits (``alpha > 1``).
 
     Args:
-      p, q: mixtures (or single Gaussians from :mod:`jaxdiv.expfam`).
+      p: the first mixture (or a single Gaussian from :mod:`jaxdiv.expfam`).
+      q: the second mixture, of the same dimension.
       alpha: order, a concrete number ``> 0``.
       method: ``"quadrature"`` or ``"monte_carlo"``.
-      key, num_samples: for ``"monte_carlo"``.
-      num_points: for ``"quadrature"``.
+      key: PRNG key, required by ``"monte_carlo"``.
+      num_samples: draws for ``"monte_carlo"``.
+      num_points: odd number of grid points for ``"quadrature"``.
 
     Examples:
       >>> import jax.numpy as jnp
