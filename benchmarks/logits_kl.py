@@ -1,15 +1,21 @@
-"""KL divergence from logits over a large vocabulary: jaxdiv against optax, jax.scipy and TFP.
+"""KL, cross-entropy and Jensen-Shannon from logits over a large vocabulary, against the peers.
 
 [64, 32768] float32 logits (the vocabulary of a small language model), on the
 default JAX device, all measured in one process on the same inputs (in
-alternating rounds), after checking that every method gives the same values (to 1e-5 relative).
+alternating rounds), after checking that every method gives the same values
+(to 1e-5 relative).
 
-Peers: ``optax.losses.kl_divergence_with_log_targets`` after
-``jax.nn.log_softmax``; ``jax.scipy.special.rel_entr`` after ``jax.nn.softmax``;
-TensorFlow Probability's ``Categorical`` KL (``pip install tfp-nightly``; skipped
-with a message when absent).
+Peers, for KL(softmax a || softmax b): ``optax.losses.kl_divergence_with_log_targets``
+after ``jax.nn.log_softmax``; ``jax.scipy.special.rel_entr`` after
+``jax.nn.softmax``; TensorFlow Probability's ``Categorical`` KL. For the
+cross-entropy H(softmax a, softmax b): ``optax.losses.softmax_cross_entropy``
+with soft labels; ``-sum(softmax(a) * log_softmax(b))``; TFP's
+``Categorical.cross_entropy``. For Jensen-Shannon (no library has it from
+logits): ``rel_entr`` against the mixture, and TFP's ``Categorical`` KL to the
+mixture. TFP comes from ``pip install tfp-nightly`` and is skipped with a
+message when absent.
 
-Run: python -m benchmarks.logits_kl [--rows 64] [--vocab 32768]
+Run: python -m benchmarks.logits_kl [--divergence kl ce js] [--rows 64] [--vocab 32768]
 """
 
 from __future__ import annotations
@@ -31,33 +37,113 @@ from benchmarks._timing import (
 )
 
 
-def _peers():
-    import optax
-
-    peers = {
-        "optax kl_divergence_with_log_targets": lambda a, b: (
-            optax.losses.kl_divergence_with_log_targets(
-                jax.nn.log_softmax(b), jax.nn.log_softmax(a)
-            )
-        ),
-        "jax.scipy rel_entr(softmax)": lambda a, b: jnp.sum(
-            jax.scipy.special.rel_entr(jax.nn.softmax(a), jax.nn.softmax(b)), -1
-        ),
-    }
+def _tfp():
     try:
         from tensorflow_probability.substrates import jax as tfp
     except ImportError:
         print("TensorFlow Probability is not installed (pip install tfp-nightly): skipped.")
+        return None
+    return tfp.distributions
+
+
+def _mixture(a, b):
+    return 0.5 * (jax.nn.softmax(a) + jax.nn.softmax(b))
+
+
+def _peers(divergence: str) -> dict:
+    """The peers' implementations of one divergence, each ``f(a, b) -> [rows]``."""
+    import optax
+
+    rel_entr = jax.scipy.special.rel_entr
+    if divergence == "kl":
+        peers = {
+            "optax kl_divergence_with_log_targets": lambda a, b: (
+                optax.losses.kl_divergence_with_log_targets(
+                    jax.nn.log_softmax(b), jax.nn.log_softmax(a)
+                )
+            ),
+            "jax.scipy rel_entr(softmax)": lambda a, b: jnp.sum(
+                rel_entr(jax.nn.softmax(a), jax.nn.softmax(b)), -1
+            ),
+        }
+    elif divergence == "ce":
+        peers = {
+            "optax softmax_cross_entropy": lambda a, b: optax.losses.softmax_cross_entropy(
+                b, jax.nn.softmax(a)
+            ),
+            "jax.nn -sum(softmax a * log_softmax b)": lambda a, b: (
+                -jnp.sum(jax.nn.softmax(a) * jax.nn.log_softmax(b), -1)
+            ),
+        }
     else:
-        tfd = tfp.distributions
-        peers["tfp Categorical KL"] = lambda a, b: tfd.kl_divergence(
-            tfd.Categorical(logits=a), tfd.Categorical(logits=b)
-        )
+        peers = {
+            "jax.scipy rel_entr to the mixture": lambda a, b: (
+                0.5
+                * jnp.sum(
+                    rel_entr(jax.nn.softmax(a), _mixture(a, b))
+                    + rel_entr(jax.nn.softmax(b), _mixture(a, b)),
+                    -1,
+                )
+            ),
+        }
+    tfd = _tfp()
+    if tfd is not None:
+        cat = tfd.Categorical
+        if divergence == "kl":
+            peers["tfp Categorical KL"] = lambda a, b: tfd.kl_divergence(
+                cat(logits=a), cat(logits=b)
+            )
+        elif divergence == "ce":
+            peers["tfp Categorical cross_entropy"] = lambda a, b: cat(logits=a).cross_entropy(
+                cat(logits=b)
+            )
+        else:
+            peers["tfp Categorical KL to the mixture"] = lambda a, b: (
+                0.5
+                * (
+                    tfd.kl_divergence(cat(logits=a), cat(probs=_mixture(a, b)))
+                    + tfd.kl_divergence(cat(logits=b), cat(probs=_mixture(a, b)))
+                )
+            )
     return peers
+
+
+OURS = {
+    "kl": ("jaxdiv kl_divergence_from_logits", jaxdiv.kl_divergence_from_logits),
+    "ce": ("jaxdiv cross_entropy_from_logits", jaxdiv.cross_entropy_from_logits),
+    "js": ("jaxdiv js_divergence_from_logits", jaxdiv.js_divergence_from_logits),
+}
+
+
+def _bench(divergence: str, a, b, repeats: int) -> dict | None:
+    """Checks agreement, then times forward and value-and-grad; None on disagreement."""
+    name, ours = OURS[divergence]
+    methods = {name: ours, **_peers(divergence)}
+    reference = np.asarray(ours(a, b))
+    for peer, fn in methods.items():
+        got = np.asarray(jax.jit(fn)(a, b))
+        if not np.allclose(got, reference, rtol=1e-5, atol=1e-6):
+            print(f"error: {peer} disagrees with jaxdiv (max diff {np.abs(got - reference).max()})")
+            return None
+    print(f"\n{divergence}: all {len(methods)} methods agree to 1e-5")
+    timings = {}
+    for mode in ("forward", "value_and_grad"):
+        compiled = {}
+        for peer, fn in methods.items():
+            loss = lambda x, y, fn=fn: jnp.mean(fn(x, y))  # noqa: E731
+            f = loss if mode == "forward" else jax.value_and_grad(loss, argnums=(0, 1))
+            compiled[peer] = jax.jit(f)
+        timed = interleaved_medians(compiled, a, b, repeats=repeats)
+        fastest_peer = min(v for k, v in timed.items() if not k.startswith("jaxdiv"))
+        rows = [(k, v, v / fastest_peer) for k, v in timed.items()]
+        print_table(f"{divergence} {mode} (ratio: time / fastest peer's time)", rows)
+        timings[mode] = timed
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--divergence", nargs="+", choices=sorted(OURS), default=["kl", "ce", "js"])
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--vocab", type=int, default=32768)
     parser.add_argument("--repeats", type=int, default=50)
@@ -72,30 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     a = jnp.asarray(rng.normal(size=(args.rows, args.vocab)) * 2, jnp.float32)
     b = jnp.asarray(rng.normal(size=(args.rows, args.vocab)) * 2, jnp.float32)
-    methods = {"jaxdiv kl_divergence_from_logits": jaxdiv.kl_divergence_from_logits, **_peers()}
-
-    reference = np.asarray(jaxdiv.kl_divergence_from_logits(a, b))
-    for name, fn in methods.items():
-        got = np.asarray(jax.jit(fn)(a, b))
-        if not np.allclose(got, reference, rtol=1e-5, atol=1e-6):
-            print(f"error: {name} disagrees with jaxdiv (max diff {np.abs(got - reference).max()})")
-            return 1
-    print(f"all {len(methods)} methods agree to 1e-5")
     print(f"machine: {machine()}")
     print(f"[{args.rows}, {args.vocab}] float32 logits, median of {args.repeats}")
-
     results = {"machine": machine(), "shape": [args.rows, args.vocab], "timings": {}}
-    for mode in ("forward", "value_and_grad"):
-        compiled = {}
-        for name, fn in methods.items():
-            loss = lambda x, y, fn=fn: jnp.mean(fn(x, y))  # noqa: E731
-            f = loss if mode == "forward" else jax.value_and_grad(loss, argnums=(0, 1))
-            compiled[name] = jax.jit(f)
-        timed = interleaved_medians(compiled, a, b, repeats=args.repeats)
-        fastest_peer = min(v for k, v in timed.items() if not k.startswith("jaxdiv"))
-        rows = [(k, v, v / fastest_peer) for k, v in timed.items()]
-        print_table(f"{mode} (ratio: time / fastest peer's time)", rows)
-        results["timings"][mode] = timed
+    for divergence in args.divergence:
+        timings = _bench(divergence, a, b, args.repeats)
+        if timings is None:
+            return 1
+        results["timings"][divergence] = timings
     write_json(args.out, results)
     print(f"\nwrote {args.out}")
     return 0

@@ -33,7 +33,6 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from jaxdiv import _numerics as num
-from jaxdiv._core import Dist, log_mixture
 
 
 def _parts(x: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None):
@@ -122,15 +121,29 @@ def _ce_jvp(axis, axis_name, primals, tangents):
     )
 
 
-def _js_parts(a, b, mask, weight, axis, axis_name):
+def _kl_to_mixture_terms(p: jax.Array, lp: jax.Array, log_m: jax.Array) -> jax.Array:
+    """``p (log p - log m)`` per entry; 0 where ``p = 0`` or where ``m`` underflowed to 0.
+
+    ``m`` vanishes with ``p`` except where ``w p`` underflows (``p`` near the
+    smallest normal number, with ``q = 0``); the term there is below 1e-37.
+    """
+    return num.guard((p > 0) & (log_m > -jnp.inf), jnp.multiply, p, lp - log_m)
+
+
+def _js_terms(a, b, mask, weight, axis, axis_name):
+    """``p``, ``q`` and the per-entry terms of KL(p || m) and KL(q || m).
+
+    The mixture ``m = w p + (1 - w) q`` is formed in linear space and its
+    logarithm taken once per entry (the log-space mixture costs an exponential
+    and a logarithm per entry, for each of p and q).
+    """
     za, ea, sa = _parts(a, mask, axis, axis_name)
     zb, eb, sb = _parts(b, mask, axis, axis_name)
     p, q = ea / sa, eb / sb
-    lp, lq = za - jnp.log(sa), zb - jnp.log(sb)
-    log_m = log_mixture(Dist(p, lp), Dist(q, lq), weight)
-    kl_pm = num.psum(jnp.sum(num.mul_log(p, lp - log_m), axis=axis), axis_name)
-    kl_qm = num.psum(jnp.sum(num.mul_log(q, lq - log_m), axis=axis), axis_name)
-    return p, q, lp, lq, log_m, kl_pm, kl_qm
+    log_m = num.safe_log(weight * p + (1 - weight) * q)
+    t_p = _kl_to_mixture_terms(p, za - jnp.log(sa), log_m)
+    t_q = _kl_to_mixture_terms(q, zb - jnp.log(sb), log_m)
+    return p, q, t_p, t_q
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
@@ -143,8 +156,8 @@ def js_from_logits(
     axis_name: str | None,
 ) -> jax.Array:
     """Generalised JS divergence of softmax a and softmax b, weight in (0, 1), in nats."""
-    *_, kl_pm, kl_qm = _js_parts(a, b, mask, weight, axis, axis_name)
-    return weight * kl_pm + (1 - weight) * kl_qm
+    *_, t_p, t_q = _js_terms(a, b, mask, weight, axis, axis_name)
+    return num.psum(jnp.sum(weight * t_p + (1 - weight) * t_q, axis=axis), axis_name)
 
 
 @partial(js_from_logits.defjvp, symbolic_zeros=True)
@@ -152,9 +165,11 @@ def _js_jvp(weight, axis, axis_name, primals, tangents):
     """The closed-form derivatives of the module docstring, contracted with the tangents."""
     a, b, mask = primals
     da, db, _ = tangents
-    p, q, lp, lq, log_m, kl_pm, kl_qm = _js_parts(a, b, mask, weight, axis, axis_name)
+    p, q, t_p, t_q = _js_terms(a, b, mask, weight, axis, axis_name)
+    kl_pm = num.psum(jnp.sum(t_p, axis=axis), axis_name)
+    kl_qm = num.psum(jnp.sum(t_q, axis=axis), axis_name)
     js = weight * kl_pm + (1 - weight) * kl_qm
-    coef_a = weight * num.mul_log(p, lp - log_m - jnp.expand_dims(kl_pm, axis))
-    coef_b = (1 - weight) * num.mul_log(q, lq - log_m - jnp.expand_dims(kl_qm, axis))
+    coef_a = weight * (t_p - p * jnp.expand_dims(kl_pm, axis))
+    coef_b = (1 - weight) * (t_q - q * jnp.expand_dims(kl_qm, axis))
     terms = [_contract(coef_a, da, axis, axis_name), _contract(coef_b, db, axis, axis_name)]
     return js, _total(terms, js)
