@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 import jax
 
-from experiments._io import write_json  # noqa: F401  (re-exported for the scripts)
-
 
 def pin_to_cores(cores: int | None) -> None:
     """Restricts this process (and XLA's thread pools, created later) to ``cores`` CPUs.

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks._timing import machine, median_seconds, pin_to_cores, print_table, write_json
+from benchmarks._timing import machine, median_seconds, pin_to_cores, print_table
+from experiments._io import write_json
 from jaxdiv import distill
 
 

@@ -33,8 +33,8 @@ from benchmarks._timing import (
     machine,
     pin_to_cores,
     print_table,
-    write_json,
 )
+from experiments._io import write_json
 
 
 def _tfp():

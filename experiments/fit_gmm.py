@@ -135,10 +135,6 @@ def run_fit(args) -> dict:
     return metrics
 
 
-def _fmt(v) -> str:
-    return f"{v:.4f}"
-
-
 def run_demo(args) -> dict:
     from experiments import demo, figures
 

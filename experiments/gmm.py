@@ -36,8 +36,8 @@ TARGETS = ("separated-1d", "textbook-2d", "three-1d", "ring")
 
 def separated_1d(separation: float) -> GaussianMixture:
     """``N(-d/2, 1) / 2 + N(d/2, 1) / 2``: two unit-variance modes ``d`` apart."""
-    d = float(separation)
-    return GaussianMixture.univariate(np.full(2, 0.5), np.array([-d / 2, d / 2]), np.ones(2))
+    half = 0.5 * jnp.asarray(separation, float)  # traceable: jitted searches pass it traced
+    return GaussianMixture.univariate(jnp.full(2, 0.5), jnp.stack([-half, half]), jnp.ones(2))
 
 
 def textbook_2d() -> GaussianMixture:
@@ -336,22 +336,30 @@ def _single(mean, log_std) -> GaussianMixture:
     )
 
 
-def divergence_of_gaussian(target: GaussianMixture, divergence: str, alpha: float = 0.5):
-    """``f(mean, log_std)``: the exact (quadrature) divergence of N(mean, std^2) and a 1-D target.
+@functools.partial(jax.jit, static_argnames=("divergence", "alpha", "num_points"))
+def gaussian_divergence(
+    target: GaussianMixture,
+    mean,
+    log_std,
+    *,
+    divergence: str,
+    alpha: float = 0.5,
+    num_points: int = 4097,
+) -> jax.Array:
+    """The exact (quadrature) divergence between N(mean, std^2) and a 1-D target.
 
     ``"forward"`` is KL(target || model), ``"reverse"`` KL(model || target) and
-    ``"renyi"`` D_alpha(model || target). Jitted and differentiable.
+    ``"renyi"`` D_alpha(model || target). Jitted with the target traced, so one
+    compiled program serves every target of the same size; differentiable.
     """
-
-    def f(mean, log_std):
-        model = _single(mean, log_std)
-        if divergence == "forward":
-            return mixture.kl_divergence(target, model, method="quadrature")
-        if divergence == "reverse":
-            return mixture.kl_divergence(model, target, method="quadrature")
-        return mixture.renyi_divergence(model, target, alpha=alpha, method="quadrature")
-
-    return jax.jit(f)
+    model = _single(mean, log_std)
+    if divergence == "forward":
+        return mixture.kl_divergence(target, model, method="quadrature", num_points=num_points)
+    if divergence == "reverse":
+        return mixture.kl_divergence(model, target, method="quadrature", num_points=num_points)
+    return mixture.renyi_divergence(
+        model, target, alpha=alpha, method="quadrature", num_points=num_points
+    )
 
 
 def scipy_optimum(
@@ -414,11 +422,8 @@ def moment_match(target: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
 @jax.jit
 def _profile_values(separation, mus, log_stds):
     def kl(mean, log_std):
-        model = _single(mean, log_std)
-        target = GaussianMixture.univariate(
-            jnp.full(2, 0.5), jnp.stack([-separation / 2, separation / 2]), jnp.ones(2)
-        )
-        return mixture.kl_divergence(model, target, method="quadrature", num_points=1025)
+        target = separated_1d(separation)
+        return gaussian_divergence(target, mean, log_std, divergence="reverse", num_points=1025)
 
     grid = jax.vmap(jax.vmap(kl, in_axes=(None, 0)), in_axes=(0, None))
     return jnp.min(grid(mus, log_stds), axis=1)
@@ -450,10 +455,17 @@ def _bisect(pred: Callable[[float], bool], lo: float, hi: float, tol: float) -> 
     return 0.5 * (lo + hi)
 
 
+@jax.jit
+def _curvature_in_mean(target: GaussianMixture, log_std) -> jax.Array:
+    def kl(mean):
+        return gaussian_divergence(target, mean, log_std, divergence="reverse")
+
+    return jax.grad(jax.grad(kl))(jnp.zeros((), log_std.dtype))
+
+
 def centred_curvature(separation: float, std: float) -> float:
     """Second derivative of the reverse KL in the mean at the centred fit ``N(0, std^2)``."""
-    f = divergence_of_gaussian(separated_1d(separation), "reverse")
-    return float(jax.grad(jax.grad(f))(0.0, math.log(std)))
+    return float(_curvature_in_mean(separated_1d(separation), jnp.asarray(math.log(std))))
 
 
 def reverse_kl_optima(separation: float) -> dict:

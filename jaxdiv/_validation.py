@@ -95,6 +95,24 @@ def as_float(name: str, x: jax.typing.ArrayLike, *, fn: str) -> jax.Array:
     return x
 
 
+def float_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
+    """Real parameters as arrays of one floating dtype, each keeping its own shape.
+
+    Python numbers and integer arrays become JAX's default float (float64 when
+    x64 is on); 16-bit parameters are raised to float32.
+    """
+    arrays = [jnp.asarray(x) for x in named.values()]
+    for name, x in zip(named, arrays, strict=True):
+        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+            raise TypeError(
+                f"jaxdiv.{fn}: {name} must be a real number or array, got dtype {x.dtype}."
+            )
+    dtype = jnp.result_type(*arrays, float)
+    if jnp.finfo(dtype).bits < 32:
+        dtype = jnp.float32
+    return [x.astype(dtype) for x in arrays]
+
+
 def compute_dtype(*arrays: jax.Array) -> np.dtype:
     """The dtype in which to compute: the inputs' common dtype, at least float32."""
     return jnp.result_type(*arrays, jnp.float32)

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiv import _validation as val
+
 T = TypeVar("T", bound="ExponentialFamily")
 
 Params = tuple[jax.Array, ...]
@@ -326,26 +328,14 @@ class UnitBaseMeasure:
 
 
 def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
-    """Usual parameters as floating arrays, broadcast to one shape.
-
-    Python numbers and integer arrays become JAX's default float (float64 when
-    x64 is on); 16-bit parameters are raised to float32.
-    """
-    arrays = [jnp.asarray(x) for x in named.values()]
-    for (name, _), x in zip(named.items(), arrays, strict=True):
-        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-            raise TypeError(
-                f"jaxdiv.expfam.{fn}: {name} must be a real number or array, got dtype {x.dtype}."
-            )
-    dtype = jnp.result_type(*arrays, float)
-    if jnp.finfo(dtype).bits < 32:
-        dtype = jnp.float32
+    """Usual parameters as floating arrays (see :func:`jaxdiv._validation.float_params`),
+    broadcast to one shape."""
+    arrays = val.float_params(f"expfam.{fn}", **named)
     try:
-        arrays = jnp.broadcast_arrays(*arrays)
+        return jnp.broadcast_arrays(*arrays)
     except ValueError:
         desc = " and ".join(f"{n} has shape {jnp.shape(x)}" for n, x in named.items())
         raise ValueError(f"jaxdiv.expfam.{fn}: {desc}, which do not broadcast.") from None
-    return [x.astype(dtype) for x in arrays]
 
 
 def add(*terms: jax.Array) -> jax.Array:

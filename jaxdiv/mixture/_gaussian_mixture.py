@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
@@ -11,24 +9,12 @@ from jax.scipy.linalg import solve_triangular
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv import expfam
-
-LOG_2PI = math.log(2 * math.pi)
+from jaxdiv.expfam._mvn import _diag, _eye_like, _log_abs_diag
+from jaxdiv.expfam._normal import LOG_2PI
 
 
 def _fn(name: str) -> str:
     return f"mixture.GaussianMixture.{name}"
-
-
-def _floats(fn: str, **named) -> list[jax.Array]:
-    """The arguments as arrays of one floating dtype (16-bit raised to float32)."""
-    arrays = [jnp.asarray(x) for x in named.values()]
-    for name, x in zip(named, arrays, strict=True):
-        if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-            raise TypeError(f"jaxdiv.{fn}: {name} must be real numbers, got dtype {x.dtype}.")
-    dtype = jnp.result_type(*arrays, float)
-    if jnp.finfo(dtype).bits < 32:
-        dtype = jnp.float32
-    return [x.astype(dtype) for x in arrays]
 
 
 def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
@@ -59,10 +45,6 @@ def _log_weights(fn: str, weights: jax.Array) -> jax.Array:
     return num.safe_log(weights)
 
 
-def _diag(m: jax.Array) -> jax.Array:
-    return jnp.diagonal(m, axis1=-2, axis2=-1)
-
-
 def _diag_matrix(v: jax.Array) -> jax.Array:
     """Diagonal matrices ``[..., d, d]`` from their diagonals ``[..., d]``."""
     return jnp.einsum("...i,ij->...ij", v, jnp.eye(v.shape[-1], dtype=v.dtype))
@@ -85,11 +67,9 @@ def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
     factor, so many points per factor cost one matrix-vector product each.
     """
     d = diff.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(d, dtype=scale_tril.dtype), scale_tril.shape)
-    inv = solve_triangular(scale_tril, eye, lower=True)
+    inv = solve_triangular(scale_tril, _eye_like(scale_tril), lower=True)
     z = jnp.einsum("...ij,...j->...i", inv, diff)
-    log_det = jnp.sum(jnp.log(jnp.abs(_diag(scale_tril))), -1)
-    quad, log_det = jnp.broadcast_arrays(jnp.sum(jnp.square(z), -1), log_det)
+    quad, log_det = jnp.broadcast_arrays(jnp.sum(jnp.square(z), -1), _log_abs_diag(scale_tril))
     return -0.5 * quad - log_det - 0.5 * d * LOG_2PI
 
 
@@ -136,7 +116,9 @@ class GaussianMixture:
 
     def __init__(self, weights, means, covariances):
         fn = _fn("__init__")
-        weights, means, covariances = _floats(fn, weights=weights, means=means, cov=covariances)
+        weights, means, covariances = val.float_params(
+            fn, weights=weights, means=means, cov=covariances
+        )
         _check_shapes(fn, weights, means, covariances)
         sym = 0.5 * (covariances + jnp.swapaxes(covariances, -1, -2))
         chol = jnp.linalg.cholesky(sym)
@@ -174,7 +156,9 @@ class GaussianMixture:
         non-zero.
         """
         fn = _fn("from_scale_tril")
-        weights, means, scale = _floats(fn, weights=weights, means=means, scale_tril=scale_tril)
+        weights, means, scale = val.float_params(
+            fn, weights=weights, means=means, scale_tril=scale_tril
+        )
         _check_shapes(fn, weights, means, scale)
         val.check_domain(
             jnp.all(_diag(scale) != 0), f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal."
@@ -185,7 +169,9 @@ class GaussianMixture:
     def diagonal(cls, weights, means, variances) -> GaussianMixture:
         """From weights ``[K]``, means ``[K, d]`` and per-axis variances ``[K, d]`` (all > 0)."""
         fn = _fn("diagonal")
-        weights, means, variances = _floats(fn, weights=weights, means=means, variances=variances)
+        weights, means, variances = val.float_params(
+            fn, weights=weights, means=means, variances=variances
+        )
         if variances.shape != means.shape:
             raise ValueError(
                 f"jaxdiv.{fn}: variances must have the shape of means {means.shape}, "
@@ -200,7 +186,7 @@ class GaussianMixture:
     def univariate(cls, weights, locs, scales) -> GaussianMixture:
         """A 1-D mixture from weights, locations and standard deviations, each ``[K]``."""
         fn = _fn("univariate")
-        weights, locs, scales = _floats(fn, weights=weights, locs=locs, scales=scales)
+        weights, locs, scales = val.float_params(fn, weights=weights, locs=locs, scales=scales)
         if not (weights.ndim == locs.ndim == scales.ndim == 1):
             raise ValueError(
                 f"jaxdiv.{fn}: weights, locs and scales must each have shape [K], got "
@@ -225,7 +211,7 @@ class GaussianMixture:
           raw_scale_tril: ``[K, d, d]`` real values; the upper triangle is ignored.
         """
         fn = _fn("from_unconstrained")
-        logits, means, raw = _floats(
+        logits, means, raw = val.float_params(
             fn, weight_logits=weight_logits, means=means, raw_scale_tril=raw_scale_tril
         )
         _check_shapes(fn, logits, means, raw)
@@ -275,13 +261,12 @@ class GaussianMixture:
 
     def component_entropies(self) -> jax.Array:
         """``[K]`` differential entropies ``log det(2 pi e Sigma_k) / 2`` in nats."""
-        log_det = jnp.sum(jnp.log(jnp.abs(_diag(self.scale_tril))), -1)
-        return log_det + 0.5 * self.dim * (1 + LOG_2PI)
+        return _log_abs_diag(self.scale_tril) + 0.5 * self.dim * (1 + LOG_2PI)
 
     # ----------------------------------------------------------------------- densities
 
     def _points(self, x, name: str) -> jax.Array:
-        (x,) = _floats(_fn(name), x=x)
+        (x,) = val.float_params(_fn(name), x=x)
         if x.ndim < 1 or x.shape[-1] != self.dim:
             raise ValueError(
                 f"jaxdiv.{_fn(name)}: x must have shape [..., d] with d = {self.dim}, "
@@ -366,8 +351,7 @@ def as_mixture(p, *, fn: str) -> GaussianMixture:
         one = jnp.ones((1,), m1.dtype)
         if isinstance(p, expfam.MultivariateNormal):  # Sigma = G^-1 G^-T: L = G^-1
             g = p.precision_factor
-            eye = jnp.eye(p.dim, dtype=g.dtype)
-            scale = solve_triangular(g, eye, lower=True)
+            scale = solve_triangular(g, _eye_like(g), lower=True)
             return GaussianMixture._from_leaves(jnp.zeros((1,), m1.dtype), m1[None], scale[None])
         std = num.safe_sqrt(m2 - jnp.square(m1))
         if isinstance(p, expfam.Normal):

@@ -130,13 +130,25 @@ def _quadrature(p, q, num_points):
     return jnp.sum(w * integrand)
 
 
-def _mc_samples(p, key, num_samples, fn: str) -> jax.Array:
-    if key is None:
-        raise ValueError(f"jaxdiv.{fn}: method='monte_carlo' needs a PRNG key (key=...).")
+def check_num_samples(num_samples, fn: str) -> int:
     n = int(num_samples)
     if n < 1:
         raise ValueError(f"jaxdiv.{fn}: num_samples must be >= 1, got {num_samples!r}.")
-    return p.sample(key, (n,))
+    return n
+
+
+def check_order(alpha, fn: str) -> float:
+    """A Renyi order: a concrete, finite number > 0."""
+    a = val.check_alpha(alpha, fn=fn)
+    if not (a > 0 and math.isfinite(a)):
+        raise ValueError(f"jaxdiv.{fn}: alpha must be a finite number > 0, got {alpha!r}.")
+    return a
+
+
+def _mc_samples(p, key, num_samples, fn: str) -> jax.Array:
+    if key is None:
+        raise ValueError(f"jaxdiv.{fn}: method='monte_carlo' needs a PRNG key (key=...).")
+    return p.sample(key, (check_num_samples(num_samples, fn),))
 
 
 def _monte_carlo(p, q, key, num_samples, estimator):
@@ -312,9 +324,7 @@ def renyi_divergence(
       divergence", IEEE Trans. Inf. Theory, 2014.
     """
     fn = "mixture.renyi_divergence"
-    a = val.check_alpha(alpha, fn=fn)
-    if not (a > 0 and math.isfinite(a)):
-        raise ValueError(f"jaxdiv.{fn}: alpha must be a finite number > 0, got {alpha!r}.")
+    a = check_order(alpha, fn)
     if method not in ("quadrature", "monte_carlo"):
         raise ValueError(
             f"jaxdiv.{fn}: method must be 'quadrature' or 'monte_carlo', got {method!r}."

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.mixture._gaussian_mixture import as_mixture
+from jaxdiv.mixture._kl import check_num_samples, check_order
 
 LogDensity = Callable[[jax.Array], jax.Array]
 
@@ -71,10 +72,7 @@ def _component_draws(model, target_log_prob, key, num_samples, fn):
             f"jaxdiv.{fn}: target_log_prob must be a function from points [..., d] to "
             f"log-densities [...], got {type(target_log_prob).__name__}."
         )
-    n = int(num_samples)
-    if n < 1:
-        raise ValueError(f"jaxdiv.{fn}: num_samples must be >= 1, got {num_samples!r}.")
-    x = model.sample_components(key, (n,))
+    x = model.sample_components(key, (check_num_samples(num_samples, fn),))
     log_p = jnp.asarray(target_log_prob(x))
     if log_p.shape != x.shape[:-1]:
         raise ValueError(
@@ -168,9 +166,7 @@ def variational_renyi(
       Li and Turner, "Renyi divergence variational inference", NeurIPS 2016.
     """
     fn = "mixture.variational_renyi"
-    a = val.check_alpha(alpha, fn=fn)
-    if not (a > 0 and math.isfinite(a)):
-        raise ValueError(f"jaxdiv.{fn}: alpha must be a finite number > 0, got {alpha!r}.")
+    a = check_order(alpha, fn)
     if a == 1.0:
         return reverse_kl(model, target_log_prob, key, num_samples=num_samples)
     model, log_ratio = _component_draws(model, target_log_prob, key, num_samples, fn)
