@@ -34,6 +34,11 @@ test: $(VENV)/.stamp-test  ## lint, format check and the whole test suite (docte
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n 2 -q
 
+bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: tables printed, JSON in results/benchmarks
+	$(PY) -m benchmarks.logits_kl
+	$(PY) -m benchmarks.distill_memory
+	$(PY) -m benchmarks.mvn_kl
+
 docs: $(VENV)/.stamp-docs  ## the documentation site (API reference and notebooks) in site/
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,42 @@ def pin_to_cores(cores: int | None) -> None:
     if cores is not None and hasattr(os, "sched_setaffinity"):
         available = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, set(available[: max(1, cores)]))
+
+
+#: glibc malloc settings under which large buffers come from the heap and stay mapped.
+STEADY_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+    "MALLOC_TOP_PAD_": str(1 << 28),
+}
+
+
+def steady_allocator(module: str, argv: list[str]) -> None:
+    """Re-executes ``python -m module argv`` under :data:`STEADY_MALLOC`, unless already there.
+
+    XLA on CPU allocates an executable's temporaries with ``malloc`` at every
+    call. glibc serves blocks above a threshold with fresh ``mmap`` pages,
+    which fault in (and are zeroed) on first touch, and it raises that
+    threshold (up to 32 MiB) each time such a block is freed. A function's
+    time therefore depends on which functions ran before it in the process:
+    the same jitted call was seen taking 2.2 ms in one process and 10.9 ms in
+    another. With fixed thresholds every temporary comes from the heap and the
+    timings measure the computation. Linux only; elsewhere a no-op.
+    """
+    if platform.system() != "Linux" or _is_steady():
+        return
+    sys.stdout.flush()
+    env = {**os.environ, **STEADY_MALLOC}
+    os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
+
+
+def _is_steady() -> bool:
+    return all(os.environ.get(k) == v for k, v in STEADY_MALLOC.items())
+
+
+def allocator() -> str:
+    """Which allocator setting this process runs under."""
+    return f"malloc thresholds {'fixed' if _is_steady() else 'default'}"
 
 
 def median_seconds(fn: Callable, *args, repeats: int = 30, warmup: int = 3) -> float:
@@ -63,7 +100,7 @@ def machine() -> str:
     return (
         f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} of "
         f"{os.cpu_count()} cores, "
-        f"jax {jax.__version__} on {device.platform} ({device.device_kind})"
+        f"jax {jax.__version__} on {device.platform} ({device.device_kind}), {allocator()}"
     )
 
 

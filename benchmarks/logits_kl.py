@@ -15,7 +15,15 @@ logits): ``rel_entr`` against the mixture, and TFP's ``Categorical`` KL to the
 mixture. TFP comes from ``pip install tfp-nightly`` and is skipped with a
 message when absent.
 
+By default the script re-executes itself with glibc's malloc thresholds fixed
+(``--allocator steady``, see ``benchmarks._timing.steady_allocator``), so that
+the order in which the methods first ran does not decide whose temporaries
+page-fault; ``--allocator default`` measures the process as it comes, where
+methods with large temporaries pay for fresh pages on most calls (as any
+temporary above 32 MiB does under glibc's defaults).
+
 Run: python -m benchmarks.logits_kl [--divergence kl ce js] [--rows 64] [--vocab 32768]
+     [--cores N] [--allocator steady|default]
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from benchmarks._timing import (
     machine,
     pin_to_cores,
     print_table,
+    steady_allocator,
 )
 from experiments._io import write_json
 
@@ -148,11 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vocab", type=int, default=32768)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--cores", type=int, default=0, help="CPUs to use (0 = all)")
+    parser.add_argument("--allocator", choices=["steady", "default"], default="steady")
     parser.add_argument("--out", default="results/benchmarks/logits_kl.json")
     args = parser.parse_args(argv)
     if min(args.rows, args.vocab, args.repeats) < 1:
         print("error: --rows, --vocab and --repeats must be >= 1", file=sys.stderr)
         return 2
+    if args.allocator == "steady":
+        steady_allocator("benchmarks.logits_kl", sys.argv[1:] if argv is None else argv)
     pin_to_cores(args.cores or None)
 
     rng = np.random.default_rng(0)

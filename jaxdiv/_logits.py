@@ -83,7 +83,7 @@ def cross_entropy_from_logits(
     (a, b), r = core.logits_arrays(
         fn, named, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(_fused.cross_entropy_from_logits(a, b, r.mask, r.axis, axis_name))
+    return r.finish(_fused.cross_entropy_from_logits(a, b, r.mask, None, r.axis, axis_name))
 
 
 def kl_divergence_from_logits(
@@ -105,6 +105,9 @@ def kl_divergence_from_logits(
     per row (two exponentials per entry, no per-entry logarithm) with a custom
     JVP that returns the closed-form derivatives ``softmax(q) - softmax(p)``
     (for ``q_logits``) and ``p (log p - log q - KL)`` (for ``p_logits``).
+    Reverse mode saves only the logits, each row's log-normaliser and the
+    row's KL: the backward pass rebuilds the softmaxes instead of storing
+    ``[rows, vocab]`` arrays.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -118,7 +121,7 @@ def kl_divergence_from_logits(
     (a, b), r = core.logits_arrays(
         fn, named, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(_fused.kl_from_logits(a, b, r.mask, r.axis, axis_name))
+    return r.finish(_fused.kl_from_logits(a, b, r.mask, None, r.axis, axis_name))
 
 
 def js_divergence_from_logits(
@@ -137,9 +140,12 @@ def js_divergence_from_logits(
         \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
         \qquad m = w p + (1 - w) q
 
-    The mixture is formed in log space (``logaddexp``), so it stays exact for
-    tiny probabilities; a custom JVP returns the closed-form derivatives
-    ``w p (log p - log m - KL(p || m))`` and ``(1 - w) q (log q - log m - KL(q || m))``.
+    The mixture is formed from the probabilities and each term as
+    ``p log(p / m)``, so it stays accurate where p and q are close (the
+    divergence then tends to 0 without cancellation); a custom JVP returns the
+    closed-form derivatives ``w p (log p - log m - KL(p || m))`` and
+    ``(1 - w) q (log q - log m - KL(q || m))``, and reverse mode saves only the
+    logits and a few numbers per row.
 
     Examples:
       >>> import jax.numpy as jnp

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -110,25 +111,35 @@ def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.A
     return jnp.where(has_pos_inf, jnp.inf, jnp.where(has_finite, out, -jnp.inf))
 
 
+class SoftmaxParts(NamedTuple):
+    """A row of logits taken apart for a softmax (see :func:`softmax_parts`)."""
+
+    z: jax.Array  #: shifted logits, ``-inf`` where masked
+    e: jax.Array  #: ``exp(z)``
+    s: jax.Array  #: ``sum(e)`` over the axis (kept dims), 1 for an empty row
+    shift: jax.Array  #: the row maximum subtracted (kept dims), 0 for an empty row
+
+
 def softmax_parts(
     logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Shifted logits ``z``, ``e = exp(z)`` and ``s = sum(e)`` over ``axis``.
+) -> SoftmaxParts:
+    """Shifted logits ``z``, ``e = exp(z)``, ``s = sum(e)`` over ``axis``, and the shift.
 
     ``log softmax = z - log s`` and ``softmax = e / s``. Masked entries and
     ``-inf`` logits get ``z = -inf`` and ``e = 0``; a fully masked (or all
-    ``-inf``) row has zero mass and ``s = 1``, so nothing is NaN. The row
-    maximum is subtracted first, so logits of magnitude 1e4 keep full relative
-    precision. With ``axis_name`` the row is split over devices: the maximum is
-    combined with ``pmax`` and the sum with ``psum``.
+    ``-inf``) row has zero mass, ``s = 1`` and shift 0, so nothing is NaN. The
+    row maximum is subtracted first, so logits of magnitude 1e4 keep full
+    relative precision. With ``axis_name`` the row is split over devices: the
+    maximum is combined with ``pmax`` and the sum with ``psum``.
     """
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
     shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
-    z = logits - jnp.where(jnp.isfinite(shift), shift, 0.0)
+    shift = jnp.where(jnp.isfinite(shift), shift, 0.0)
+    z = logits - shift
     e = jnp.exp(z)
     s = psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
-    return z, e, jnp.where(s > 0, s, 1.0)
+    return SoftmaxParts(z, e, jnp.where(s > 0, s, 1.0), shift)
 
 
 def log_softmax(
@@ -137,8 +148,8 @@ def log_softmax(
     """Log-probabilities from logits, normalised over the unmasked entries (see
     :func:`softmax_parts`): ``-inf`` for masked entries, ``-inf`` logits and
     fully masked rows, never NaN."""
-    z, _, s = softmax_parts(logits, axis=axis, mask=mask, axis_name=axis_name)
-    return z - jnp.log(s)
+    parts = softmax_parts(logits, axis=axis, mask=mask, axis_name=axis_name)
+    return parts.z - jnp.log(parts.s)
 
 
 def to_base(x: jax.Array, base: float | None) -> jax.Array:

@@ -145,3 +145,89 @@ def test_jitted_optax_training_step_with_vmap():
         first = value if first is None else first
     assert value < 1e-3 * first
     np.testing.assert_allclose(jax.nn.softmax(params), target, atol=1e-2)
+
+
+FUSED = [
+    jaxdiv.kl_divergence_from_logits,
+    jaxdiv.cross_entropy_from_logits,
+    jaxdiv.js_divergence_from_logits,
+]
+
+
+def _saved_residuals(fn, *args) -> list[str]:
+    """The lines of ``jax.ad_checkpoint.print_saved_residuals`` for ``grad(fn)``."""
+    import contextlib
+    import io
+
+    from jax.ad_checkpoint import print_saved_residuals
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_saved_residuals(fn, *args)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
+def test_logits_gradients_save_no_softmax(fn, rng):
+    """Reverse mode keeps the logits and per-row numbers, never a [rows, vocab] float array."""
+    a, b = (jnp.asarray(rng.normal(size=(8, 300)), jnp.float32) for _ in range(2))
+    for loss, args in [
+        (lambda a, b: fn(a, b).sum(), (a, b)),
+        (lambda b: fn(a, b, base=2).sum(), (b,)),  # the teacher ``a`` closed over
+    ]:
+        lines = _saved_residuals(loss, *args)
+        full = [line for line in lines if line.startswith("f32[8,300]")]
+        assert full and all(("from the argument" in s or "from a constant" in s) for s in full)
+        assert all(
+            line.startswith(("f32[8,300]", "f32[8,1]", "f32[8]", "f32[]", "bool[8]"))
+            for line in lines
+        )
+
+
+@pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
+def test_logits_backward_adds_no_full_size_temporary(fn, rng):
+    """Compiled, the gradient's scratch memory is no more than the forward pass's alone."""
+    a, b = (jnp.asarray(rng.normal(size=(64, 4096)), jnp.float32) for _ in range(2))
+
+    def loss(a, b):
+        return fn(a, b).mean()
+
+    def temp_bytes(f):
+        return jax.jit(f).lower(a, b).compile().memory_analysis().temp_size_in_bytes
+
+    forward = temp_bytes(loss)
+    assert temp_bytes(jax.value_and_grad(loss, argnums=(0, 1))) <= forward
+    assert temp_bytes(jax.value_and_grad(loss, argnums=1)) <= forward
+
+
+@pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shape", [(7, 5), (2, 3, 5)])
+def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
+    """The forward pass over blocks of rows (with a remainder block) equals one pass."""
+    import jaxdiv._fused
+
+    a, b = rng.normal(size=shape), rng.normal(size=shape)
+    a[0, 1] = -np.inf  # a zero-probability outcome inside the first block
+    mask = rng.uniform(size=shape) < 0.8
+
+    def value_and_grads(**kw):
+        loss = lambda a, b: jnp.sum(fn(a, b, **kw) ** 2)  # noqa: E731
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(a, b), jax.jit(
+            lambda a, b: fn(a, b, **kw)
+        )(a, b)
+
+    expected = [value_and_grads(), value_and_grads(where=mask)]
+    # 5 float64 entries per row: blocks of 3 rows (2 blocks and a remainder of 7 rows; 2 of 6).
+    monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 3 * 5 * 8)
+    assert "scan" in str(jax.make_jaxpr(fn)(a, b))
+    got = [value_and_grads(), value_and_grads(where=mask)]
+    chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=1e-14)
+    if len(shape) == 2:
+        a[0, 1] = 0.0
+        check_grads(
+            jax.jit(lambda a, b: fn(a, b, where=mask)),
+            (a, b),
+            order=2,
+            modes=["fwd", "rev"],
+            eps=1e-5,
+        )
