@@ -38,6 +38,7 @@ higher orders still work (the rules are plain JAX code).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -98,30 +99,38 @@ def _tangent(coefficients, a, b, mask, rows, saved, da, db, axis, axis_name):
     return sum(terms[1:], terms[0])
 
 
-#: Bytes of one row block in :func:`_by_row_blocks`: two blocks of logits and
-#: their temporaries stay within a core's L2 cache.
+#: Bytes of one row block per CPU core in :func:`_by_row_blocks`: a block of
+#: each operand and its temporaries stay within the cores' L2 caches.
 BLOCK_BYTES = 1 << 20
 
 
-def _by_row_blocks(fn: Callable, arrays: tuple, axis: int):
+def _cpu_cores() -> int:
+    """The CPU cores this process may use (XLA's CPU thread pool), at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, 8)
+
+
+def _block_rows(shape: tuple, itemsize: int, axis: int) -> int | None:
+    """Rows per block for :func:`_by_row_blocks`, or None where one pass is as good."""
+    if not shape or axis != len(shape) - 1:
+        return None
+    rows = math.prod(shape[:-1])
+    block = max(1, _cpu_cores() * BLOCK_BYTES // (max(shape[-1], 1) * itemsize))
+    return block if rows >= 2 * block else None
+
+
+def _by_row_blocks(fn: Callable, arrays: tuple, axis: int, block: int):
     """``fn(*arrays, axis)``, a pytree of per-row values, computed over blocks of rows.
 
-    ``arrays`` share the logits' shape (None entries are passed through).
-    XLA on CPU writes each elementwise stage of a row reduction to memory
-    before reducing it; on ``[64, 32768]`` logits those temporaries are 8 MB
-    each and the pass runs at memory speed. In blocks of about
-    :data:`BLOCK_BYTES` (a ``lax.map``, whose body is compiled once) they stay
-    in cache: the forward pass took 0.6 of the time on one core. Small
-    inputs, a reduction over a non-trailing axis and operands of different
-    shapes go through ``fn`` at once.
+    ``arrays`` share the logits' shape (None entries are passed through) and
+    ``axis`` is the last. XLA on CPU writes each elementwise stage of a row
+    reduction to memory before reducing it; on ``[64, 32768]`` logits those
+    temporaries are 8 MB each and the pass runs at memory speed. In blocks of
+    ``block`` rows (a ``lax.map``, whose body is compiled once) they stay in
+    cache: the forward pass took 0.6 of the time on one core.
     """
     shape = arrays[0].shape
-    vocab = shape[-1] if shape else 1
-    rows = math.prod(shape[:-1])
-    block = max(1, BLOCK_BYTES // (max(vocab, 1) * arrays[0].dtype.itemsize))
-    same = all(x is None or x.shape == shape for x in arrays)
-    if axis != len(shape) - 1 or not same or rows < 2 * block:
-        return fn(*arrays, axis)
+    rows, vocab = math.prod(shape[:-1]), shape[-1]
     flat = jax.tree.map(lambda x: x.reshape(rows, vocab), arrays)
     main = rows - rows % block
     blocks = jax.tree.map(lambda x: x[:main].reshape(-1, block, vocab), flat)
@@ -143,10 +152,20 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
     """
 
     def evaluate(a, b, mask, weight, axis, axis_name):
-        if axis_name is not None:  # per-block collectives would cost more than they save
+        def one_pass(a, b, mask):
             return forward(a, b, mask, weight, axis, axis_name)
-        at = lambda a, b, mask, axis: forward(a, b, mask, weight, axis, None)  # noqa: E731
-        return _by_row_blocks(at, (a, b, mask), axis)
+
+        same = b.shape == a.shape and (mask is None or mask.shape == a.shape)
+        block = _block_rows(a.shape, a.dtype.itemsize, axis) if same else None
+        if axis_name is not None or block is None:  # sharded: per-block collectives cost more
+            return one_pass(a, b, mask)
+
+        def blocked(a, b, mask):
+            at = lambda a, b, mask, axis: forward(a, b, mask, weight, axis, None)  # noqa: E731
+            return _by_row_blocks(at, (a, b, mask), axis, block)
+
+        # GPUs and TPUs fuse the row reductions; the blocks are for the CPU only.
+        return jax.lax.platform_dependent(a, b, mask, cpu=blocked, default=one_pass)
 
     @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
     def divergence(a, b, mask, weight, axis, axis_name):
