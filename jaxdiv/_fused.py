@@ -33,6 +33,11 @@ never stores a ``[rows, vocab]`` softmax or coefficient array: the gradient of
 a loss over logits the caller already holds needs no temporary of that size at
 all. Because the rules are custom JVPs, forward mode, ``jax.hessian`` and
 higher orders still work (the rules are plain JAX code).
+
+On the CPU the forward values are computed over blocks of rows that fit in
+the cores' caches (:func:`_by_row_blocks`), after the row maxima are taken on
+the whole arrays; GPUs and TPUs, whose compilers fuse the row reductions, get
+one pass (``jax.lax.platform_dependent`` picks at lowering time).
 """
 
 from __future__ import annotations
@@ -57,9 +62,9 @@ class _Row(NamedTuple):
     log_s: jax.Array
 
 
-def _parts(x: jax.Array, mask: jax.Array | None, axis: int, axis_name: str | None):
+def _parts(x: jax.Array, mask: jax.Array | None, shift: jax.Array, axis: int, axis_name):
     """The softmax parts of ``x`` and its row (what reverse mode saves of it)."""
-    parts = num.softmax_parts(x, axis=axis, mask=mask, axis_name=axis_name)
+    parts = num.softmax_parts(x, axis=axis, mask=mask, axis_name=axis_name, shift=shift)
     return parts, _Row(parts.shift, jnp.log(parts.s))
 
 
@@ -119,53 +124,57 @@ def _block_rows(shape: tuple, itemsize: int, axis: int) -> int | None:
     return block if rows >= 2 * block else None
 
 
-def _by_row_blocks(fn: Callable, arrays: tuple, axis: int, block: int):
-    """``fn(*arrays, axis)``, a pytree of per-row values, computed over blocks of rows.
+def _by_row_blocks(fn: Callable, arrays, axis: int, block: int):
+    """``fn(arrays, axis)``, a pytree of per-row values, computed over blocks of ``block`` rows.
 
-    ``arrays`` share the logits' shape (None entries are passed through) and
-    ``axis`` is the last. XLA on CPU writes each elementwise stage of a row
-    reduction to memory before reducing it; on ``[64, 32768]`` logits those
-    temporaries are 8 MB each and the pass runs at memory speed. In blocks of
-    ``block`` rows (a ``lax.map``, whose body is compiled once) they stay in
-    cache: the forward pass took 0.6 of the time on one core.
+    The leaves of ``arrays`` have the logits' shape, or the per-row shape with
+    the last axis kept as 1, and ``axis`` is the last. XLA on CPU writes each
+    elementwise stage of a row reduction to memory before reducing it; on
+    ``[64, 32768]`` logits those temporaries are 8 MB each and the pass runs
+    at memory speed. In blocks (a ``lax.map``, whose body is compiled once)
+    they stay in cache. The row maxima are best taken before, on the whole
+    arrays: a reduction inside the loop makes XLA copy each block out first.
     """
-    shape = arrays[0].shape
-    rows, vocab = math.prod(shape[:-1]), shape[-1]
-    flat = jax.tree.map(lambda x: x.reshape(rows, vocab), arrays)
+    lead = jax.tree.leaves(arrays)[0].shape[:-1]
+    rows = math.prod(lead)
+    flat = jax.tree.map(lambda x: x.reshape(rows, x.shape[-1]), arrays)
     main = rows - rows % block
-    blocks = jax.tree.map(lambda x: x[:main].reshape(-1, block, vocab), flat)
-    out = jax.lax.map(lambda xs: fn(*xs, 1), blocks)
+    blocks = jax.tree.map(lambda x: x[:main].reshape(-1, block, x.shape[-1]), flat)
+    out = jax.lax.map(lambda xs: fn(xs, 1), blocks)
     out = jax.tree.map(lambda y: y.reshape(main, *y.shape[2:]), out)
     if main < rows:
-        rest = fn(*jax.tree.map(lambda x: x[main:], flat), 1)
+        rest = fn(jax.tree.map(lambda x: x[main:], flat), 1)
         out = jax.tree.map(lambda y, z: jnp.concatenate([y, z]), out, rest)
-    return jax.tree.map(lambda y: y.reshape(*shape[:-1], *y.shape[1:]), out)
+    return jax.tree.map(lambda y: y.reshape(*lead, *y.shape[1:]), out)
 
 
 def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable:
     """A fused divergence ``f(a, b, mask, weight, axis, axis_name)`` with a custom JVP.
 
-    ``forward(a, b, mask, weight, axis, axis_name)`` returns the divergence,
-    the rows of ``a`` and ``b`` and the other per-row values the derivatives
-    need (``saved``); ``coefficients(log_p, log_q, saved, weight, axis)``
+    ``forward(a, b, mask, shifts, weight, axis, axis_name)``, given the row
+    maxima of ``a`` and ``b`` (:func:`jaxdiv._numerics.row_shift`), returns
+    the divergence, the rows of ``a`` and ``b`` and the other per-row values
+    the derivatives need (``saved``); ``coefficients(log_p, log_q, saved, weight, axis)``
     returns the derivatives with respect to ``a`` and ``b`` entry by entry.
     """
 
     def evaluate(a, b, mask, weight, axis, axis_name):
-        def one_pass(a, b, mask):
-            return forward(a, b, mask, weight, axis, axis_name)
+        shifts = tuple(num.row_shift(x, axis=axis, mask=mask, axis_name=axis_name) for x in (a, b))
 
+        def one_pass(arrays, axis):
+            return forward(*arrays, weight, axis, axis_name)
+
+        arrays = (a, b, mask, shifts)
         same = b.shape == a.shape and (mask is None or mask.shape == a.shape)
         block = _block_rows(a.shape, a.dtype.itemsize, axis) if same else None
         if axis_name is not None or block is None:  # sharded: per-block collectives cost more
-            return one_pass(a, b, mask)
-
-        def blocked(a, b, mask):
-            at = lambda a, b, mask, axis: forward(a, b, mask, weight, axis, None)  # noqa: E731
-            return _by_row_blocks(at, (a, b, mask), axis, block)
-
+            return one_pass(arrays, axis)
         # GPUs and TPUs fuse the row reductions; the blocks are for the CPU only.
-        return jax.lax.platform_dependent(a, b, mask, cpu=blocked, default=one_pass)
+        return jax.lax.platform_dependent(
+            arrays,
+            cpu=lambda arrays: _by_row_blocks(one_pass, arrays, axis, block),
+            default=lambda arrays: one_pass(arrays, axis),
+        )
 
     @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
     def divergence(a, b, mask, weight, axis, axis_name):
@@ -189,10 +198,10 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
     return divergence
 
 
-def _kl_forward(a, b, mask, weight, axis, axis_name):
+def _kl_forward(a, b, mask, shifts, weight, axis, axis_name):
     # sum_i p_i (log p_i - log q_i) with p = e_a / s_a: one fused reduction, no division per entry.
-    pa, row_a = _parts(a, mask, axis, axis_name)
-    pb, row_b = _parts(b, mask, axis, axis_name)
+    pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
+    pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     weighted = _weighted_sum(pa.e, pa.z - pb.z, axis, axis_name)
     kl = jnp.squeeze(weighted / pa.s - row_a.log_s + row_b.log_s, axis)
     return kl, (row_a, row_b), kl
@@ -210,9 +219,9 @@ kl_from_logits = _divergence(
 )
 
 
-def _ce_forward(a, b, mask, weight, axis, axis_name):
-    pa, row_a = _parts(a, mask, axis, axis_name)
-    pb, row_b = _parts(b, mask, axis, axis_name)
+def _ce_forward(a, b, mask, shifts, weight, axis, axis_name):
+    pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
+    pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     weighted = _weighted_sum(pa.e, pb.z, axis, axis_name)
     ce = jnp.squeeze(row_b.log_s - weighted / pa.s, axis)
     return ce, (row_a, row_b), ce
@@ -252,9 +261,9 @@ def _js_terms(p: jax.Array, q: jax.Array, weight: float):
     return _kl_to_mixture_terms(p, m), _kl_to_mixture_terms(q, m)
 
 
-def _js_forward(a, b, mask, weight, axis, axis_name):
-    pa, row_a = _parts(a, mask, axis, axis_name)
-    pb, row_b = _parts(b, mask, axis, axis_name)
+def _js_forward(a, b, mask, shifts, weight, axis, axis_name):
+    pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
+    pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     t_p, t_q = _js_terms(pa.e / pa.s, pb.e / pb.s, weight)
     kl_pm, kl_qm = _row_sum(t_p, axis, axis_name), _row_sum(t_q, axis, axis_name)
     return weight * kl_pm + (1 - weight) * kl_qm, (row_a, row_b), (kl_pm, kl_qm)

@@ -120,22 +120,39 @@ class SoftmaxParts(NamedTuple):
     shift: jax.Array  #: the row maximum subtracted (kept dims), 0 for an empty row
 
 
-def softmax_parts(
+def row_shift(
     logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
+) -> jax.Array:
+    """The maximum of each row's unmasked logits (dims kept), 0 for a row without a finite
+    maximum; no gradient flows through it. With ``axis_name`` it is combined with ``pmax``."""
+    if mask is not None:
+        logits = jnp.where(mask, logits, -jnp.inf)
+    shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
+    return jnp.where(jnp.isfinite(shift), shift, 0.0)
+
+
+def softmax_parts(
+    logits: jax.Array,
+    *,
+    axis: int,
+    mask: jax.Array | None,
+    axis_name: str | None = None,
+    shift: jax.Array | None = None,
 ) -> SoftmaxParts:
     """Shifted logits ``z``, ``e = exp(z)``, ``s = sum(e)`` over ``axis``, and the shift.
 
     ``log softmax = z - log s`` and ``softmax = e / s``. Masked entries and
     ``-inf`` logits get ``z = -inf`` and ``e = 0``; a fully masked (or all
     ``-inf``) row has zero mass, ``s = 1`` and shift 0, so nothing is NaN. The
-    row maximum is subtracted first, so logits of magnitude 1e4 keep full
-    relative precision. With ``axis_name`` the row is split over devices: the
-    maximum is combined with ``pmax`` and the sum with ``psum``.
+    row maximum (:func:`row_shift`, unless ``shift`` is given) is subtracted
+    first, so logits of magnitude 1e4 keep full relative precision. With
+    ``axis_name`` the row is split over devices and the sum is combined with
+    ``psum``.
     """
+    if shift is None:
+        shift = row_shift(logits, axis=axis, mask=mask, axis_name=axis_name)
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
-    shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
-    shift = jnp.where(jnp.isfinite(shift), shift, 0.0)
     z = logits - shift
     e = jnp.exp(z)
     s = psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
