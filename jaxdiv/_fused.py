@@ -83,10 +83,12 @@ def _row_sum(x: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
 def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
     """``sum(e * log_y)`` with ``0 * log_y = 0``, keeping the reduced axis.
 
-    A single ``where`` suffices: these values are never differentiated by
-    autodiff (the custom JVP rules below supply the derivatives).
+    First derivatives come from the custom rules, but second ones
+    differentiate this value inside them, so the product is guarded
+    (:func:`jaxdiv._numerics.mul_log`): reverse over reverse stays finite
+    where ``e = 0`` and ``log_y = -inf``.
     """
-    terms = jnp.where(e > 0, e * log_y, 0.0)
+    terms = num.mul_log(e, log_y)
     return num.psum(jnp.sum(terms, axis=axis, keepdims=True), axis_name)
 
 
@@ -207,9 +209,20 @@ def _kl_forward(a, b, mask, shifts, weight, axis, axis_name):
     return kl, (row_a, row_b), kl
 
 
+def _infinite_limit(x: jax.Array, limit: float) -> jax.Array:
+    """``x`` with ``inf - inf`` replaced by its limit as the missing mass of q goes to 0.
+
+    Where q = 0 < p the divergence is +inf and ``log q = -inf``; the
+    derivative in p's logits there is the limit of the finite case: +inf for
+    the entries that q misses, -inf for the others with p > 0 (0 where p = 0).
+    """
+    return jnp.where(jnp.isnan(x), limit, x)
+
+
 def _kl_coefficients(log_p, log_q, kl, *, weight, axis):
     p, q = jnp.exp(log_p), jnp.exp(log_q)
-    return num.mul_log(p, log_p - log_q - jnp.expand_dims(kl, axis)), q - p
+    log_ratio = _infinite_limit(log_p - log_q - jnp.expand_dims(kl, axis), jnp.inf)
+    return num.mul_log(p, log_ratio), q - p
 
 
 kl_from_logits = _divergence(
@@ -229,7 +242,7 @@ def _ce_forward(a, b, mask, shifts, weight, axis, axis_name):
 
 def _ce_coefficients(log_p, log_q, ce, *, weight, axis):
     p, q = jnp.exp(log_p), jnp.exp(log_q)
-    return -num.mul_log(p, log_q + jnp.expand_dims(ce, axis)), q - p
+    return -num.mul_log(p, _infinite_limit(log_q + jnp.expand_dims(ce, axis), -jnp.inf)), q - p
 
 
 cross_entropy_from_logits = _divergence(

@@ -69,9 +69,14 @@ def test_q_zero_from_logits_gives_inf_not_nan():
         assert fn(a, b) == np.inf
     # Where the value is +inf the gradient in q still has its finite limit,
     # softmax(b) - softmax(a), which pulls q towards the mass it misses.
+    # In p's logits it is the limit as q's missing mass goes to 0: +inf for the
+    # entry q misses, -inf for the others with p > 0, 0 where p = 0; never NaN.
+    a0 = np.array([0.0, 1.0, 2.0, -np.inf])
+    b0 = np.array([0.0, -np.inf, 2.0, 0.0])
     for fn in (jaxdiv.kl_divergence_from_logits, jaxdiv.cross_entropy_from_logits):
-        _, gb = _grads(fn, a, b)
-        np.testing.assert_allclose(gb, special.softmax(b) - special.softmax(a), rtol=1e-12)
+        ga, gb = _grads(fn, a0, b0)
+        np.testing.assert_allclose(gb, special.softmax(b0) - special.softmax(a0), rtol=1e-12)
+        np.testing.assert_array_equal(ga, [-np.inf, np.inf, -np.inf, 0.0])
     assert jaxdiv.binary_cross_entropy(np.array([1.0]), np.array([0.0]))[0] == np.inf
     assert jaxdiv.binary_kl_divergence(np.array([0.5]), np.array([1.0]))[0] == np.inf
     assert (

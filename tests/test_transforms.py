@@ -232,3 +232,16 @@ def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
             modes=["fwd", "rev"],
             eps=1e-5,
         )
+
+
+@pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("masked", [False, True])
+def test_logits_hessians_finite_at_zero_probabilities(fn, masked):
+    """Second derivatives, forward over reverse and reverse over reverse, at p = 0 entries."""
+    a = jnp.array([0.3, -jnp.inf, 1.0, 0.2])
+    b = jnp.array([0.1, 0.5, -0.3, 0.7])
+    where = jnp.array([True, True, True, False]) if masked else None
+    for hessian in (jax.hessian, lambda f: jax.jacrev(jax.jacrev(f))):
+        h_a = hessian(lambda x: fn(x, b, where=where))(a)
+        h_b = hessian(lambda y: fn(a, y, where=where))(b)
+        assert np.all(np.isfinite(h_a)) and np.all(np.isfinite(h_b))
