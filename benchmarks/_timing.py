@@ -80,16 +80,20 @@ def interleaved_medians(
     """Median wall times of several compiled functions, measured in alternation.
 
     One call of each per round, so that drifts in the machine's load affect
-    every method alike.
+    every method alike. The order rotates from round to round, so that no
+    method always runs right after the same other one: whatever a call leaves
+    behind (cold caches, another library's threads going to sleep) falls on
+    each method equally often.
     """
     for fn in fns.values():
         for _ in range(warmup):
             jax.block_until_ready(fn(*args))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
-            jax.block_until_ready(fn(*args))
+            jax.block_until_ready(fns[name](*args))
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 

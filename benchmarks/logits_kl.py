@@ -13,7 +13,10 @@ with soft labels; ``-sum(softmax(a) * log_softmax(b))``; TFP's
 ``Categorical.cross_entropy``. For Jensen-Shannon (no library has it from
 logits): ``rel_entr`` against the mixture, and TFP's ``Categorical`` KL to the
 mixture. TFP comes from ``pip install tfp-nightly`` and is skipped with a
-message when absent.
+message when absent. PyTorch, when installed, is timed too (eager CPU
+tensors, as many threads as cores): ``F.kl_div`` with log targets after
+``log_softmax``, ``F.cross_entropy`` with soft targets, and ``F.kl_div`` to the
+mixture; value and gradient there is ``torch.autograd.grad``.
 
 By default the script re-executes itself with glibc's malloc thresholds fixed
 (``--allocator steady``, see ``benchmarks._timing.steady_allocator``), so that
@@ -29,6 +32,7 @@ Run: python -m benchmarks.logits_kl [--divergence kl ce js] [--rows 64] [--vocab
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import jax
@@ -117,6 +121,64 @@ def _peers(divergence: str) -> dict:
     return peers
 
 
+def _torch_peers(divergence: str, a, b) -> dict:
+    """PyTorch's version as ``{name: (per_row, forward, value_and_grad)}``, {} without torch.
+
+    ``per_row()`` gives the divergence of each row as a NumPy array. The
+    timed functions take the JAX arrays only to share the harness's calling
+    convention and ignore them: they run on tensors made once here, holding
+    the same values. Torch's OpenMP threads are told to sleep when idle
+    (``OMP_WAIT_POLICY=PASSIVE``, unless set already): by default they spin
+    after each call and took the cores from the JAX calls that followed,
+    slowing every JAX method by up to 1.8x on two cores.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        print("PyTorch is not installed (pip install torch): skipped.")
+        return {}
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    ta = torch.from_numpy(np.array(a)).requires_grad_(True)
+    tb = torch.from_numpy(np.array(b)).requires_grad_(True)
+
+    def kl_to(log_m, x):  # KL(softmax x || m), per row
+        return F.kl_div(log_m, F.log_softmax(x, -1), reduction="none", log_target=True).sum(-1)
+
+    if divergence == "kl":
+        name, fn = (
+            "torch F.kl_div(log_target) after log_softmax",
+            lambda: kl_to(F.log_softmax(tb, -1), ta),
+        )
+    elif divergence == "ce":
+        name, fn = (
+            "torch F.cross_entropy(soft targets)",
+            lambda: F.cross_entropy(tb, F.softmax(ta, -1), reduction="none"),
+        )
+    else:
+
+        def fn():
+            log_m = torch.log(0.5 * (F.softmax(ta, -1) + F.softmax(tb, -1)))
+            return 0.5 * (kl_to(log_m, ta) + kl_to(log_m, tb))
+
+        name = "torch F.kl_div to the mixture"
+
+    def forward(*_):
+        with torch.no_grad():
+            return fn().mean()
+
+    def value_and_grad(*_):
+        value = fn().mean()
+        return value, torch.autograd.grad(value, (ta, tb))
+
+    def per_row():
+        with torch.no_grad():
+            return fn().numpy()
+
+    return {name: (per_row, forward, value_and_grad)}
+
+
 OURS = {
     "kl": ("jaxdiv kl_divergence_from_logits", jaxdiv.kl_divergence_from_logits),
     "ce": ("jaxdiv cross_entropy_from_logits", jaxdiv.cross_entropy_from_logits),
@@ -128,13 +190,15 @@ def _bench(divergence: str, a, b, repeats: int) -> dict | None:
     """Checks agreement, then times forward and value-and-grad; None on disagreement."""
     name, ours = OURS[divergence]
     methods = {name: ours, **_peers(divergence)}
+    torch_peers = _torch_peers(divergence, a, b)
     reference = np.asarray(ours(a, b))
-    for peer, fn in methods.items():
-        got = np.asarray(jax.jit(fn)(a, b))
+    results = {peer: np.asarray(jax.jit(fn)(a, b)) for peer, fn in methods.items()}
+    results.update({peer: fns[0]() for peer, fns in torch_peers.items()})
+    for peer, got in results.items():
         if not np.allclose(got, reference, rtol=1e-5, atol=1e-6):
             print(f"error: {peer} disagrees with jaxdiv (max diff {np.abs(got - reference).max()})")
             return None
-    print(f"\n{divergence}: all {len(methods)} methods agree to 1e-5")
+    print(f"\n{divergence}: all {len(results)} methods agree to 1e-5")
     timings = {}
     for mode in ("forward", "value_and_grad"):
         compiled = {}
@@ -142,6 +206,8 @@ def _bench(divergence: str, a, b, repeats: int) -> dict | None:
             loss = lambda x, y, fn=fn: jnp.mean(fn(x, y))  # noqa: E731
             f = loss if mode == "forward" else jax.value_and_grad(loss, argnums=(0, 1))
             compiled[peer] = jax.jit(f)
+        for peer, (_, forward, value_and_grad) in torch_peers.items():
+            compiled[peer] = forward if mode == "forward" else value_and_grad
         timed = interleaved_medians(compiled, a, b, repeats=repeats)
         fastest_peer = min(v for k, v in timed.items() if not k.startswith("jaxdiv"))
         rows = [(k, v, v / fastest_peer) for k, v in timed.items()]
