@@ -26,7 +26,7 @@ methods with large temporaries pay for fresh pages on most calls (as any
 temporary above 32 MiB does under glibc's defaults).
 
 Run: python -m benchmarks.logits_kl [--divergence kl ce js] [--rows 64] [--vocab 32768]
-     [--cores N] [--allocator steady|default]
+     [--cores N] [--allocator steady|default] [--skip-torch]
 """
 
 from __future__ import annotations
@@ -186,11 +186,11 @@ OURS = {
 }
 
 
-def _bench(divergence: str, a, b, repeats: int) -> dict | None:
+def _bench(divergence: str, a, b, repeats: int, torch: bool = True) -> dict | None:
     """Checks agreement, then times forward and value-and-grad; None on disagreement."""
     name, ours = OURS[divergence]
     methods = {name: ours, **_peers(divergence)}
-    torch_peers = _torch_peers(divergence, a, b)
+    torch_peers = _torch_peers(divergence, a, b) if torch else {}
     reference = np.asarray(ours(a, b))
     results = {peer: np.asarray(jax.jit(fn)(a, b)) for peer, fn in methods.items()}
     results.update({peer: fns[0]() for peer, fns in torch_peers.items()})
@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--cores", type=int, default=0, help="CPUs to use (0 = all)")
     parser.add_argument("--allocator", choices=["steady", "default"], default="steady")
+    parser.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--out", default="results/benchmarks/logits_kl.json")
     args = parser.parse_args(argv)
     if min(args.rows, args.vocab, args.repeats) < 1:
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[{args.rows}, {args.vocab}] float32 logits, median of {args.repeats}")
     results = {"machine": machine(), "shape": [args.rows, args.vocab], "timings": {}}
     for divergence in args.divergence:
-        timings = _bench(divergence, a, b, args.repeats)
+        timings = _bench(divergence, a, b, args.repeats, torch=not args.skip_torch)
         if timings is None:
             return 1
         results["timings"][divergence] = timings
