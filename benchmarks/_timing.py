@@ -98,11 +98,16 @@ def interleaved_medians(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def machine() -> str:
     """A one-line description of the machine and the JAX backend."""
     device = jax.devices()[0]
     return (
-        f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} of "
+        f"{platform.processor() or platform.machine()}, {cores()} of "
         f"{os.cpu_count()} cores, "
         f"jax {jax.__version__} on {device.platform} ({device.device_kind}), {allocator()}"
     )

@@ -41,6 +41,7 @@ import numpy as np
 
 import jaxdiv
 from benchmarks._timing import (
+    cores,
     interleaved_medians,
     machine,
     pin_to_cores,
@@ -139,7 +140,7 @@ def _torch_peers(divergence: str, a, b) -> dict:
     except ImportError:
         print("PyTorch is not installed (pip install torch): skipped.")
         return {}
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    torch.set_num_threads(cores())
     ta = torch.from_numpy(np.array(a)).requires_grad_(True)
     tb = torch.from_numpy(np.array(b)).requires_grad_(True)
 

@@ -69,10 +69,7 @@ def _parts(x: jax.Array, mask: jax.Array | None, shift: jax.Array, axis: int, ax
 
 def _log_probs(x: jax.Array, mask: jax.Array | None, row: _Row) -> jax.Array:
     """``log_softmax(x)`` rebuilt from ``x`` and its row, ``-inf`` where masked."""
-    z = x - row.shift
-    if mask is not None:
-        z = jnp.where(mask, z, -jnp.inf)
-    return z - row.log_s
+    return num.shifted(x, mask=mask, shift=row.shift) - row.log_s
 
 
 def _row_sum(x: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
@@ -99,7 +96,7 @@ def _tangent(coefficients, a, b, mask, rows, saved, da, db, axis, axis_name):
     backward pass instead of being stored.
     """
     log_p, log_q = _log_probs(a, mask, rows[0]), _log_probs(b, mask, rows[1])
-    coef_a, coef_b = coefficients(log_p, log_q, saved)
+    coef_a, coef_b = coefficients(log_p, log_q, jnp.exp(log_p), jnp.exp(log_q), saved)
     pairs = ((coef_a, da), (coef_b, db))
     terms = [_row_sum(c * t, axis, axis_name) for c, t in pairs if t is not None]
     return sum(terms[1:], terms[0])
@@ -150,7 +147,7 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
     ``forward(a, b, mask, shifts, weight, axis, axis_name)``, given the row
     maxima of ``a`` and ``b`` (:func:`jaxdiv._numerics.row_shift`), returns
     the divergence, the rows of ``a`` and ``b`` and the other per-row values
-    the derivatives need (``saved``); ``coefficients(log_p, log_q, saved, weight, axis)``
+    the derivatives need (``saved``); ``coefficients(log_p, log_q, p, q, saved, weight, axis)``
     returns the derivatives with respect to ``a`` and ``b`` entry by entry.
     """
 
@@ -213,8 +210,7 @@ def _infinite_limit(x: jax.Array, limit: float) -> jax.Array:
     return jnp.where(jnp.isnan(x), limit, x)
 
 
-def _kl_coefficients(log_p, log_q, kl, *, weight, axis):
-    p, q = jnp.exp(log_p), jnp.exp(log_q)
+def _kl_coefficients(log_p, log_q, p, q, kl, *, weight, axis):
     log_ratio = _infinite_limit(log_p - log_q - jnp.expand_dims(kl, axis), jnp.inf)
     return num.mul_log(p, log_ratio), q - p
 
@@ -234,8 +230,7 @@ def _ce_forward(a, b, mask, shifts, weight, axis, axis_name):
     return ce, (row_a, row_b), ce
 
 
-def _ce_coefficients(log_p, log_q, ce, *, weight, axis):
-    p, q = jnp.exp(log_p), jnp.exp(log_q)
+def _ce_coefficients(log_p, log_q, p, q, ce, *, weight, axis):
     return -num.mul_log(p, _infinite_limit(log_q + jnp.expand_dims(ce, axis), -jnp.inf)), q - p
 
 
@@ -276,8 +271,7 @@ def _js_forward(a, b, mask, shifts, weight, axis, axis_name):
     return weight * kl_pm + (1 - weight) * kl_qm, (row_a, row_b), (kl_pm, kl_qm)
 
 
-def _js_coefficients(log_p, log_q, saved, *, weight, axis):
-    p, q = jnp.exp(log_p), jnp.exp(log_q)
+def _js_coefficients(log_p, log_q, p, q, saved, *, weight, axis):
     t_p, t_q = _js_terms(p, q, weight)
     kl_pm, kl_qm = (jnp.expand_dims(k, axis) for k in saved)
     return weight * (t_p - p * kl_pm), (1 - weight) * (t_q - q * kl_qm)

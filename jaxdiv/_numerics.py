@@ -131,6 +131,13 @@ def row_shift(
     return jnp.where(jnp.isfinite(shift), shift, 0.0)
 
 
+def shifted(logits: jax.Array, *, mask: jax.Array | None, shift: jax.Array) -> jax.Array:
+    """``logits - shift``, with ``-inf`` at masked entries."""
+    if mask is not None:
+        logits = jnp.where(mask, logits, -jnp.inf)
+    return logits - shift
+
+
 def softmax_parts(
     logits: jax.Array,
     *,
@@ -151,9 +158,7 @@ def softmax_parts(
     """
     if shift is None:
         shift = row_shift(logits, axis=axis, mask=mask, axis_name=axis_name)
-    if mask is not None:
-        logits = jnp.where(mask, logits, -jnp.inf)
-    z = logits - shift
+    z = shifted(logits, mask=mask, shift=shift)
     e = jnp.exp(z)
     s = psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
     return SoftmaxParts(z, e, jnp.where(s > 0, s, 1.0), shift)
