@@ -117,6 +117,30 @@ def _block_rows(shape: tuple, itemsize: int, axis: int) -> int | None:
     return block if rows >= 2 * block else None
 
 
+def _local_rows(arrays) -> bool:
+    """Whether a loop over the operands' rows runs on whole, unsharded arrays.
+
+    A loop over row blocks is not partitionable: under ``jit`` with the rows
+    sharded over a mesh, an explicit sharding makes ``lax.map`` refuse the
+    sharded axis, and an automatic one makes XLA gather every operand onto
+    every device. Explicit shardings show in the operands' types; automatic
+    ones do not show at trace time, so a process with several CPU devices
+    (``--xla_force_host_platform_device_count``) always gets one pass.
+    """
+    for x in jax.tree.leaves(arrays):
+        sharding = getattr(jax.typeof(x), "sharding", None)
+        if any(s is not None for s in getattr(sharding, "spec", ())):
+            return False
+    return _cpu_device_count() == 1
+
+
+def _cpu_device_count() -> int:
+    try:
+        return jax.device_count("cpu")
+    except RuntimeError:  # no CPU backend: nothing is lowered for the CPU
+        return 0
+
+
 def _by_row_blocks(fn: Callable, arrays, axis: int, block: int):
     """``fn(arrays, axis)``, a pytree of per-row values, computed over blocks of ``block`` rows.
 
@@ -160,7 +184,8 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
         arrays = (a, b, mask, shifts)
         same = b.shape == a.shape and (mask is None or mask.shape == a.shape)
         block = _block_rows(a.shape, a.dtype.itemsize, axis) if same else None
-        if axis_name is not None or block is None:  # sharded: per-block collectives cost more
+        # Sharded (over the vocabulary with axis_name, or over devices by jit): one pass.
+        if axis_name is not None or block is None or not _local_rows(arrays):
             return one_pass(arrays, axis)
         # GPUs and TPUs fuse the row reductions; the blocks are for the CPU only.
         return jax.lax.platform_dependent(

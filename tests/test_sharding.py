@@ -102,3 +102,55 @@ def test_sharded_integer_labels_match_unsharded(shards, rng):
         lambda x: jaxdiv.cross_entropy_from_integer_labels(x, labels, ignore_index=-100)[keep].sum()
     )(logits)
     np.testing.assert_allclose(grads, expected_grads, rtol=1e-9, atol=1e-12)
+
+
+FUSED = {
+    "kl": jaxdiv.kl_divergence_from_logits,
+    "cross_entropy": jaxdiv.cross_entropy_from_logits,
+    "js": jaxdiv.js_divergence_from_logits,
+}
+
+
+@pytest.mark.parametrize("name", list(FUSED))
+@pytest.mark.parametrize(
+    ("axis_type", "one_cpu"),
+    [("Explicit", False), ("Auto", False), ("Explicit", True)],
+    ids=["explicit", "auto", "explicit-blocks-on"],
+)
+def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypatch):
+    """Data parallelism: rows split over 8 devices by ``jit`` (no ``shard_map``).
+
+    The CPU row blocks are a loop over rows, which cannot be partitioned:
+    with an explicit mesh ``lax.map`` refused the sharded axis (a
+    ValueError), and with an automatic one XLA gathered the whole logits
+    onto every device. With ``one_cpu`` the process is taken for one with a
+    single CPU device, where the blocks are used for unsharded inputs: an
+    explicit sharding must still turn them off (on an accelerator the CPU
+    branch is traced too). An automatic sharding cannot be seen at trace
+    time, but a process with one CPU device cannot shard over CPUs, and an
+    accelerator's lowering drops the CPU branch.
+    """
+    axis_types = getattr(jax.sharding, "AxisType", None)
+    if axis_types is None:
+        pytest.skip("this jax has no AxisType")
+    if one_cpu:
+        monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
+        monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 2 * 32 * 8)  # blocks of 2 rows
+    fn = FUSED[name]
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(getattr(axis_types, axis_type),))
+    rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))
+    a, b = (rng.normal(size=(32, 32)) * 3 for _ in range(2))
+    a[0, :5] = -np.inf
+    sa, sb = jax.device_put(a, rows), jax.device_put(b, rows)
+
+    def loss(a, b):
+        return fn(a, b).sum()
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    hlo = value_and_grad.lower(sa, sb).compile().as_text()
+    assert "all-gather" not in hlo and "all-to-all" not in hlo
+    got = value_and_grad(sa, sb)
+    expected = jax.value_and_grad(loss, argnums=(0, 1))(a, b)
+    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    assert got[1][0].sharding.spec == PartitionSpec("data", None)
