@@ -1,6 +1,7 @@
 """Distillation losses: values against scipy, masks, the fused-linear form and its memory."""
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +11,11 @@ from jax.sharding import Mesh, PartitionSpec
 from scipy import special
 
 from jaxdiv import distill
+
+try:
+    shard_map = jax.shard_map
+except AttributeError:  # jax < 0.7
+    from jax.experimental.shard_map import shard_map
 
 DIVERGENCES = ["forward_kl", "reverse_kl", "jsd"]
 
@@ -123,26 +129,39 @@ def test_fused_linear_loss_peak_memory_is_a_fraction_of_unfused():
     assert fused <= unfused / 4, (fused, unfused)
 
 
-def test_distillation_loss_with_sharded_vocabulary(rng):
-    try:
-        shard_map = jax.shard_map
-    except AttributeError:  # jax < 0.7
-        from jax.experimental.shard_map import shard_map
-    s, t = rng.normal(size=(6, 32)), rng.normal(size=(6, 32))
-    mask = rng.uniform(size=6) < 0.7
-    mesh = Mesh(np.array(jax.devices()[:4]), ("vocab",))
-    spec = PartitionSpec(None, "vocab")
-    for divergence in DIVERGENCES:
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+@pytest.mark.parametrize("shards", [2, 4, 8])
+def test_losses_with_sharded_vocabulary(divergence, shards, rng):
+    """Both losses inside shard_map, vocabulary split over 2, 4 and 8 devices: values and
+    gradients equal the unsharded ones (the student's hidden states and weight columns for the
+    fused-linear loss)."""
+    n, h, h_t, v = 21, 5, 4, 32
+    hs, ws = rng.normal(size=(n, h)), rng.normal(size=(h, v))
+    ht, wt = rng.normal(size=(n, h_t)), rng.normal(size=(h_t, v))
+    mask = rng.uniform(size=n) < 0.7
+    kw = {"divergence": divergence, "beta": 0.3, "temperature": 2.0}
+    mesh = Mesh(np.array(jax.devices()[:shards]), ("vocab",))
+    cols, whole = PartitionSpec(None, "vocab"), PartitionSpec()
+
+    def logits_loss(s, t, m, axis_name=None):
+        return distill.distillation_loss(s, t, where=m, axis_name=axis_name, **kw)
+
+    def fused_loss(hs, ws, wt, m, axis_name=None):
+        return distill.fused_linear_distillation_loss(
+            hs, ws, ht, wt, where=m, chunk_size=8, axis_name=axis_name, **kw
+        )
+
+    cases = [
+        (logits_loss, (hs @ ws, ht @ wt, mask), (cols, cols, whole), (0, 1)),
+        (fused_loss, (hs, ws, wt, mask), (whole, cols, cols, whole), (0, 1)),
+    ]
+    for loss, args, specs, argnums in cases:
         sharded = shard_map(
-            lambda a, b, m, d=divergence: distill.distillation_loss(
-                a, b, divergence=d, temperature=2.0, where=m, axis_name="vocab"
-            ),
-            mesh=mesh,
-            in_specs=(spec, spec, PartitionSpec()),
-            out_specs=PartitionSpec(),
+            partial(loss, axis_name="vocab"), mesh=mesh, in_specs=specs, out_specs=whole
         )
-        expected = distill.distillation_loss(
-            s, t, divergence=divergence, temperature=2.0, where=mask
-        )
-        np.testing.assert_allclose(jax.jit(sharded)(s, t, mask), expected, rtol=1e-10)
+        value, grads = jax.jit(jax.value_and_grad(sharded, argnums=argnums))(*args)
+        expected, expected_grads = jax.value_and_grad(loss, argnums=argnums)(*args)
         assert math.isfinite(float(expected))
+        np.testing.assert_allclose(value, expected, rtol=1e-10)
+        for g, e in zip(grads, expected_grads, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)

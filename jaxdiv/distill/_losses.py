@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxdiv import _logits
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
@@ -149,6 +150,7 @@ def fused_linear_distillation_loss(
     temperature: float = 1.0,
     where: ArrayLike | None = None,
     chunk_size: int = 1024,
+    axis_name: str | None = None,
 ) -> jax.Array:
     r""":func:`distillation_loss` of ``hidden @ weight`` logits, never materialising them.
 
@@ -159,6 +161,13 @@ def fused_linear_distillation_loss(
     student hidden states and weight. A custom VJP returns those gradients, so
     neither the forward nor the backward pass holds a ``[tokens, vocab]``
     array. The teacher gets no gradient.
+
+    With ``axis_name``, inside ``shard_map``, both weights hold this device's
+    columns of the vocabulary (``[hidden, vocab / devices]``) and the hidden
+    states are whole on every device: each device forms only its columns of
+    the logits, the row maxima and sums are combined across devices, and the
+    gradient of the student hidden states is summed over them (each device
+    gets the gradient of its own weight columns).
 
     Args:
       student_hidden: ``[tokens, hidden]``.
@@ -172,6 +181,7 @@ def fused_linear_distillation_loss(
       where: boolean mask of shape ``[tokens]``.
       chunk_size: tokens per chunk (the peak memory is about
         ``chunk_size * vocab`` floats times a small constant).
+      axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
 
     Returns:
       A scalar equal to ``distillation_loss(student_hidden @ student_weight,
@@ -221,7 +231,7 @@ def fused_linear_distillation_loss(
     tokens = hs.shape[0]
     mask = _token_mask(where, (tokens,), fn)
     mask = jnp.ones((tokens,), bool) if mask is None else mask
-    config = (divergence, beta, t, min(chunk_size, tokens))
+    config = (divergence, beta, t, min(chunk_size, tokens), axis_name)
     return _fused_loss(config, hs, ws, ht, wt, mask)
 
 
@@ -233,12 +243,14 @@ def _chunks(x: jax.Array, size: int) -> jax.Array:
 
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
-    divergence, beta, t, size = config
+    divergence, beta, t, size, axis_name = config
     count = jnp.maximum(jnp.sum(mask), 1).astype(hs.dtype)
     wt = jax.lax.stop_gradient(wt)
 
     def chunk_loss(logits, teacher, m):
-        values = token_divergences(logits, teacher, divergence=divergence, beta=beta, temperature=t)
+        values = token_divergences(
+            logits, teacher, divergence=divergence, beta=beta, temperature=t, axis_name=axis_name
+        )
         return jnp.sum(jnp.where(m, values, 0.0)) / count
 
     def step(carry, chunk):
@@ -247,7 +259,8 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
         logits = h_s @ ws
         teacher = jax.lax.stop_gradient(h_t @ wt)
         value, grad_logits = jax.value_and_grad(chunk_loss)(logits, teacher, m)
-        return (loss + value, grad_ws + h_s.T @ grad_logits), grad_logits @ ws.T
+        grad_h = num.psum(grad_logits @ ws.T, axis_name)  # every vocabulary shard adds its part
+        return (loss + value, grad_ws + h_s.T @ grad_logits), grad_h
 
     init = (jnp.zeros((), hs.dtype), jnp.zeros_like(ws))
     (loss, grad_ws), grad_hs = jax.lax.scan(
