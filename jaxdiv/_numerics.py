@@ -74,6 +74,23 @@ def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
     return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
 
+def vary(tree, axis_name):
+    """``tree`` marked as differing between the devices of ``axis_name`` (identity without one).
+
+    Inside ``shard_map`` a loop carry that starts equal on every device (a
+    zero) but accumulates per-device values must be typed as varying from the
+    start. ``jax.lax.pcast`` in recent jax, ``jax.lax.pvary`` before it; a jax
+    without either does not type the variance.
+    """
+    if axis_name is None:
+        return tree
+    if hasattr(jax.lax, "pcast"):
+        return jax.tree.map(lambda x: jax.lax.pcast(x, axis_name, to="varying"), tree)
+    if hasattr(jax.lax, "pvary"):
+        return jax.tree.map(lambda x: jax.lax.pvary(x, axis_name), tree)
+    return tree
+
+
 def max_over(x: jax.Array, *, axis, axis_name: str | None) -> jax.Array:
     """Differentiable maximum over a (possibly sharded) axis.
 

@@ -151,6 +151,7 @@ def fused_linear_distillation_loss(
     where: ArrayLike | None = None,
     chunk_size: int = 1024,
     axis_name: str | None = None,
+    token_axis_name: str | None = None,
 ) -> jax.Array:
     r""":func:`distillation_loss` of ``hidden @ weight`` logits, never materialising them.
 
@@ -169,6 +170,14 @@ def fused_linear_distillation_loss(
     gradient of the student hidden states is summed over them (each device
     gets the gradient of its own weight columns).
 
+    Data parallelism: under ``jit`` with the tokens of both hidden states split
+    over an explicit mesh (``NamedSharding(mesh, P("data", None))``), the
+    chunks are taken from each device's own tokens and only the loss, the
+    token count and the weight's gradient cross devices. With an automatic
+    mesh the split cannot be seen at trace time and XLA gathers the hidden
+    states (every device computes the whole loss); call the function inside
+    ``shard_map`` with ``token_axis_name`` instead.
+
     Args:
       student_hidden: ``[tokens, hidden]``.
       student_weight: ``[hidden, vocab]``.
@@ -182,6 +191,9 @@ def fused_linear_distillation_loss(
       chunk_size: tokens per chunk (the peak memory is about
         ``chunk_size * vocab`` floats times a small constant).
       axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
+      token_axis_name: the mesh axis that splits the tokens (inside
+        ``shard_map``, data parallelism): the mean is over the unmasked
+        tokens of all devices, and the weight's gradient is summed over them.
 
     Returns:
       A scalar equal to ``distillation_loss(student_hidden @ student_weight,
@@ -231,8 +243,35 @@ def fused_linear_distillation_loss(
     tokens = hs.shape[0]
     mask = _token_mask(where, (tokens,), fn)
     mask = jnp.ones((tokens,), bool) if mask is None else mask
-    config = (divergence, beta, t, min(chunk_size, tokens), axis_name)
-    return _fused_loss(config, hs, ws, ht, wt, mask)
+    if axis_name is not None or token_axis_name is not None:  # in the caller's shard_map
+        token_axes = None if token_axis_name is None else (token_axis_name,)
+        config = (divergence, beta, t, min(chunk_size, tokens), axis_name, token_axes)
+        return _fused_loss(config, hs, ws, ht, wt, mask)
+    token_axes = _token_axes(hs)
+    if token_axes is None:
+        config = (divergence, beta, t, min(chunk_size, tokens), None, None)
+        return _fused_loss(config, hs, ws, ht, wt, mask)
+    # Tokens split over an explicit mesh: the chunk loop runs on each device's tokens.
+    mesh = jax.typeof(hs).sharding.mesh
+    local = tokens // math.prod(mesh.shape[a] for a in token_axes)
+    config = (divergence, beta, t, min(chunk_size, local), None, token_axes)
+    rows, whole = jax.sharding.PartitionSpec(token_axes), jax.sharding.PartitionSpec()
+    per_device = jax.shard_map(
+        partial(_fused_loss, config),
+        mesh=mesh,
+        in_specs=(rows, whole, rows, whole, rows),
+        out_specs=whole,
+    )
+    return per_device(hs, ws, ht, wt, mask)
+
+
+def _token_axes(hidden: jax.Array) -> tuple[str, ...] | None:
+    """The explicit mesh axes that split the token axis of ``hidden``, or None."""
+    spec = getattr(getattr(jax.typeof(hidden), "sharding", None), "spec", ())
+    first = spec[0] if len(spec) else None
+    if first is None:
+        return None
+    return (first,) if isinstance(first, str) else tuple(first)
 
 
 def _chunks(x: jax.Array, size: int) -> jax.Array:
@@ -243,8 +282,8 @@ def _chunks(x: jax.Array, size: int) -> jax.Array:
 
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
-    divergence, beta, t, size, axis_name = config
-    count = jnp.maximum(jnp.sum(mask), 1).astype(hs.dtype)
+    divergence, beta, t, size, axis_name, token_axes = config
+    count = jnp.maximum(num.psum(jnp.sum(mask), token_axes), 1).astype(hs.dtype)
     wt = jax.lax.stop_gradient(wt)
 
     def chunk_loss(logits, teacher, m):
@@ -262,12 +301,13 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
         grad_h = num.psum(grad_logits @ ws.T, axis_name)  # every vocabulary shard adds its part
         return (loss + value, grad_ws + h_s.T @ grad_logits), grad_h
 
-    init = (jnp.zeros((), hs.dtype), jnp.zeros_like(ws))
+    # With the tokens split, each device's sums differ: the carries start as such (vary).
+    init = num.vary((jnp.zeros((), hs.dtype), jnp.zeros_like(ws)), token_axes)
     (loss, grad_ws), grad_hs = jax.lax.scan(
         step, init, (_chunks(hs, size), _chunks(ht, size), _chunks(mask, size))
     )
     grad_hs = grad_hs.reshape(-1, hs.shape[1])[: hs.shape[0]]
-    return loss, (grad_hs, grad_ws)
+    return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
