@@ -174,18 +174,25 @@ def _fused_problem(rng, n=64, h=5, h_t=4, v=32):
 
 
 @pytest.mark.parametrize("divergence", DIVERGENCES)
-def test_fused_linear_loss_with_tokens_split_by_jit(divergence, rng):
-    """Data parallelism under plain jit, tokens split over an explicit 8-device mesh.
+@pytest.mark.parametrize("axis_type", ["Explicit", "Auto"])
+@pytest.mark.parametrize("n", [64, 72], ids=["whole-chunks", "padded"])
+def test_fused_linear_loss_with_tokens_split_by_jit(divergence, axis_type, n, rng):
+    """Data parallelism under plain jit, tokens split over an 8-device mesh.
 
-    The chunk loop cannot run over a split axis (lax.scan raised a ValueError);
-    the loss now runs the chunks of each device's own tokens, and only
-    reductions cross devices (no all-gather).
+    A loop cannot run over a split axis. With an explicit mesh lax.scan raised
+    a ValueError; the loss now runs the chunks of each device's own tokens.
+    With an automatic mesh XLA gathered the hidden states onto every device;
+    the chunks are now strided, so that each is split like the tokens (the
+    chunk size a multiple of the device count). Either way only reductions
+    and, for the padded chunks, a shift of a few hidden states cross devices
+    (no all-gather).
     """
-    axis_type = getattr(jax.sharding, "AxisType", None)
-    if axis_type is None:
-        pytest.skip("this jax has no explicit mesh axes")
-    hs, ws, ht, wt, mask = _fused_problem(rng)
-    mesh = jax.make_mesh((8,), ("data",), axis_types=(axis_type.Explicit,))
+    chunk_size = 3 if axis_type == "Explicit" else 16
+    axis_types = getattr(jax.sharding, "AxisType", None)
+    if axis_types is None:
+        pytest.skip("this jax has no mesh axis types")
+    hs, ws, ht, wt, mask = _fused_problem(rng, n=n)
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(getattr(axis_types, axis_type),))
     rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))
     whole = jax.sharding.NamedSharding(mesh, PartitionSpec())
     tokens = jax.sharding.NamedSharding(mesh, PartitionSpec("data"))
@@ -199,7 +206,7 @@ def test_fused_linear_loss_with_tokens_split_by_jit(divergence, rng):
 
     def loss(hs, ws, ht, wt, m):
         return distill.fused_linear_distillation_loss(
-            hs, ws, ht, wt, where=m, chunk_size=3, divergence=divergence, temperature=1.5
+            hs, ws, ht, wt, where=m, chunk_size=chunk_size, divergence=divergence, temperature=1.5
         )
 
     value_and_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))

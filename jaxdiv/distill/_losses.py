@@ -174,9 +174,13 @@ def fused_linear_distillation_loss(
     over an explicit mesh (``NamedSharding(mesh, P("data", None))``), the
     chunks are taken from each device's own tokens and only the loss, the
     token count and the weight's gradient cross devices. With an automatic
-    mesh the split cannot be seen at trace time and XLA gathers the hidden
-    states (every device computes the whole loss); call the function inside
-    ``shard_map`` with ``token_axis_name`` instead.
+    mesh the split cannot be seen at trace time; the chunks are strided (chunk
+    ``j`` holds tokens ``j, j + chunks, ...``), so that each chunk is split
+    like the tokens when ``chunk_size`` is a multiple of the number of
+    devices, and XLA then partitions every chunk and adds the weight
+    gradients once, after the loop. With another ``chunk_size`` XLA gathers
+    the hidden states and every device computes the whole loss. Inside
+    ``shard_map``, pass ``token_axis_name``.
 
     Args:
       student_hidden: ``[tokens, hidden]``.
@@ -275,10 +279,24 @@ def _token_axes(hidden: jax.Array) -> tuple[str, ...] | None:
 
 
 def _chunks(x: jax.Array, size: int) -> jax.Array:
-    """``[tokens, ...]`` to ``[chunks, size, ...]``, zero-padded."""
-    pad = (-x.shape[0]) % size
-    x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-    return x.reshape(-1, size, *x.shape[1:])
+    """``[tokens, ...]`` to ``[chunks, size, ...]``, zero-padded, in strided order.
+
+    Chunk ``j`` holds tokens ``j, j + chunks, j + 2 chunks, ...``. Where the
+    tokens are split over devices by ``jit`` (an automatic mesh), each chunk is
+    then split the same way, and the loop runs over an axis that no device
+    splits: XLA partitions every chunk and adds the devices' weight gradients
+    once, after the loop. Contiguous chunks would make the loop run over the
+    split axis, and XLA would gather the hidden states onto every device.
+    """
+    chunks = -(-x.shape[0] // size)
+    x = jnp.pad(x, [(0, chunks * size - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+    return jnp.moveaxis(x.reshape(size, chunks, *x.shape[1:]), 1, 0)
+
+
+def _unchunk(x: jax.Array, tokens: int) -> jax.Array:
+    """The inverse of :func:`_chunks`: ``[chunks, size, ...]`` to ``[tokens, ...]``."""
+    x = jnp.moveaxis(x, 0, 1)
+    return x.reshape(-1, *x.shape[2:])[:tokens]
 
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
@@ -306,7 +324,7 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
     (loss, grad_ws), grad_hs = jax.lax.scan(
         step, init, (_chunks(hs, size), _chunks(ht, size), _chunks(mask, size))
     )
-    grad_hs = grad_hs.reshape(-1, hs.shape[1])[: hs.shape[0]]
+    grad_hs = _unchunk(grad_hs, hs.shape[0])
     return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes))
 
 
