@@ -244,3 +244,58 @@ def test_fused_linear_loss_with_token_axis_name(divergence, mesh_shape, rng):
     np.testing.assert_allclose(value, expected, rtol=1e-10)
     for g, e in zip(grads, expected_grads, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("hidden_spec", "weight_spec"),
+    [
+        ((None, None), (None, "model")),
+        (("data", None), (None, "model")),
+        (("data", "model"), (None, None)),
+        ((None, None), ("model", None)),
+    ],
+    ids=["vocab", "tokens-and-vocab", "hidden-states-2d", "weight-rows"],
+)
+def test_fused_linear_loss_with_explicit_shardings(hidden_spec, weight_spec, rng):
+    """Under jit on an explicit (4, 2) mesh, any split of the operands gives the unsplit loss.
+
+    Before, a weight split over the vocabulary raised a ShardingTypeError (a
+    contraction over a split axis), and other layouts raised in shard_map or
+    in the custom VJP's type check.
+    """
+    axis_types = getattr(jax.sharding, "AxisType", None)
+    if axis_types is None:
+        pytest.skip("this jax has no mesh axis types")
+    hs, ws, ht, wt, mask = _fused_problem(rng, n=32, h=6, h_t=4, v=16)
+    mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(axis_types.Explicit,) * 2)
+
+    def put(x, spec):
+        return jax.device_put(x, jax.sharding.NamedSharding(mesh, PartitionSpec(*spec)))
+
+    args = (put(hs, hidden_spec), put(ws, weight_spec), put(ht, hidden_spec), put(wt, weight_spec))
+
+    def loss(hs, ws, ht, wt):
+        return distill.fused_linear_distillation_loss(
+            hs, ws, ht, wt, where=mask, chunk_size=3, divergence="jsd", beta=0.4
+        )
+
+    value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(*args)
+    expected, expected_grads = jax.value_and_grad(loss, argnums=(0, 1))(hs, ws, ht, wt)
+    np.testing.assert_allclose(value, expected, rtol=1e-10)
+    for g, e in zip(grads, expected_grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+    assert grads[1].sharding.spec == PartitionSpec(*weight_spec)
+
+
+def test_fused_linear_loss_rejects_tokens_and_vocabulary_on_one_axis(rng):
+    axis_types = getattr(jax.sharding, "AxisType", None)
+    if axis_types is None:
+        pytest.skip("this jax has no mesh axis types")
+    hs, ws, ht, wt, _ = _fused_problem(rng, n=16, v=16)
+    mesh = jax.make_mesh((8,), ("data",), axis_types=(axis_types.Explicit,))
+    rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))
+    cols = jax.sharding.NamedSharding(mesh, PartitionSpec(None, "data"))
+    with pytest.raises(ValueError, match="same mesh axes"):
+        jax.jit(distill.fused_linear_distillation_loss)(
+            jax.device_put(hs, rows), jax.device_put(ws, cols), ht, wt
+        )

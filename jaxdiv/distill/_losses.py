@@ -170,10 +170,13 @@ def fused_linear_distillation_loss(
     gradient of the student hidden states is summed over them (each device
     gets the gradient of its own weight columns).
 
-    Data parallelism: under ``jit`` with the tokens of both hidden states split
-    over an explicit mesh (``NamedSharding(mesh, P("data", None))``), the
-    chunks are taken from each device's own tokens and only the loss, the
-    token count and the weight's gradient cross devices. With an automatic
+    Under ``jit`` with explicit shardings (``jax.make_mesh``'s default), the
+    split of the student's hidden states over the tokens and that of the
+    student's weight over the vocabulary are kept (data and tensor
+    parallelism): each device runs the chunks of its own tokens over its own
+    columns, and only the loss, the token count, the row maxima and sums and
+    the gradients' partial sums cross devices. The other operands are
+    resharded to match, and a split of the hidden axes is gathered. With an automatic
     mesh the split cannot be seen at trace time; the chunks are strided (chunk
     ``j`` holds tokens ``j, j + chunks, ...``), so that each chunk is split
     like the tokens when ``chunk_size`` is a multiple of the number of
@@ -251,31 +254,61 @@ def fused_linear_distillation_loss(
         token_axes = None if token_axis_name is None else (token_axis_name,)
         config = (divergence, beta, t, min(chunk_size, tokens), axis_name, token_axes)
         return _fused_loss(config, hs, ws, ht, wt, mask)
-    token_axes = _token_axes(hs)
-    if token_axes is None:
+    layout = _explicit_layout((hs, ws, ht, wt), fn)
+    if layout is None:
         config = (divergence, beta, t, min(chunk_size, tokens), None, None)
         return _fused_loss(config, hs, ws, ht, wt, mask)
-    # Tokens split over an explicit mesh: the chunk loop runs on each device's tokens.
-    mesh = jax.typeof(hs).sharding.mesh
-    local = tokens // math.prod(mesh.shape[a] for a in token_axes)
-    config = (divergence, beta, t, min(chunk_size, local), None, token_axes)
-    rows, whole = jax.sharding.PartitionSpec(token_axes), jax.sharding.PartitionSpec()
-    per_device = jax.shard_map(
-        partial(_fused_loss, config),
-        mesh=mesh,
-        in_specs=(rows, whole, rows, whole, rows),
-        out_specs=whole,
+    # Operands with explicit shardings: the chunk loop runs on each device's tokens and
+    # vocabulary columns (a loop cannot run over a split axis).
+    mesh, token_axes, vocab_axes = layout
+    local = tokens // math.prod(mesh.shape[a] for a in token_axes or ())
+    config = (divergence, beta, t, min(chunk_size, local), vocab_axes, token_axes)
+    spec = jax.sharding.PartitionSpec
+    specs = (
+        spec(token_axes, None),
+        spec(None, vocab_axes),
+        spec(token_axes, None),
+        spec(None, vocab_axes),
+        spec(token_axes),
     )
-    return per_device(hs, ws, ht, wt, mask)
+    args = [
+        jax.sharding.reshard(x, jax.sharding.NamedSharding(mesh, sp))
+        for x, sp in zip((hs, ws, ht, wt, mask), specs, strict=True)
+    ]
+    per_device = jax.shard_map(
+        partial(_fused_loss, config), mesh=mesh, in_specs=specs, out_specs=spec()
+    )
+    return per_device(*args)
 
 
-def _token_axes(hidden: jax.Array) -> tuple[str, ...] | None:
-    """The explicit mesh axes that split the token axis of ``hidden``, or None."""
-    spec = getattr(getattr(jax.typeof(hidden), "sharding", None), "spec", ())
-    first = spec[0] if len(spec) else None
-    if first is None:
+def _explicit_layout(arrays, fn: str):
+    """``(mesh, token axes, vocabulary axes)`` where an operand has an explicit sharding.
+
+    The tokens keep the split of the student's hidden states and the
+    vocabulary that of the student's weight (None where unsplit); the other
+    operands are resharded to match, and the hidden axes are gathered. None
+    where no operand carries an explicit sharding.
+    """
+    shardings = [getattr(jax.typeof(x), "sharding", None) for x in arrays]
+    specs = [tuple(getattr(s, "spec", ())) for s in shardings]
+    split = [any(e is not None for e in sp) for sp in specs]
+    if not any(split):
         return None
-    return (first,) if isinstance(first, str) else tuple(first)
+    mesh = shardings[split.index(True)].mesh
+    tokens, vocab = (_mesh_axes(e) for e in (specs[0][0], specs[1][1]))
+    if set(tokens or ()) & set(vocab or ()):
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: the tokens of student_hidden and the vocabulary of "
+            f"student_weight are split over the same mesh axes ({specs[0]} and {specs[1]})."
+        )
+    return mesh, tokens, vocab
+
+
+def _mesh_axes(entry) -> tuple[str, ...] | None:
+    """A PartitionSpec entry as a tuple of mesh axis names, None where unsplit."""
+    if entry is None:
+        return None
+    return (entry,) if isinstance(entry, str) else tuple(entry)
 
 
 def _chunks(x: jax.Array, size: int) -> jax.Array:
