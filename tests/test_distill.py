@@ -222,7 +222,8 @@ def test_fused_linear_loss_with_tokens_split_by_jit(divergence, axis_type, n, rn
 @pytest.mark.parametrize("divergence", DIVERGENCES)
 @pytest.mark.parametrize("mesh_shape", [(4, 1), (2, 4)], ids=["tokens", "tokens-and-vocab"])
 def test_fused_linear_loss_with_token_axis_name(divergence, mesh_shape, rng):
-    """Inside shard_map, tokens split over one mesh axis (and the vocabulary over another)."""
+    """Inside shard_map, tokens split over one mesh axis (and the vocabulary over another):
+    both losses, values and gradients."""
     hs, ws, ht, wt, mask = _fused_problem(rng)
     devices = np.array(jax.devices()[: math.prod(mesh_shape)]).reshape(mesh_shape)
     mesh = Mesh(devices, ("data", "vocab"))
@@ -233,17 +234,24 @@ def test_fused_linear_loss_with_token_axis_name(divergence, mesh_shape, rng):
             hs, ws, ht, wt, where=m, chunk_size=5, divergence=divergence, beta=0.3, **names
         )
 
-    sharded = shard_map(
-        partial(loss, token_axis_name="data", axis_name="vocab"),
-        mesh=mesh,
-        in_specs=(rows, cols, rows, cols, PartitionSpec("data")),
-        out_specs=PartitionSpec(),
-    )
-    value, grads = jax.jit(jax.value_and_grad(sharded, argnums=(0, 1)))(hs, ws, ht, wt, mask)
-    expected, expected_grads = jax.value_and_grad(loss, argnums=(0, 1))(hs, ws, ht, wt, mask)
-    np.testing.assert_allclose(value, expected, rtol=1e-10)
-    for g, e in zip(grads, expected_grads, strict=True):
-        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+    def logits_loss(s, t, m, **names):
+        return distill.distillation_loss(s, t, where=m, divergence=divergence, beta=0.3, **names)
+
+    names = {"token_axis_name": "data", "axis_name": "vocab"}
+    tokens, both = PartitionSpec("data"), PartitionSpec("data", "vocab")
+    cases = [
+        (loss, (hs, ws, ht, wt, mask), (rows, cols, rows, cols, tokens)),
+        (logits_loss, (hs @ ws, ht @ wt, mask), (both, both, tokens)),
+    ]
+    for fn, args, specs in cases:
+        sharded = shard_map(
+            partial(fn, **names), mesh=mesh, in_specs=specs, out_specs=PartitionSpec()
+        )
+        value, grads = jax.jit(jax.value_and_grad(sharded, argnums=(0, 1)))(*args)
+        expected, expected_grads = jax.value_and_grad(fn, argnums=(0, 1))(*args)
+        np.testing.assert_allclose(value, expected, rtol=1e-10)
+        for g, e in zip(grads, expected_grads, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,11 @@ from jaxdiv import _logits
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
+try:
+    _shard_map = jax.shard_map
+except AttributeError:  # jax < 0.7
+    from jax.experimental.shard_map import shard_map as _shard_map
+
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
 
 
@@ -50,11 +55,13 @@ def token_divergences(
     return d * temperature**2
 
 
-def _token_mean(values: jax.Array, where: jax.Array | None) -> jax.Array:
+def _token_mean(values: jax.Array, where: jax.Array | None, token_axis_name=None) -> jax.Array:
+    """The mean over the unmasked tokens, of all devices of ``token_axis_name`` if given."""
     if where is None:
-        return jnp.mean(values)
-    count = jnp.sum(where)
-    return jnp.sum(jnp.where(where, values, 0.0)) / jnp.maximum(count, 1)
+        where = jnp.ones(values.shape, bool)
+    total = num.psum(jnp.sum(jnp.where(where, values, 0.0)), token_axis_name)
+    count = num.psum(jnp.sum(where), token_axis_name)
+    return total / jnp.maximum(count, 1)
 
 
 def _token_mask(where, shape, fn: str) -> jax.Array | None:
@@ -80,6 +87,7 @@ def distillation_loss(
     temperature: float = 1.0,
     where: ArrayLike | None = None,
     axis_name: str | None = None,
+    token_axis_name: str | None = None,
 ) -> jax.Array:
     r"""Distillation loss between student and teacher logits, averaged over tokens.
 
@@ -107,6 +115,9 @@ def distillation_loss(
       where: boolean token mask of shape ``logits.shape[:-1]`` (False for
         padding).
       axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
+      token_axis_name: the mesh axis that splits the tokens (inside
+        ``shard_map``): the mean is then over the unmasked tokens of all
+        devices. Under plain ``jit`` with sharded inputs nothing is needed.
 
     Returns:
       A scalar, in nats.
@@ -136,7 +147,7 @@ def distillation_loss(
     values = token_divergences(
         student, teacher, divergence=divergence, beta=beta, temperature=t, axis_name=axis_name
     )
-    return _token_mean(values, mask)
+    return _token_mean(values, mask, token_axis_name)
 
 
 def fused_linear_distillation_loss(
@@ -176,11 +187,12 @@ def fused_linear_distillation_loss(
     parallelism): each device runs the chunks of its own tokens over its own
     columns, and only the loss, the token count, the row maxima and sums and
     the gradients' partial sums cross devices. The other operands are
-    resharded to match, and a split of the hidden axes is gathered. With an automatic
-    mesh the split cannot be seen at trace time; the chunks are strided (chunk
-    ``j`` holds tokens ``j, j + chunks, ...``), so that each chunk is split
-    like the tokens when ``chunk_size`` is a multiple of the number of
-    devices, and XLA then partitions every chunk and adds the weight
+    resharded to match, and a split of the hidden axes is gathered.
+
+    With an automatic mesh the split cannot be seen at trace time. The chunks
+    are strided (chunk ``j`` holds tokens ``j, j + chunks, ...``), so that
+    each chunk is split like the tokens when ``chunk_size`` is a multiple of
+    the number of devices; XLA then partitions every chunk and adds the weight
     gradients once, after the loop. With another ``chunk_size`` XLA gathers
     the hidden states and every device computes the whole loss. Inside
     ``shard_map``, pass ``token_axis_name``.
@@ -275,7 +287,7 @@ def fused_linear_distillation_loss(
         jax.sharding.reshard(x, jax.sharding.NamedSharding(mesh, sp))
         for x, sp in zip((hs, ws, ht, wt, mask), specs, strict=True)
     ]
-    per_device = jax.shard_map(
+    per_device = _shard_map(
         partial(_fused_loss, config), mesh=mesh, in_specs=specs, out_specs=spec()
     )
     return per_device(*args)
