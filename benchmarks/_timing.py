@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 import jax
+import numpy as np
 
 
 def pin_to_cores(cores: int | None) -> None:
@@ -80,18 +81,23 @@ def interleaved_medians(
     """Median wall times of several compiled functions, measured in alternation.
 
     One call of each per round, so that drifts in the machine's load affect
-    every method alike. The order rotates from round to round, so that no
-    method always runs right after the same other one: whatever a call leaves
-    behind (cold caches, another library's threads going to sleep) falls on
-    each method equally often.
+    every method alike. Each round runs the methods in a new random order
+    (seeded), so that no method always runs right after the same other one:
+    whatever a call leaves behind (caches and heap blocks laid out for another
+    computation, another library's threads going to sleep) falls on each
+    method alike. A rotating order is not enough: it keeps the cyclic order,
+    so each method still follows the same one in almost every round, and
+    three copies of one jitted function were measured 10-15% apart that way.
     """
     for fn in fns.values():
         for _ in range(warmup):
             jax.block_until_ready(fn(*args))
     names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+    order = np.random.default_rng(0)
+    for _ in range(repeats):
+        for i in order.permutation(len(names)):
+            name = names[i]
             start = time.perf_counter()
             jax.block_until_ready(fns[name](*args))
             times[name].append(time.perf_counter() - start)
