@@ -127,10 +127,8 @@ def _local_rows(arrays) -> bool:
     ones do not show at trace time, so a process with several CPU devices
     (``--xla_force_host_platform_device_count``) always gets one pass.
     """
-    for x in jax.tree.leaves(arrays):
-        sharding = getattr(jax.typeof(x), "sharding", None)
-        if any(s is not None for s in getattr(sharding, "spec", ())):
-            return False
+    if any(e is not None for x in jax.tree.leaves(arrays) for e in num.explicit_spec(x)):
+        return False
     return _cpu_device_count() == 1
 
 

@@ -74,6 +74,15 @@ def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
     return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
 
+def explicit_spec(x) -> tuple:
+    """The entries of the sharding ``x``'s type carries (explicit mesh axes), ``()`` if none.
+
+    Automatic shardings do not show in types at trace time; their entries read as None.
+    """
+    sharding = getattr(jax.typeof(x), "sharding", None)
+    return tuple(getattr(sharding, "spec", ()))
+
+
 def vary(tree, axis_name):
     """``tree`` marked as differing between the devices of ``axis_name`` (identity without one).
 

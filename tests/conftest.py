@@ -26,6 +26,15 @@ def rng():
     return np.random.default_rng(20261125)
 
 
+@pytest.fixture
+def axis_types():
+    """``jax.sharding.AxisType`` (explicit and automatic mesh axes); skips on a jax without it."""
+    types = getattr(jax.sharding, "AxisType", None)
+    if types is None:
+        pytest.skip("this jax has no mesh axis types")
+    return types
+
+
 def random_simplex(rng, shape, *, floor=0.0):
     """Random probability vectors along the last axis, each entry >= floor / K."""
     x = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])

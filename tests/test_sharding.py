@@ -104,11 +104,7 @@ def test_sharded_integer_labels_match_unsharded(shards, rng):
     np.testing.assert_allclose(grads, expected_grads, rtol=1e-9, atol=1e-12)
 
 
-FUSED = {
-    "kl": jaxdiv.kl_divergence_from_logits,
-    "cross_entropy": jaxdiv.cross_entropy_from_logits,
-    "js": jaxdiv.js_divergence_from_logits,
-}
+FUSED = {name: FUNCTIONS[name] for name in ("kl", "cross_entropy", "js")}  # the fused kernels
 
 
 @pytest.mark.parametrize("name", list(FUSED))
@@ -117,7 +113,7 @@ FUSED = {
     [("Explicit", False), ("Auto", False), ("Explicit", True)],
     ids=["explicit", "auto", "explicit-blocks-on"],
 )
-def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypatch):
+def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypatch, axis_types):
     """Data parallelism: rows split over 8 devices by ``jit`` (no ``shard_map``).
 
     The CPU row blocks are a loop over rows, which cannot be partitioned:
@@ -130,9 +126,6 @@ def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypat
     time, but a process with one CPU device cannot shard over CPUs, and an
     accelerator's lowering drops the CPU branch.
     """
-    axis_types = getattr(jax.sharding, "AxisType", None)
-    if axis_types is None:
-        pytest.skip("this jax has no AxisType")
     if one_cpu:
         monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
         monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 2 * 32 * 8)  # blocks of 2 rows
@@ -158,12 +151,9 @@ def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypat
 
 @pytest.mark.parametrize("name", list(FUSED))
 @pytest.mark.parametrize("spec", [(None, "model"), ("data", "model")], ids=["vocab", "both"])
-def test_vocabulary_sharded_by_jit(name, spec, rng):
+def test_vocabulary_sharded_by_jit(name, spec, rng, axis_types):
     """Tensor parallelism under plain jit: the vocabulary (and rows) split over an explicit
     (4, 2) mesh, no axis_name; XLA combines the row reductions across devices."""
-    axis_types = getattr(jax.sharding, "AxisType", None)
-    if axis_types is None:
-        pytest.skip("this jax has no AxisType")
     fn = FUSED[name]
     mesh = jax.make_mesh((4, 2), ("data", "model"), axis_types=(axis_types.Explicit,) * 2)
     sharding = jax.sharding.NamedSharding(mesh, PartitionSpec(*spec))

@@ -262,13 +262,11 @@ def fused_linear_distillation_loss(
     tokens = hs.shape[0]
     mask = _token_mask(where, (tokens,), fn)
     mask = jnp.ones((tokens,), bool) if mask is None else mask
-    if axis_name is not None or token_axis_name is not None:  # in the caller's shard_map
+    in_shard_map = axis_name is not None or token_axis_name is not None
+    layout = None if in_shard_map else _explicit_layout((hs, ws, ht, wt), fn)
+    if layout is None:
         token_axes = None if token_axis_name is None else (token_axis_name,)
         config = (divergence, beta, t, min(chunk_size, tokens), axis_name, token_axes)
-        return _fused_loss(config, hs, ws, ht, wt, mask)
-    layout = _explicit_layout((hs, ws, ht, wt), fn)
-    if layout is None:
-        config = (divergence, beta, t, min(chunk_size, tokens), None, None)
         return _fused_loss(config, hs, ws, ht, wt, mask)
     # Operands with explicit shardings: the chunk loop runs on each device's tokens and
     # vocabulary columns (a loop cannot run over a split axis).
@@ -301,12 +299,11 @@ def _explicit_layout(arrays, fn: str):
     operands are resharded to match, and the hidden axes are gathered. None
     where no operand carries an explicit sharding.
     """
-    shardings = [getattr(jax.typeof(x), "sharding", None) for x in arrays]
-    specs = [tuple(getattr(s, "spec", ())) for s in shardings]
+    specs = [num.explicit_spec(x) for x in arrays]
     split = [any(e is not None for e in sp) for sp in specs]
     if not any(split):
         return None
-    mesh = shardings[split.index(True)].mesh
+    mesh = jax.typeof(arrays[split.index(True)]).sharding.mesh
     tokens, vocab = (_mesh_axes(e) for e in (specs[0][0], specs[1][1]))
     if set(tokens or ()) & set(vocab or ()):
         raise ValueError(
