@@ -176,19 +176,23 @@ def _fused_problem(rng, n=64, h=5, h_t=4, v=32):
 
 @pytest.mark.parametrize("divergence", DIVERGENCES)
 @pytest.mark.parametrize("axis_type", ["Explicit", "Auto"])
-@pytest.mark.parametrize("n", [64, 72], ids=["whole-chunks", "padded"])
-def test_fused_linear_loss_with_tokens_split_by_jit(divergence, axis_type, n, rng, axis_types):
+@pytest.mark.parametrize(
+    "n, chunk_size", [(64, 16), (72, 16), (64, 5)], ids=["whole-chunks", "padded", "odd-chunk-size"]
+)
+def test_fused_linear_loss_with_tokens_split_by_jit(
+    divergence, axis_type, n, chunk_size, rng, axis_types
+):
     """Data parallelism under plain jit, tokens split over an 8-device mesh.
 
     A loop cannot run over a split axis. With an explicit mesh lax.scan raised
     a ValueError; the loss now runs the chunks of each device's own tokens.
     With an automatic mesh XLA gathered the hidden states onto every device;
-    the chunks are now strided, so that each is split like the tokens (the
-    chunk size a multiple of the device count). Either way only reductions
-    and, for the padded chunks, a shift of a few hidden states cross devices
-    (no all-gather).
+    the chunks are now strided, so that each is split like the tokens, and
+    their size is rounded up to a multiple of the device count (a chunk of 5
+    tokens made XLA gather them). Either way only reductions and, for the
+    padded chunks, a shift of a few hidden states cross devices (no
+    all-gather).
     """
-    chunk_size = 3 if axis_type == "Explicit" else 16
     hs, ws, ht, wt, mask = _fused_problem(rng, n=n)
     mesh = jax.make_mesh((8,), ("data",), axis_types=(getattr(axis_types, axis_type),))
     rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))

@@ -190,12 +190,11 @@ def fused_linear_distillation_loss(
     resharded to match, and a split of the hidden axes is gathered.
 
     With an automatic mesh the split cannot be seen at trace time. The chunks
-    are strided (chunk ``j`` holds tokens ``j, j + chunks, ...``), so that
-    each chunk is split like the tokens when ``chunk_size`` is a multiple of
-    the number of devices; XLA then partitions every chunk and adds the weight
-    gradients once, after the loop. With another ``chunk_size`` XLA gathers
-    the hidden states and every device computes the whole loss. Inside
-    ``shard_map``, pass ``token_axis_name``.
+    are strided (chunk ``j`` holds tokens ``j, j + chunks, ...``) and their
+    size is rounded up to a multiple of the number of devices, so that each
+    chunk is split like the tokens; XLA then partitions every chunk and adds
+    the weight gradients once, after the loop. Inside ``shard_map``, pass
+    ``token_axis_name``.
 
     Args:
       student_hidden: ``[tokens, hidden]``.
@@ -208,7 +207,9 @@ def fused_linear_distillation_loss(
       temperature: ``T > 0``.
       where: boolean mask of shape ``[tokens]``.
       chunk_size: tokens per chunk (the peak memory is about
-        ``chunk_size * vocab`` floats times a small constant).
+        ``chunk_size * vocab`` floats times a small constant). Outside
+        ``shard_map`` and without explicit shardings, it is rounded up to a
+        multiple of ``jax.device_count()`` (see above).
       axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
       token_axis_name: the mesh axis that splits the tokens (inside
         ``shard_map``, data parallelism): the mean is over the unmasked
@@ -266,7 +267,10 @@ def fused_linear_distillation_loss(
     layout = None if in_shard_map else _explicit_layout((hs, ws, ht, wt), fn)
     if layout is None:
         token_axes = None if token_axis_name is None else (token_axis_name,)
-        config = (divergence, beta, t, min(chunk_size, tokens), axis_name, token_axes)
+        size = min(chunk_size, tokens)
+        if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
+            size = -(-size // jax.device_count()) * jax.device_count()
+        config = (divergence, beta, t, size, axis_name, token_axes)
         return _fused_loss(config, hs, ws, ht, wt, mask)
     # Operands with explicit shardings: the chunk loop runs on each device's tokens and
     # vocabulary columns (a loop cannot run over a split axis).
