@@ -40,9 +40,22 @@ def guard(
     ``fn`` must be elementwise. Where ``cond`` is false the arguments are
     replaced by ``safe`` before ``fn`` sees them, and the inner ``where``
     discards any cotangent there, so those entries get an exactly zero gradient.
+
+    The selects are ``lax.select`` against ``lax.full_like``, not ``jnp.where``
+    with a scalar: reverse mode hoisted ``jnp.where``'s broadcast constants out
+    of loops (the CPU row blocks), where they became arrays read on every
+    iteration (three 1 MiB arrays per block in the gradient of the fused KL).
     """
-    safe_args = [jnp.where(cond, a, jnp.asarray(safe, a.dtype)) for a in args]
-    return jnp.where(cond, fn(*safe_args), jnp.asarray(otherwise, safe_args[0].dtype))
+    cond = jnp.asarray(cond)
+    args = [jnp.asarray(a) for a in args]
+    shape = jnp.broadcast_shapes(cond.shape, *(a.shape for a in args))
+    cond = jnp.broadcast_to(cond, shape)
+    safe_args = [_fill_where_not(cond, jnp.broadcast_to(a, shape), safe) for a in args]
+    return _fill_where_not(cond, jnp.broadcast_to(fn(*safe_args), shape), otherwise)
+
+
+def _fill_where_not(cond: jax.Array, x: jax.Array, fill: float) -> jax.Array:
+    return jax.lax.select(cond, x, jax.lax.full_like(x, fill))
 
 
 def safe_log(x: jax.Array) -> jax.Array:
