@@ -51,7 +51,7 @@ def guard(
     shape = jnp.broadcast_shapes(cond.shape, *(a.shape for a in args))
     cond = jnp.broadcast_to(cond, shape)
     safe_args = [_fill_where_not(cond, jnp.broadcast_to(a, shape), safe) for a in args]
-    return _fill_where_not(cond, jnp.broadcast_to(fn(*safe_args), shape), otherwise)
+    return _fill_where_not(cond, fn(*safe_args), otherwise)
 
 
 def _fill_where_not(cond: jax.Array, x: jax.Array, fill: float) -> jax.Array:

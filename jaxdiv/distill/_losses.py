@@ -269,7 +269,8 @@ def fused_linear_distillation_loss(
         token_axes = None if token_axis_name is None else (token_axis_name,)
         size = min(chunk_size, tokens)
         if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
-            size = -(-size // jax.device_count()) * jax.device_count()
+            devices = jax.device_count()
+            size = -(-size // devices) * devices
         config = (divergence, beta, t, size, axis_name, token_axes)
         return _fused_loss(config, hs, ws, ht, wt, mask)
     # Operands with explicit shardings: the chunk loop runs on each device's tokens and
