@@ -221,3 +221,35 @@ def to_base(x: jax.Array, base: float | None) -> jax.Array:
 def safe_log1m(x: jax.Array) -> jax.Array:
     """``log(1 - x)`` (via ``log1p``) with ``log(0) = -inf`` and a zero gradient at ``x = 1``."""
     return guard(x < 1, lambda y: jnp.log1p(-y), x, safe=0.0, otherwise=-jnp.inf)
+
+
+def masked_mean(
+    values: jax.Array, where: jax.Array | None = None, *, axis_name: str | None = None
+) -> jax.Array:
+    """The mean of ``values`` over the entries where ``where`` holds, as a scalar.
+
+    The one masked mean of jaxdiv's losses (distillation, mixture objectives):
+
+    * ``where=None`` averages every entry;
+    * an empty ``values`` or an all-False ``where`` gives 0, with a zero
+      gradient (not NaN): a fully masked batch contributes nothing, as a fully
+      masked row of the discrete API does;
+    * masked entries get an exactly zero gradient, whatever they hold (NaN
+      included);
+    * 16-bit values are summed in float32 and the mean is returned in the
+      accumulation dtype (at least float32); their gradients come back in the
+      dtype of ``values``;
+    * with ``axis_name`` (inside ``shard_map``) the sum and the count are
+      taken over the devices of that mesh axis.
+    """
+    values = jnp.asarray(values)
+    acc = jnp.promote_types(values.dtype, jnp.float32)
+    values = values.astype(acc)
+    if where is None:
+        total, count = jnp.sum(values), values.size
+    else:
+        where = jnp.broadcast_to(jnp.asarray(where, bool), values.shape)
+        total = jnp.sum(jnp.where(where, values, jnp.zeros((), acc)))
+        count = jnp.sum(where, dtype=jnp.int32)
+    total, count = psum(total, axis_name), psum(count, axis_name)
+    return total / jnp.maximum(count, 1).astype(acc)

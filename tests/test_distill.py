@@ -72,7 +72,7 @@ def test_bad_configuration_raises_clear_errors():
         distill.distillation_loss(x, np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"where has shape \(3,\)"):
         distill.distillation_loss(x, x, where=np.ones(3, bool))
-    with pytest.raises(ValueError, match="chunk_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
         distill.fused_linear_distillation_loss(
             x, np.zeros((3, 4)), x, np.zeros((3, 4)), chunk_size=0
         )
@@ -302,4 +302,131 @@ def test_fused_linear_loss_rejects_tokens_and_vocabulary_on_one_axis(rng, axis_t
     with pytest.raises(ValueError, match="same mesh axes"):
         jax.jit(distill.fused_linear_distillation_loss)(
             jax.device_put(hs, rows), jax.device_put(ws, cols), ht, wt
+        )
+
+
+# --------------------------------------------------------------------------- boundaries
+
+
+def test_chunk_size_accepts_any_integer_and_rejects_bools(rng):
+    """chunk_size=np.int64(2) was rejected as "not an int"; bools and non-positive sizes are
+    rejected with a message that names the expected type."""
+    hs, ws, ht, wt, mask = _fused_problem(rng, n=9)
+    ref = distill.fused_linear_distillation_loss(hs, ws, ht, wt, where=mask, chunk_size=2)
+    for size in (np.int64(2), np.int32(2), np.uint8(2), jnp.int32(2)):
+        got = distill.fused_linear_distillation_loss(hs, ws, ht, wt, where=mask, chunk_size=size)
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    for bad, why in [
+        (True, "a bool"),
+        (np.bool_(True), "a bool"),
+        (0, "not positive"),
+        (np.int64(-3), "not positive"),
+        (2.0, "of type float"),
+        ("8", "of type str"),
+    ]:
+        with pytest.raises(ValueError, match=rf"chunk_size must be an integer >= 1 .*\({why}\)"):
+            distill.fused_linear_distillation_loss(hs, ws, ht, wt, chunk_size=bad)
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+def test_no_tokens_and_all_masked_give_zero_with_zero_gradients(divergence, rng):
+    """Zero tokens raised a ZeroDivisionError in the fused loss. Both losses now share one
+    rule (jaxdiv._numerics.masked_mean): the mean over no tokens is 0, gradients 0."""
+    hs, ws, ht, wt, _ = _fused_problem(rng, n=6)
+    kw = {"divergence": divergence, "beta": 0.3}
+
+    def fused(hs, ws, ht, wt, m):
+        return distill.fused_linear_distillation_loss(hs, ws, ht, wt, where=m, chunk_size=4, **kw)
+
+    def unfused(hs, ws, ht, wt, m):
+        return distill.distillation_loss(hs @ ws, ht @ wt, where=m, **kw)
+
+    empty = (hs[:0], ws, ht[:0], wt, np.zeros(0, bool))
+    masked = (hs, ws, ht, wt, np.zeros(6, bool))
+    for loss in (fused, unfused):
+        for args in (empty, masked):
+            value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(*args)
+            assert float(value) == 0.0
+            for g, x in zip(grads, args, strict=False):
+                assert g.shape == x.shape and not np.any(g), loss.__name__
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+def test_the_teacher_is_a_constant_in_both_losses(divergence, rng):
+    """The unfused loss gave the teacher a non-zero gradient, the fused one a zero gradient;
+    both now stop it, and the student's gradient is that of the loss with a constant teacher."""
+    hs, ws, ht, wt, mask = _fused_problem(rng, n=10)
+    kw = {"divergence": divergence, "beta": 0.3, "temperature": 1.5, "where": mask}
+    teacher_logits = ht @ wt
+    g_s, g_t = jax.grad(lambda s, t: distill.distillation_loss(s, t, **kw), argnums=(0, 1))(
+        hs @ ws, teacher_logits
+    )
+    assert not np.any(g_t) and np.any(g_s)
+    grads = jax.grad(
+        lambda *a: distill.fused_linear_distillation_loss(*a, chunk_size=4, **kw),
+        argnums=(0, 1, 2, 3),
+    )(hs, ws, ht, wt)
+    assert not np.any(grads[2]) and not np.any(grads[3])
+    # Through the teacher's own parameters too (the unfused loss's teacher is a function of them).
+    g_ht, g_wt = jax.grad(
+        lambda a, b: distill.distillation_loss(hs @ ws, a @ b, **kw), argnums=(0, 1)
+    )(ht, wt)
+    assert not np.any(g_ht) and not np.any(g_wt)
+
+
+def _rounded(x, dtype):
+    """``x`` rounded to ``dtype`` and back to float32: the 16-bit input, in float32."""
+    return jnp.asarray(x, dtype).astype(jnp.float32)
+
+
+# 16-bit inputs: the fused loss multiplies them with float32 products, so it equals the float32
+# computation on the same (rounded) inputs up to float32 rounding; against the unfused loss fed
+# 16-bit logits (rounded to 8 or 11 bits), it agrees to the precision of those logits.
+FLOAT32_RTOL = 2e-5
+SIXTEEN_BIT_RTOL = {jnp.bfloat16: 3e-2, jnp.float16: 4e-3}
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+def test_fused_loss_in_16_bits_equals_the_unfused_loss(dtype, divergence, rng):
+    """bfloat16 or float16 operands raised "scan body function carry input and carry output
+    must have equal types". Now: float32 accumulation, loss in float32, each gradient in its
+    input's dtype, and the values and gradients of the unfused loss on the same inputs."""
+    n, h, h_t, v = 37, 8, 6, 40
+    hs, ws = rng.normal(size=(n, h)), rng.normal(size=(h, v)) * 0.5
+    ht, wt = rng.normal(size=(n, h_t)), rng.normal(size=(h_t, v)) * 0.5
+    mask = rng.uniform(size=n) < 0.8
+    kw = {"divergence": divergence, "beta": 0.3, "temperature": 1.3, "where": mask}
+    low = [jnp.asarray(x, dtype) for x in (hs, ws, ht, wt)]
+    f32 = [_rounded(x, dtype) for x in (hs, ws, ht, wt)]
+
+    def fused(hs, ws, ht, wt):
+        return distill.fused_linear_distillation_loss(hs, ws, ht, wt, chunk_size=8, **kw)
+
+    def unfused(hs, ws, ht, wt):
+        return distill.distillation_loss(hs @ ws, ht @ wt, **kw)
+
+    grad = partial(jax.value_and_grad, argnums=(0, 1))
+    # Every mix of 16-bit and float32 operands (only the student's hidden states in 16 bits,
+    # only the weights, all of them).
+    for which in [(0,), (1, 3), (0, 1, 2, 3)]:
+        args = [low[i] if i in which else f32[i] for i in range(4)]
+        value, grads = jax.jit(grad(fused))(*args)
+        assert value.dtype == jnp.float32
+        assert [g.dtype for g in grads] == [args[0].dtype, args[1].dtype]
+        ref_value, ref_grads = jax.jit(grad(unfused))(*f32)
+        np.testing.assert_allclose(value, ref_value, rtol=FLOAT32_RTOL)
+        for g, r in zip(grads, ref_grads, strict=True):
+            tol = FLOAT32_RTOL if g.dtype == jnp.float32 else SIXTEEN_BIT_RTOL[dtype]
+            np.testing.assert_allclose(
+                g.astype(np.float32), r, rtol=tol, atol=tol * float(jnp.max(jnp.abs(r)))
+            )
+    # The unfused loss on 16-bit logits: float32 loss, gradients in 16 bits, to their precision.
+    value, grads = jax.jit(grad(unfused))(*low)
+    assert value.dtype == jnp.float32 and all(g.dtype == dtype for g in grads)
+    tol = SIXTEEN_BIT_RTOL[dtype]
+    np.testing.assert_allclose(value, ref_value, rtol=tol)
+    for g, r in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(
+            g.astype(np.float32), r, rtol=tol, atol=tol * float(jnp.max(jnp.abs(r)))
         )

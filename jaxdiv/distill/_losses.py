@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import operator
 from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdiv import _logits
@@ -55,15 +57,6 @@ def token_divergences(
     return d * temperature**2
 
 
-def _token_mean(values: jax.Array, where: jax.Array | None, token_axis_name=None) -> jax.Array:
-    """The mean over the unmasked tokens, of all devices of ``token_axis_name`` if given."""
-    if where is None:
-        where = jnp.ones(values.shape, bool)
-    total = num.psum(jnp.sum(jnp.where(where, values, 0.0)), token_axis_name)
-    count = num.psum(jnp.sum(where), token_axis_name)
-    return total / jnp.maximum(count, 1)
-
-
 def _token_mask(where, shape, fn: str) -> jax.Array | None:
     if where is None:
         return None
@@ -105,10 +98,21 @@ def distillation_loss(
     instead, which for [batch, seq, vocab] inputs is not a per-token mean and
     counts padding tokens.
 
+    Conventions shared with :func:`fused_linear_distillation_loss`:
+
+    * the teacher is a constant: its logits pass through
+      ``jax.lax.stop_gradient``, so the gradient with respect to them (and to
+      whatever produced them) is zero;
+    * no tokens, or every token masked, give a loss of 0 with a zero gradient
+      (the mean of nothing is 0, never NaN);
+    * 16-bit (bfloat16, float16) logits are computed on in float32 and the
+      loss is returned in float32 (the inputs' dtype when that is wider); the
+      gradient with respect to each input comes back in that input's dtype.
+
     Args:
       student_logits: ``[..., vocab]`` logits of the student.
-      teacher_logits: ``[..., vocab]`` logits of the teacher (no gradient is
-        stopped here; wrap them in ``jax.lax.stop_gradient`` if needed).
+      teacher_logits: ``[..., vocab]`` logits of the teacher, a constant (no
+        gradient reaches them).
       divergence: ``"forward_kl"``, ``"reverse_kl"`` or ``"jsd"``.
       beta: the JSD weight in [0, 1].
       temperature: ``T > 0``.
@@ -120,7 +124,13 @@ def distillation_loss(
         devices. Under plain ``jit`` with sharded inputs nothing is needed.
 
     Returns:
-      A scalar, in nats.
+      A scalar, in nats: float32 for 16-bit logits, else their dtype.
+
+    Raises:
+      TypeError: non-floating logits or a non-boolean mask.
+      ValueError: an unknown divergence, ``beta`` outside [0, 1], a
+        temperature that is not a finite number > 0, logits of different
+        shapes or without a vocabulary axis, or a mask of the wrong shape.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -144,10 +154,17 @@ def distillation_loss(
             f"has shape {teacher.shape}; they must be equal, [..., vocab]."
         )
     mask = _token_mask(where, student.shape[:-1], fn)
+    acc = val.compute_dtype(student, teacher)
+    teacher = jax.lax.stop_gradient(teacher).astype(acc)
     values = token_divergences(
-        student, teacher, divergence=divergence, beta=beta, temperature=t, axis_name=axis_name
+        student.astype(acc),
+        teacher,
+        divergence=divergence,
+        beta=beta,
+        temperature=t,
+        axis_name=axis_name,
     )
-    return _token_mean(values, mask, token_axis_name)
+    return num.masked_mean(values, mask, axis_name=token_axis_name)
 
 
 def fused_linear_distillation_loss(
@@ -172,7 +189,18 @@ def fused_linear_distillation_loss(
     student logits, which is contracted at once into the gradients of the
     student hidden states and weight. A custom VJP returns those gradients, so
     neither the forward nor the backward pass holds a ``[tokens, vocab]``
-    array. The teacher gets no gradient.
+    array.
+
+    The conventions of :func:`distillation_loss` hold here too: the teacher is
+    a constant (its hidden states and weight get a zero gradient, as if
+    wrapped in ``jax.lax.stop_gradient``); no tokens, or every token masked,
+    give 0 with a zero gradient. 16-bit operands (bfloat16, float16, in any
+    combination) are multiplied with float32 products (``preferred_element_type``),
+    so neither the logits nor their gradients are rounded to 16 bits, and the
+    loss and the weight's gradient are accumulated over the chunks in float32:
+    the loss is returned in float32 and each gradient in the dtype of its
+    input. The float32 accumulator of the weight's gradient is the one
+    weight-sized temporary.
 
     With ``axis_name``, inside ``shard_map``, both weights hold this device's
     columns of the vocabulary (``[hidden, vocab / devices]``) and the hidden
@@ -206,7 +234,7 @@ def fused_linear_distillation_loss(
       beta: the JSD weight in [0, 1].
       temperature: ``T > 0``.
       where: boolean mask of shape ``[tokens]``.
-      chunk_size: tokens per chunk (the peak memory is about
+      chunk_size: tokens per chunk, an integer >= 1 (the peak memory is about
         ``chunk_size * vocab`` floats times a small constant). Outside
         ``shard_map`` and without explicit shardings, it is rounded up to a
         multiple of ``jax.device_count()`` (see above).
@@ -217,7 +245,14 @@ def fused_linear_distillation_loss(
 
     Returns:
       A scalar equal to ``distillation_loss(student_hidden @ student_weight,
-      teacher_hidden @ teacher_weight, ...)``.
+      teacher_hidden @ teacher_weight, ...)`` with the products taken in
+      float32: float32 for 16-bit operands, else their common dtype.
+
+    Raises:
+      TypeError: non-floating operands or a non-boolean mask.
+      ValueError: operands that are not matrices of matching sizes, a
+        ``chunk_size`` that is not an integer >= 1, or a bad configuration as
+        in :func:`distillation_loss`.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -256,10 +291,8 @@ def fused_linear_distillation_loss(
             f"jaxdiv.distill.{fn}: expected student_hidden [tokens, h], student_weight [h, vocab], "
             f"teacher_hidden [tokens, h_t], teacher_weight [h_t, vocab]; got {shapes}."
         )
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(
-            f"jaxdiv.distill.{fn}: chunk_size must be an int >= 1, got {chunk_size!r}."
-        )
+    chunk_size = _check_chunk_size(chunk_size, fn)
+    ht, wt = jax.lax.stop_gradient(ht), jax.lax.stop_gradient(wt)  # the teacher is a constant
     tokens = hs.shape[0]
     mask = _token_mask(where, (tokens,), fn)
     mask = jnp.ones((tokens,), bool) if mask is None else mask
@@ -267,7 +300,7 @@ def fused_linear_distillation_loss(
     layout = None if in_shard_map else _explicit_layout((hs, ws, ht, wt), fn)
     if layout is None:
         token_axes = None if token_axis_name is None else (token_axis_name,)
-        size = min(chunk_size, tokens)
+        size = max(1, min(chunk_size, tokens))  # no tokens: one empty loop, a loss of 0
         if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
             devices = jax.device_count()
             size = -(-size // devices) * devices
@@ -277,7 +310,7 @@ def fused_linear_distillation_loss(
     # vocabulary columns (a loop cannot run over a split axis).
     mesh, token_axes, vocab_axes = layout
     local = tokens // math.prod(mesh.shape[a] for a in token_axes or ())
-    config = (divergence, beta, t, min(chunk_size, local), vocab_axes, token_axes)
+    config = (divergence, beta, t, max(1, min(chunk_size, local)), vocab_axes, token_axes)
     spec = jax.sharding.PartitionSpec
     specs = (
         spec(token_axes, None),
@@ -294,6 +327,27 @@ def fused_linear_distillation_loss(
         partial(_fused_loss, config), mesh=mesh, in_specs=specs, out_specs=spec()
     )
     return per_device(*args)
+
+
+def _check_chunk_size(chunk_size, fn: str) -> int:
+    """``chunk_size`` as a Python int >= 1: any integer (NumPy's too), never a bool."""
+    problem = None
+    if isinstance(chunk_size, bool | np.bool_):
+        problem = "a bool"
+    else:
+        try:
+            size = operator.index(chunk_size)
+        except TypeError:
+            problem = f"of type {type(chunk_size).__name__}"
+        else:
+            if size < 1:
+                problem = "not positive"
+    if problem is not None:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: chunk_size must be an integer >= 1 (an int or a NumPy "
+            f"integer), got {chunk_size!r} ({problem})."
+        )
+    return size
 
 
 def _explicit_layout(arrays, fn: str):
@@ -347,9 +401,13 @@ def _unchunk(x: jax.Array, tokens: int) -> jax.Array:
 
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
+    """The loss and the student's gradients, accumulated in float32 (or wider) over chunks."""
     divergence, beta, t, size, axis_name, token_axes = config
-    count = jnp.maximum(num.psum(jnp.sum(mask), token_axes), 1).astype(hs.dtype)
-    wt = jax.lax.stop_gradient(wt)
+    acc = val.compute_dtype(hs, ws, ht, wt)
+    count = jnp.maximum(num.psum(jnp.sum(mask, dtype=jnp.int32), token_axes), 1).astype(acc)
+
+    def matmul(a, b):  # 16-bit operands, float32 products: no rounding of logits or gradients
+        return jnp.matmul(a, b, preferred_element_type=acc).astype(acc)
 
     def chunk_loss(logits, teacher, m):
         values = token_divergences(
@@ -360,19 +418,19 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
     def step(carry, chunk):
         loss, grad_ws = carry
         h_s, h_t, m = chunk
-        logits = h_s @ ws
-        teacher = jax.lax.stop_gradient(h_t @ wt)
+        logits = matmul(h_s, ws)
+        teacher = matmul(h_t, wt)
         value, grad_logits = jax.value_and_grad(chunk_loss)(logits, teacher, m)
-        grad_h = num.psum(grad_logits @ ws.T, axis_name)  # every vocabulary shard adds its part
-        return (loss + value, grad_ws + h_s.T @ grad_logits), grad_h
+        grad_h = num.psum(matmul(grad_logits, ws.T), axis_name)  # every vocabulary shard adds
+        return (loss + value, grad_ws + matmul(h_s.T, grad_logits)), grad_h.astype(hs.dtype)
 
     # With the tokens split, each device's sums differ: the carries start as such (vary).
-    init = num.vary((jnp.zeros((), hs.dtype), jnp.zeros_like(ws)), token_axes)
+    init = num.vary((jnp.zeros((), acc), jnp.zeros_like(ws, dtype=acc)), token_axes)
     (loss, grad_ws), grad_hs = jax.lax.scan(
         step, init, (_chunks(hs, size), _chunks(ht, size), _chunks(mask, size))
     )
     grad_hs = _unchunk(grad_hs, hs.shape[0])
-    return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes))
+    return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes).astype(ws.dtype))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -387,7 +445,11 @@ def _fused_fwd(config, hs, ws, ht, wt, mask):
 
 def _fused_bwd(config, residuals, g):
     (grad_hs, grad_ws), ht, wt = residuals
-    return g * grad_hs, g * grad_ws, jnp.zeros_like(ht), jnp.zeros_like(wt), None
+
+    def scale(x):  # g times a gradient kept in its input's dtype, multiplied in float32
+        return (g * x.astype(g.dtype)).astype(x.dtype)
+
+    return scale(grad_hs), scale(grad_ws), jnp.zeros_like(ht), jnp.zeros_like(wt), None
 
 
 _fused_loss.defvjp(_fused_fwd, _fused_bwd)
