@@ -33,9 +33,11 @@ from jaxdiv._discrete import (
 from jaxdiv._logits import (
     cross_entropy_from_integer_labels,
     cross_entropy_from_logits,
+    cross_entropy_with_logits,
     entropy_from_logits,
     js_divergence_from_logits,
     kl_divergence_from_logits,
+    kl_divergence_with_logits,
     renyi_divergence_from_logits,
 )
 from jaxdiv._validation import checked
@@ -56,6 +58,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_from_integer_labels",
     "cross_entropy_from_logits",
+    "cross_entropy_with_logits",
     "distill",
     "entropy",
     "entropy_from_logits",
@@ -67,6 +70,7 @@ __all__ = [
     "js_divergence_from_logits",
     "kl_divergence",
     "kl_divergence_from_logits",
+    "kl_divergence_with_logits",
     "mixture",
     "mutual_information",
     "perplexity",

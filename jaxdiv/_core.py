@@ -11,6 +11,7 @@ boundary handling.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ class Reduction:
     mask: jax.Array | None
     base: float | None
     axis_name: str | None = None  # the mesh axis that splits `axis`, inside shard_map
+    nan: jax.Array | None = None  # rows whose unmasked inputs hold a NaN
 
     def sum(self, terms: jax.Array) -> jax.Array:
         return num.psum(jnp.sum(terms, axis=self.axis), self.axis_name)
@@ -47,49 +49,91 @@ class Reduction:
         return num.logsumexp(s, axis=self.axis, axis_name=self.axis_name)
 
     def finish(self, value: jax.Array) -> jax.Array:
-        """Sets fully masked rows to 0 and converts nats to the requested units."""
+        """Sets fully masked rows to 0 and rows with a NaN input to NaN, and converts nats to
+        the requested units."""
         if self.mask is not None:
             nonempty = num.pany(jnp.any(self.mask, axis=self.axis), self.axis_name)
             value = jnp.where(nonempty, value, 0.0)
+        if self.nan is not None:
+            value = jnp.where(self.nan, jnp.nan, value)
         return num.to_base(value, self.base)
+
+    def with_nan_rows(self, *arrays: jax.Array) -> Reduction:
+        """This reduction, marking the rows where an unmasked entry of ``arrays`` is NaN.
+
+        The boundary guards read a NaN probability as "not positive" and the
+        convention ``0 log 0 = 0`` would hide a NaN in ``q`` where ``p = 0``; a NaN
+        in must give NaN out, so those rows are set to NaN at the end.
+        """
+        bad = functools.reduce(jnp.logical_or, [jnp.isnan(x) for x in arrays])
+        if self.mask is not None:
+            bad = bad & self.mask
+        rows = num.pany(jnp.any(bad, axis=self.axis), self.axis_name)
+        return dataclasses.replace(self, nan=rows)
 
 
 def prepare(
     fn: str,
     named: list[tuple[str, jax.typing.ArrayLike]],
     *,
-    axis: int | None,
+    axis: int | tuple[int, ...] | None,
     where: jax.typing.ArrayLike | None,
     base: float | None = None,
-) -> tuple[list[jax.Array], int | None, jax.Array | None, float | None]:
-    """Checks and broadcasts inputs; returns ``(arrays, axis, mask, base)``.
+) -> tuple[list[jax.Array], tuple[int, ...] | None, jax.Array | None, float | None]:
+    """Checks and broadcasts inputs; returns ``(arrays, axes, mask, base)``.
 
     Arrays come back in the compute dtype (their common float dtype, at least
-    float32, so 16-bit inputs accumulate in float32).
+    float32, so 16-bit inputs accumulate in float32); ``axes`` is the sorted
+    tuple of the distribution axes (see :func:`merge_axes`).
     """
     base = val.check_base(base, fn=fn)
     arrays = [val.as_float(name, x, fn=fn) for name, x in named]
     dtype = val.compute_dtype(*arrays)
-    arrays, axis = val.broadcast_inputs(
+    arrays, axes = val.broadcast_inputs(
         [(name, x) for (name, _), x in zip(named, arrays, strict=True)], axis=axis, fn=fn
     )
     arrays = [x.astype(dtype) for x in arrays]
     mask = val.broadcast_mask(where, arrays[0].shape, fn=fn)
-    return arrays, axis, mask, base
+    return arrays, axes, mask, base
+
+
+def merge_axes(
+    arrays: list[jax.Array], mask: jax.Array | None, axes: tuple[int, ...]
+) -> tuple[list[jax.Array], int, jax.Array | None]:
+    """One distribution axis: returns ``(arrays, axis, mask)``.
+
+    Several axes are merged into one last axis (the other axes keep their
+    order). An empty distribution axis has no outcomes: it is treated as a
+    fully masked row (one masked entry is appended), so every function gives
+    0 there, as for a fully masked row.
+    """
+    if len(axes) > 1:
+        arrays = [val.flatten_axes(x, axes) for x in arrays]
+        mask = None if mask is None else val.flatten_axes(mask, axes)
+    axis = arrays[0].ndim - 1 if len(axes) > 1 else axes[0]
+    if arrays[0].shape[axis] == 0:
+        pad = list(arrays[0].shape)
+        pad[axis] = 1
+        arrays = [jnp.concatenate([x, jnp.ones(pad, x.dtype)], axis=axis) for x in arrays]
+        valid = jnp.ones(arrays[0].shape, bool) if mask is None else mask
+        mask = jnp.concatenate([valid, jnp.zeros(pad, bool)], axis=axis)
+    return arrays, axis, mask
 
 
 def from_probs(
     fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
 ) -> tuple[list[Dist], Reduction]:
     """Distributions from probabilities along ``axis``; masked entries get zero mass."""
-    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
-    dists = []
+    arrays, axes, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     for (name, _), p in zip(named, arrays, strict=True):
-        val.check_probabilities(name, p, axis=axis, mask=mask, fn=fn)
+        val.check_probabilities(name, p, axis=axes, mask=mask, fn=fn)
+    arrays, axis, mask = merge_axes(arrays, mask, axes)
+    dists = []
+    for p in arrays:
         if mask is not None:
             p = jnp.where(mask, p, 0.0)
         dists.append(Dist(p, num.safe_log(p)))
-    return dists, Reduction(axis, mask, base)
+    return dists, Reduction(axis, mask, base).with_nan_rows(*arrays)
 
 
 def logits_arrays(
@@ -102,9 +146,10 @@ def logits_arrays(
     axis_name: str | None = None,
 ) -> tuple[list[jax.Array], Reduction]:
     """Checked logits in the compute dtype, for the fused kernels of :mod:`jaxdiv._fused`."""
-    arrays, axis, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
+    arrays, axes, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     for (name, _), x in zip(named, arrays, strict=True):
         val.check_logits(name, x, mask=mask, fn=fn)
+    arrays, axis, mask = merge_axes(arrays, mask, axes)
     return arrays, Reduction(axis, mask, base, axis_name)
 
 
@@ -123,7 +168,7 @@ def from_logits(
     for x in arrays:
         logp = num.log_softmax(x, axis=r.axis, mask=r.mask, axis_name=axis_name)
         dists.append(Dist(jnp.exp(logp), logp))
-    return dists, r
+    return dists, r.with_nan_rows(*arrays)
 
 
 def bernoulli_from_probs(p: jax.Array) -> Dist:
@@ -164,7 +209,7 @@ def elementwise(
             dist = Dist(jnp.where(m, dist.prob, 0.0), jnp.where(m, dist.logp, -jnp.inf))
         dists.append(dist)
     mask = None if mask is None else jnp.broadcast_to(mask[..., None], dists[0].prob.shape)
-    return dists, Reduction(-1, mask, base)
+    return dists, Reduction(-1, mask, base).with_nan_rows(*(d.prob for d in dists))
 
 
 # --------------------------------------------------------------------------- kernels (nats)
@@ -179,7 +224,7 @@ def cross_entropy(r: Reduction, p: Dist, q: Dist) -> jax.Array:
 
 
 def kl(r: Reduction, p: Dist, q: Dist) -> jax.Array:
-    return r.sum(num.mul_log(p.prob, p.logp - q.logp))
+    return r.sum(num.mul_log(p.prob, num.log_ratio(p.prob, q.prob, p.logp, q.logp)))
 
 
 def log_mixture(p: Dist, q: Dist, weight: float) -> jax.Array:

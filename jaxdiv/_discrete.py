@@ -36,7 +36,11 @@ from jaxdiv import _validation as val
 
 
 def entropy(
-    p: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None, base: float | None = None
+    p: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
 ) -> jax.Array:
     r"""Shannon entropy of ``p``: the optimal mean code length.
 
@@ -74,7 +78,7 @@ def cross_entropy(
     p: ArrayLike,
     q: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -109,7 +113,7 @@ def kl_divergence(
     p: ArrayLike,
     q: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -154,7 +158,7 @@ def js_divergence(
     q: ArrayLike,
     *,
     weight: float = 0.5,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -202,7 +206,7 @@ def renyi_divergence(
     q: ArrayLike,
     *,
     alpha: float,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -252,7 +256,7 @@ def alpha_divergence(
     q: ArrayLike,
     *,
     alpha: float,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Amari alpha-divergence (in the parameterisation of Zhu-Rohwer and Minka).
@@ -302,7 +306,7 @@ def f_divergence(
     q: ArrayLike,
     f: Callable[[jax.Array], jax.Array],
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     slope_at_infinity: float = math.inf,
 ) -> jax.Array:
@@ -368,7 +372,7 @@ def f_divergence(
 
 
 def total_variation(
-    p: ArrayLike, q: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+    p: ArrayLike, q: ArrayLike, *, axis: int | tuple[int, ...] = -1, where: ArrayLike | None = None
 ) -> jax.Array:
     r"""Total variation distance, in [0, 1].
 
@@ -389,7 +393,7 @@ def total_variation(
 
 
 def hellinger_distance(
-    p: ArrayLike, q: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+    p: ArrayLike, q: ArrayLike, *, axis: int | tuple[int, ...] = -1, where: ArrayLike | None = None
 ) -> jax.Array:
     r"""Hellinger distance, in [0, 1].
 
@@ -415,7 +419,7 @@ def hellinger_distance(
 
 
 def chi_square_divergence(
-    p: ArrayLike, q: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None
+    p: ArrayLike, q: ArrayLike, *, axis: int | tuple[int, ...] = -1, where: ArrayLike | None = None
 ) -> jax.Array:
     r"""Pearson chi-square divergence.
 
@@ -449,7 +453,7 @@ def jeffreys_divergence(
     p: ArrayLike,
     q: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -479,7 +483,7 @@ def bhattacharyya_distance(
     p: ArrayLike,
     q: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
@@ -557,7 +561,9 @@ def mutual_information(
     return r.finish(r.sum(num.mul_log(joint, log_ratio)))
 
 
-def perplexity(p: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None) -> jax.Array:
+def perplexity(
+    p: ArrayLike, *, axis: int | tuple[int, ...] = -1, where: ArrayLike | None = None
+) -> jax.Array:
     r"""Perplexity, the effective number of equally likely outcomes.
 
     .. math::

@@ -17,6 +17,8 @@ maxima are combined with ``pmax`` and the sums with ``psum``, so the result
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -30,7 +32,7 @@ from jaxdiv import _validation as val
 def entropy_from_logits(
     logits: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
     axis_name: str | None = None,
@@ -57,7 +59,7 @@ def cross_entropy_from_logits(
     p_logits: ArrayLike,
     q_logits: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
     axis_name: str | None = None,
@@ -90,7 +92,7 @@ def kl_divergence_from_logits(
     p_logits: ArrayLike,
     q_logits: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
     axis_name: str | None = None,
@@ -124,12 +126,131 @@ def kl_divergence_from_logits(
     return r.finish(_fused.kl_from_logits(a, b, r.mask, None, r.axis, axis_name))
 
 
+def _probs_and_logits(fn, p, q_logits, *, axis, where, base, axis_name):
+    """Target probabilities (masked entries set to 0, never renormalised), the model's row
+    parts from its logits (normalised over the unmasked entries), and the reduction."""
+    (pp, b), axes, mask, base = core.prepare(
+        fn, [("p", p), ("q_logits", q_logits)], axis=axis, where=where, base=base
+    )
+    val.check_probabilities("p", pp, axis=axes, mask=mask, fn=fn)
+    val.check_logits("q_logits", b, mask=mask, fn=fn)
+    (pp, b), axis, mask = core.merge_axes([pp, b], mask, axes)
+    r = core.Reduction(axis, mask, base, axis_name).with_nan_rows(pp, b)
+    if mask is not None:
+        pp = jnp.where(mask, pp, 0.0)
+    parts = num.softmax_parts(b, axis=axis, mask=mask, axis_name=axis_name)
+    return pp, parts, r
+
+
+def _mixed_cross_entropy(r: core.Reduction, p: jax.Array, parts: num.SoftmaxParts) -> jax.Array:
+    """``-sum p log q = (sum p) log s - sum p z`` with ``log q = z - log s``: one exponential
+    per entry and no per-entry logarithm."""
+    mass = r.sum(p)
+    return mass * jnp.squeeze(jnp.log(parts.s), r.axis) - r.sum(num.mul_log(p, parts.z))
+
+
+def cross_entropy_with_logits(
+    p: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+    axis_name: str | None = None,
+) -> jax.Array:
+    r"""Cross-entropy of a target given as probabilities against a model given as logits.
+
+    The usual classification loss with soft or smoothed labels, optax's
+    ``softmax_cross_entropy(logits, labels)`` with the arguments in the order
+    of the notation:
+
+    .. math::
+        H(p, q) = -\sum_i p_i \log q_i, \qquad q = \operatorname{softmax}(\text{q\_logits})
+
+    With ``where``, ``q`` is normalised over the unmasked entries and the
+    target is taken as given, never renormalised: masked entries of ``p`` are
+    left out of the sum (as optax does). ``+inf`` where ``p_i > 0`` and
+    ``q_i = 0`` (a ``-inf`` logit).
+
+    Args:
+      p: the target probabilities along ``axis`` (any non-negative weights).
+      q_logits: the model's logits, broadcastable with ``p``.
+      axis: the axis, or tuple of axes, that holds each distribution.
+      where: optional boolean mask; masked entries are left out.
+      base: None for nats, 2 for bits.
+      axis_name: the mesh axis that splits ``axis`` (inside ``shard_map``).
+
+    Returns:
+      The cross-entropy, with ``axis`` removed.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> p, logits = jnp.array([0.9, 0.05, 0.05]), jnp.log(jnp.array([0.5, 0.25, 0.25]))
+      >>> round(float(jaxdiv.cross_entropy_with_logits(p, logits, base=2)), 4)
+      1.1
+    """
+    fn = "cross_entropy_with_logits"
+    pp, parts, r = _probs_and_logits(
+        fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
+    )
+    return r.finish(_mixed_cross_entropy(r, pp, parts))
+
+
+def kl_divergence_with_logits(
+    p: ArrayLike,
+    q_logits: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    base: float | None = None,
+    axis_name: str | None = None,
+) -> jax.Array:
+    r"""KL(p || softmax(q_logits)) for a target given as probabilities.
+
+    .. math::
+        \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log p_i - \sum_i p_i \log q_i,
+        \qquad q = \operatorname{softmax}(\text{q\_logits})
+
+    The cross-entropy of :func:`cross_entropy_with_logits` minus the target's
+    entropy (``0 log 0 = 0``), so its gradient in ``q_logits`` is the
+    cross-entropy's. With ``where``, ``q`` is normalised over the unmasked
+    entries and ``p`` is never renormalised (as optax's
+    ``kl_divergence(log_predictions, targets)``, whose arguments come in the
+    other order).
+
+    Args:
+      p: the target probabilities along ``axis``.
+      q_logits: the model's logits, broadcastable with ``p``.
+      axis: the axis, or tuple of axes, that holds each distribution.
+      where: optional boolean mask; masked entries are left out.
+      base: None for nats, 2 for bits.
+      axis_name: the mesh axis that splits ``axis`` (inside ``shard_map``).
+
+    Returns:
+      KL(p || q), with ``axis`` removed; ``+inf`` where ``p_i > 0 = q_i``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> p, logits = jnp.array([0.5, 0.5]), jnp.log(jnp.array([0.25, 0.75]))
+      >>> round(float(jaxdiv.kl_divergence_with_logits(p, logits, base=2)), 4)
+      0.2075
+    """
+    fn = "kl_divergence_with_logits"
+    pp, parts, r = _probs_and_logits(
+        fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
+    )
+    neg_entropy = r.sum(num.mul_log(pp, num.safe_log(pp)))
+    return r.finish(neg_entropy + _mixed_cross_entropy(r, pp, parts))
+
+
 def js_divergence_from_logits(
     p_logits: ArrayLike,
     q_logits: ArrayLike,
     *,
     weight: float = 0.5,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
     axis_name: str | None = None,
@@ -170,7 +291,7 @@ def renyi_divergence_from_logits(
     q_logits: ArrayLike,
     *,
     alpha: float,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     base: float | None = None,
     axis_name: str | None = None,
@@ -204,7 +325,7 @@ def cross_entropy_from_integer_labels(
     logits: ArrayLike,
     labels: ArrayLike,
     *,
-    axis: int = -1,
+    axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     ignore_index: int | None = None,
     base: float | None = None,
@@ -219,7 +340,9 @@ def cross_entropy_from_integer_labels(
       logits: logits with the classes along ``axis``.
       labels: integer labels, shaped like ``logits`` without ``axis`` (or
         broadcastable to it).
-      axis: the class axis of ``logits``.
+      axis: the class axis of ``logits``, or a tuple of axes (classes laid out
+        over several axes, such as ``[height, width]``), which the labels then
+        index in row-major order.
       where: optional boolean mask over the classes (broadcastable to
         ``logits``); masked classes are left out of the normalisation.
       ignore_index: a label value that contributes 0 with zero gradient (for
@@ -232,7 +355,8 @@ def cross_entropy_from_integer_labels(
     Returns:
       The per-example loss, shaped like ``labels``. A label outside
       ``[0, num_classes)`` (and not ``ignore_index``) has probability 0 under
-      the model and gives ``+inf``; :func:`jaxdiv.checked` reports it.
+      the model and gives ``+inf``; :func:`jaxdiv.checked` reports it. With
+      no classes at all (an empty class axis) every label is out of range.
 
     Raises:
       TypeError: if ``labels`` is not an integer array.
@@ -253,12 +377,14 @@ def cross_entropy_from_integer_labels(
     labels = jnp.asarray(labels)
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise TypeError(f"jaxdiv.{fn}: labels must be an integer array, got dtype {labels.dtype}.")
-    if ignore_index is not None and not isinstance(ignore_index, int):
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
         raise TypeError(f"jaxdiv.{fn}: ignore_index must be an int or None, got {ignore_index!r}.")
     if logits.ndim == 0:
         raise ValueError(f"jaxdiv.{fn}: logits must have a class axis, got a scalar.")
-    axis = val.normalize_axis(axis, logits.ndim, fn=fn)
-    batch_shape = logits.shape[:axis] + logits.shape[axis + 1 :]
+    axes = val.normalize_axes(axis, logits.ndim, fn=fn)
+    batch_shape = tuple(n for i, n in enumerate(logits.shape) if i not in axes)
     try:
         if jnp.broadcast_shapes(labels.shape, batch_shape) != batch_shape:
             raise ValueError
@@ -269,10 +395,16 @@ def cross_entropy_from_integer_labels(
         ) from None
     labels = jnp.broadcast_to(labels, batch_shape)
     mask = val.broadcast_mask(where, logits.shape, fn=fn)
+    # Several class axes are merged into one (labels index it in row-major order).
+    logits = val.flatten_axes(logits, axes)
+    mask = None if mask is None else val.flatten_axes(mask, axes)
+    axis = logits.ndim - 1
     val.check_logits("logits", logits, mask=mask, fn=fn)
     val.check_labels(labels, logits.shape[axis], ignore_index, fn=fn)
-    logp = num.log_softmax(logits, axis=axis, mask=mask, axis_name=axis_name)
     keep = jnp.ones(batch_shape, bool) if ignore_index is None else labels != ignore_index
+    if logits.shape[axis] == 0:  # no classes: every kept label is out of range
+        return num.to_base(jnp.where(keep, jnp.inf, 0.0).astype(logits.dtype), base)
+    logp = num.log_softmax(logits, axis=axis, mask=mask, axis_name=axis_name)
     if mask is not None:
         keep = keep & num.pany(jnp.any(mask, axis=axis), axis_name)
     num_local = logits.shape[axis]

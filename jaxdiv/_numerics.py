@@ -72,6 +72,20 @@ def mul_log(x: jax.Array, log_y: jax.Array) -> jax.Array:
     return guard(x != 0, jnp.multiply, x, log_y)
 
 
+def log_ratio(x: jax.Array, y: jax.Array, log_x: jax.Array, log_y: jax.Array) -> jax.Array:
+    """``log(x / y)`` from two non-negative numbers and their logs, accurate where x ≈ y.
+
+    ``log_x - log_y`` loses the relative precision of a small difference (each
+    logarithm carries an error of a few ulps of ``|log x|``); within a factor
+    of two ``x - y`` is exact, so ``log1p((x - y) / y)`` keeps it. Elsewhere,
+    and where ``y = 0``, the difference of the logs is used (``+inf`` for
+    ``x > 0 = y``).
+    """
+    close = (y > 0) & (x >= 0.5 * y) & (x <= 2.0 * y)
+    near = guard(close, lambda a, b: jnp.log1p((a - b) / b), x, y)
+    return jax.lax.select(close, near, log_x - log_y)
+
+
 def safe_sqrt(x: jax.Array) -> jax.Array:
     """``sqrt(x)`` with a zero (rather than infinite) gradient at ``x = 0``."""
     return guard(x > 0, jnp.sqrt, x)

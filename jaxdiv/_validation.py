@@ -86,13 +86,38 @@ def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]
 
 def as_float(name: str, x: jax.typing.ArrayLike, *, fn: str) -> jax.Array:
     """Converts ``x`` to a floating array, rejecting integer, boolean and complex input."""
-    x = jnp.asarray(x)
+    try:
+        x = jnp.asarray(x)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"jaxdiv.{fn}: {name} must be an array of probabilities or logits, got "
+            f"{_describe_object(x)}.{_object_hint(x)}"
+        ) from None
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
             f"jaxdiv.{fn}: {name} must be a floating-point array of probabilities or "
             f"logits, got dtype {x.dtype}; convert it with .astype(jnp.float32)."
         )
     return x
+
+
+def _describe_object(x: Any) -> str:
+    cls = type(x)
+    module = cls.__module__.replace("._", ".").split(".")
+    return f"a {'.'.join(m for m in module if not m.startswith('_'))}.{cls.__name__}"
+
+
+def _object_hint(x: Any) -> str:
+    """Where to go with a distribution object passed to the array API."""
+    module = type(x).__module__
+    if module.startswith("jaxdiv.expfam"):
+        return (
+            " For exponential-family members use jaxdiv.expfam.kl_divergence(p, q) "
+            "(and the other functions of jaxdiv.expfam)."
+        )
+    if module.startswith("jaxdiv.mixture"):
+        return " For Gaussian mixtures use jaxdiv.mixture.kl_divergence(p, q)."
+    return ""
 
 
 def float_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
@@ -114,13 +139,19 @@ def float_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
 
 
 def compute_dtype(*arrays: jax.Array) -> np.dtype:
-    """The dtype in which to compute: the inputs' common dtype, at least float32."""
-    return jnp.result_type(*arrays, jnp.float32)
+    """The dtype in which to compute: the inputs' common dtype, at least float32.
+
+    JAX's promotion rules decide, so Python numbers (weakly typed) follow the
+    arrays they meet and alone give the default float (float64 under
+    ``jax_enable_x64``); 16-bit results are raised to float32.
+    """
+    dtype = jnp.result_type(*arrays)
+    return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else dtype
 
 
 def normalize_axis(axis: int, ndim: int, *, fn: str) -> int:
-    if not isinstance(axis, numbers.Integral):
-        raise TypeError(f"jaxdiv.{fn}: axis must be an int, got {axis!r}.")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"jaxdiv.{fn}: axis must be an int or a tuple of ints, got {axis!r}.")
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"jaxdiv.{fn}: axis {axis} is out of range for inputs with {ndim} dimensions."
@@ -128,16 +159,40 @@ def normalize_axis(axis: int, ndim: int, *, fn: str) -> int:
     return int(axis) % ndim
 
 
+def normalize_axes(axis: int | Sequence[int], ndim: int, *, fn: str) -> tuple[int, ...]:
+    """``axis`` (an int or a tuple of distinct ints) as a sorted tuple of non-negative axes."""
+    if isinstance(axis, tuple | list):
+        axes = tuple(normalize_axis(a, ndim, fn=fn) for a in axis)
+        if not axes:
+            raise ValueError(
+                f"jaxdiv.{fn}: axis must name at least one axis, got {axis!r}; the "
+                "distribution lies along it."
+            )
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"jaxdiv.{fn}: axis {axis!r} names an axis twice.")
+        return tuple(sorted(axes))
+    return (normalize_axis(axis, ndim, fn=fn),)
+
+
+def flatten_axes(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """``x`` with ``axes`` moved to the end and merged into one, the other axes in order."""
+    if axes == (x.ndim - 1,):
+        return x
+    x = jnp.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+    return x.reshape(*x.shape[: x.ndim - len(axes)], -1)
+
+
 def broadcast_inputs(
     named: Sequence[tuple[str, jax.Array]],
     *,
-    axis: int | None,
+    axis: int | Sequence[int] | None,
     fn: str,
-) -> tuple[list[jax.Array], int | None]:
-    """Broadcasts arrays to one shape; the distribution axis must match exactly.
+) -> tuple[list[jax.Array], tuple[int, ...] | None]:
+    """Broadcasts arrays to one shape; the distribution axes must match exactly.
 
-    Returns the broadcast arrays and ``axis`` as a non-negative index into the
-    broadcast shape (``None`` for elementwise functions).
+    Returns the broadcast arrays and ``axis`` as a sorted tuple of
+    non-negative indices into the broadcast shape (``None`` for elementwise
+    functions).
     """
     shapes = [x.shape for _, x in named]
     ndim = max(len(s) for s in shapes)
@@ -147,18 +202,19 @@ def broadcast_inputs(
     except ValueError:
         desc = " and ".join(f"{n} has shape {x.shape}" for n, x in named)
         raise ValueError(f"jaxdiv.{fn}: {desc}, which do not broadcast.") from None
+    axes = None
     if axis is not None:
         if ndim == 0:
             raise ValueError(f"jaxdiv.{fn}: expected arrays with a distribution axis, got scalars.")
-        axis = normalize_axis(axis, ndim, fn=fn)
-        sizes = {p[axis] for p in padded}
-        if len(sizes) > 1:
-            desc = " and ".join(f"{n} has shape {x.shape}" for n, x in named)
-            raise ValueError(
-                f"jaxdiv.{fn}: {desc}; the distribution axis {axis} must have the same "
-                "size in both (it is never broadcast)."
-            )
-    return [jnp.broadcast_to(x, shape) for _, x in named], axis
+        axes = normalize_axes(axis, ndim, fn=fn)
+        for ax in axes:
+            if len({p[ax] for p in padded}) > 1:
+                desc = " and ".join(f"{n} has shape {x.shape}" for n, x in named)
+                raise ValueError(
+                    f"jaxdiv.{fn}: {desc}; the distribution axis {ax} must have the same "
+                    "size in both (it is never broadcast)."
+                )
+    return [jnp.broadcast_to(x, shape) for _, x in named], axes
 
 
 def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax.Array | None:
@@ -260,6 +316,8 @@ def check_probabilities(
 
 
 def _describe_axis(axis: int | tuple[int, ...]) -> str:
+    if isinstance(axis, tuple) and len(axis) == 1:
+        axis = axis[0]
     return f"axes {axis}" if isinstance(axis, tuple) else f"axis {axis}"
 
 
