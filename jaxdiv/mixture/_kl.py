@@ -12,9 +12,13 @@ closed-form quantities between pairs of Gaussian components:
 from __future__ import annotations
 
 import math
+import operator
+import warnings
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
@@ -93,24 +97,98 @@ def _upper_bound(p, q):
     return _expect(p, inner + p.component_entropies())
 
 
-def _simpson_grid(mixtures, num_points: int) -> tuple[jax.Array, jax.Array]:
-    """Points ``[n, 1]`` and Simpson weights ``[n]`` covering every component by 12 sd."""
+# The 15-point Gauss-Kronrod rule on [-1, 1] and its embedded 7-point Gauss rule (QUADPACK's
+# qk15): nodes, Kronrod weights, and Gauss weights (0 at the nodes Gauss does not use).
+_KRONROD_HALF_NODES = (
+    0.991455371120812639206854697526329,
+    0.949107912342758524526189684047851,
+    0.864864423359769072789712788640926,
+    0.741531185599394439863864773280788,
+    0.586087235467691130294144845693013,
+    0.405845151377397166906606412076961,
+    0.207784955007898467600689403773245,
+)
+_KRONROD_HALF_WEIGHTS = (
+    0.022935322010529224963732008058970,
+    0.063092092629978553290700663189204,
+    0.104790010322250183839876322541518,
+    0.140653259715525918745189590510238,
+    0.169004726639267902826583426598550,
+    0.190350578064785409913256402421014,
+    0.204432940075298892414161999234649,
+)
+_KRONROD_CENTRE_WEIGHT = 0.209482141084727828012999174891714
+_GAUSS_HALF_WEIGHTS = (
+    0.0,
+    0.129484966168869693270611432679082,
+    0.0,
+    0.279705391489276667901467771423780,
+    0.0,
+    0.381830050505118944950369775488975,
+    0.0,
+)
+_GAUSS_CENTRE_WEIGHT = 0.417959183673469387755102040816327
+
+
+def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes, Kronrod weights and embedded Gauss weights of the 15-point rule on [-1, 1]."""
+    half = np.asarray(_KRONROD_HALF_NODES)
+    nodes = np.concatenate([-half, [0.0], half[::-1]])
+    kronrod = np.concatenate([_KRONROD_HALF_WEIGHTS, [_KRONROD_CENTRE_WEIGHT]])
+    gauss = np.concatenate([_GAUSS_HALF_WEIGHTS, [_GAUSS_CENTRE_WEIGHT]])
+    return nodes, np.concatenate([kronrod, kronrod[-2::-1]]), np.concatenate([gauss, gauss[-2::-1]])
+
+
+QUADRATURE_SPAN = 12.0
+"""Each component's intervals cover its mean +- this many standard deviations."""
+_RULE_POINTS = 15
+
+
+class _Rule(NamedTuple):
+    """A composite quadrature rule: points ``[I * 15, 1]`` and weights ``[I, 15]``."""
+
+    x: jax.Array
+    kronrod: jax.Array  #: the weights of the 15-point Kronrod rule on each interval
+    gauss: jax.Array  #: those of the embedded 7-point Gauss rule (its error estimate)
+
+
+def _component_rule(mixtures, num_points: int) -> _Rule:
+    """A 15-point Gauss-Kronrod rule on intervals placed from the components' scales.
+
+    Each component contributes the edges ``mean + std * c`` for ``n + 1``
+    evenly spaced ``c`` in ``[-12, 12]``, with ``n`` chosen so that the rule
+    has about ``num_points`` points in all. The union of the edges, sorted,
+    splits the line into intervals, so that every component is resolved on
+    the scale of its own standard deviation, however narrow it is next to the
+    others (a single grid spanning a component with std 10 meets one with std
+    1e-3 at a handful of points). No gradient flows through the points.
+    """
     locs = jnp.concatenate([m.means[:, 0] for m in mixtures])
     scales = jnp.concatenate([jnp.abs(m.scale_tril[:, 0, 0]) for m in mixtures])
-    lo = jax.lax.stop_gradient(jnp.min(locs - 12 * scales))
-    hi = jax.lax.stop_gradient(jnp.max(locs + 12 * scales))
-    x = jnp.linspace(lo, hi, num_points, dtype=locs.dtype)
-    h = (hi - lo) / (num_points - 1)
-    pattern = jnp.where(jnp.arange(num_points) % 2 == 1, 4.0, 2.0).astype(locs.dtype)
-    w = pattern.at[0].set(1).at[-1].set(1) * h / 3
-    return x[:, None], w
+    locs, scales = jax.lax.stop_gradient(locs), jax.lax.stop_gradient(scales)
+    per = max(2, num_points // (_RULE_POINTS * locs.shape[0]))
+    c = jnp.linspace(-QUADRATURE_SPAN, QUADRATURE_SPAN, per + 1, dtype=locs.dtype)
+    edges = jnp.sort(jnp.ravel(locs[:, None] + scales[:, None] * c[None, :]))
+    mid, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * (edges[1:] - edges[:-1])
+    nodes, kronrod, gauss = (jnp.asarray(a, locs.dtype) for a in gauss_kronrod_15())
+    x = mid[:, None] + half[:, None] * nodes[None, :]
+    return _Rule(
+        jnp.reshape(x, (-1, 1)), half[:, None] * kronrod[None], half[:, None] * gauss[None]
+    )
 
 
 def _check_num_points(num_points, fn: str) -> int:
-    n = int(num_points)
-    if n < 3 or n % 2 == 0:
+    if isinstance(num_points, bool | np.bool_):
+        n = 0
+    else:
+        try:
+            n = operator.index(num_points)
+        except TypeError:
+            n = 0
+    if n < 2 * _RULE_POINTS:
         raise ValueError(
-            f"jaxdiv.{fn}: num_points must be an odd integer >= 3, got {num_points!r}."
+            f"jaxdiv.{fn}: num_points must be an integer >= {2 * _RULE_POINTS} (the "
+            f"quadrature's budget of points), got {num_points!r}."
         )
     return n
 
@@ -123,11 +201,71 @@ def _check_univariate(p, q, fn: str) -> None:
         )
 
 
+def quadrature_tolerance(dtype) -> float:
+    """The error estimate past which quadrature warns, relative to the integral's scale."""
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def _warn_if_inaccurate(error, scale, dtype, fn: str) -> None:
+    """A ``RuntimeWarning`` (from a host callback, so also under ``jit``) when ``error``
+    exceeds :func:`quadrature_tolerance` times ``scale``."""
+    tol = quadrature_tolerance(dtype)
+
+    def warn(error, scale):
+        error, scale = np.asarray(error), np.asarray(scale)
+        bad = ~(error <= tol * np.maximum(scale, np.finfo(dtype).tiny))
+        if np.any(bad & np.isfinite(scale)):
+            worst = float(np.max(np.where(bad, error, 0)))
+            warnings.warn(
+                f"jaxdiv.{fn}: method='quadrature' did not converge: its error estimate "
+                f"{worst:.3g} exceeds {tol:.1e} of the integral's scale; raise num_points "
+                f"or use another method.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    jax.debug.callback(warn, jax.lax.stop_gradient(error), jax.lax.stop_gradient(scale))
+
+
+def _interval_errors(rule: _Rule, integrand: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-interval Kronrod values ``[I]`` and QUADPACK's error estimates for them.
+
+    QUADPACK (qk15) scales the difference between the Kronrod and the Gauss
+    values, ``resasc * min(1, (200 |K - G| / resasc) ** 1.5)``, with ``resasc``
+    the integral of ``|f - mean f|`` over the interval: the raw difference is
+    the error of the 7-point rule, far larger than that of the 15-point one.
+    """
+    kronrod = jnp.sum(rule.kronrod * integrand, axis=1)
+    gauss = jnp.sum(rule.gauss * integrand, axis=1)
+    width = jnp.sum(rule.kronrod, axis=1)
+    mean = kronrod / jnp.where(width > 0, width, 1)
+    resasc = jnp.sum(rule.kronrod * jnp.abs(integrand - mean[:, None]), axis=1)
+    ratio = num.guard(resasc > 0, lambda d, r: 200 * d / r, jnp.abs(kronrod - gauss), resasc)
+    return kronrod, resasc * jnp.minimum(1.0, ratio**1.5)
+
+
 def _quadrature(p, q, num_points):
-    x, w = _simpson_grid((p, q), num_points)
-    lp, lq = p.log_prob(x), q.log_prob(x)
+    rule = _component_rule((p, q), num_points)
+    lp, lq = p.log_prob(rule.x), q.log_prob(rule.x)
     integrand = num.guard(jnp.isfinite(lp), lambda a, b: jnp.exp(a) * (a - b), lp, lq)
-    return jnp.sum(w * integrand)
+    integrand = jnp.reshape(integrand, rule.kronrod.shape)
+    per_interval, errors = _interval_errors(rule, integrand)
+    error = jnp.sum(errors)
+    scale = jnp.sum(rule.kronrod * jnp.abs(integrand))
+    _warn_if_inaccurate(error, scale, integrand.dtype, _FN)
+    return jnp.sum(per_interval)
+
+
+def _renyi_quadrature(p, q, a, num_points, fn):
+    rule = _component_rule((p, q), num_points)
+    log_integrand = a * p.log_prob(rule.x) + (1 - a) * q.log_prob(rule.x)
+    log_integrand = jnp.reshape(log_integrand, rule.kronrod.shape)
+    log_total = num.logsumexp(jnp.ravel(num.safe_log(rule.kronrod) + log_integrand), axis=0)
+    # The error estimate, relative to the integral: that of the divergence times 1 / |a - 1|.
+    shift = jax.lax.stop_gradient(jnp.where(jnp.isfinite(log_total), log_total, 0.0))
+    error = jnp.sum(_interval_errors(rule, jnp.exp(log_integrand - shift))[1]) / abs(a - 1)
+    _warn_if_inaccurate(error, jnp.ones_like(error), log_total.dtype, fn)
+    return log_total / (a - 1)
 
 
 def check_num_samples(num_samples, fn: str) -> int:
@@ -210,10 +348,18 @@ def kl_divergence(
       {\sum_b \omega_b e^{-KL(f_a\|g_b)}} + H(f_a)\big)`, from Jensen's
       inequality (upper bounds on ``int f log g``) and the variational lower
       bound on it. The lower bound can be negative.
-    * ``"quadrature"``: Simpson's rule on ``num_points`` points spanning 12
-      standard deviations around every component; one dimension only. Accurate
-      to about 1e-10 when no component is more than ~100 times narrower than
-      the span.
+    * ``"quadrature"``: one dimension only. A 15-point Gauss-Kronrod rule on
+      intervals placed from the components: each component of either mixture
+      cuts its mean +- 12 standard deviations into equal intervals, and the
+      union of all the cuts, sorted, is the partition, so that a component
+      with std 1e-3 next to one with std 10 is resolved as well as either
+      alone. With the default ``num_points`` it matches a float64
+      ``scipy.integrate.quad`` to about 1e-14 (float64) or 1e-6 (float32,
+      relative) for scale ratios from 1e-3 to 1e3. Its error estimate
+      (QUADPACK's, from the embedded 7-point Gauss rule) is checked on every
+      call, under ``jit`` too: past ``sqrt(eps)`` of the integral of
+      ``|p log(p / q)|`` a ``RuntimeWarning`` says the result is not
+      trustworthy (raise ``num_points``). The estimate is conservative.
 
     Every method is jittable and differentiable in the parameters of both
     mixtures. A single Gaussian from :mod:`jaxdiv.expfam` (``Normal``,
@@ -226,14 +372,21 @@ def kl_divergence(
       key: PRNG key, required by ``"monte_carlo"``.
       num_samples: draws for ``"monte_carlo"``.
       estimator: ``"k1"``, ``"k2"`` or ``"k3"`` for ``"monte_carlo"``.
-      num_points: odd number of grid points for ``"quadrature"``.
+      num_points: the budget of integrand evaluations for ``"quadrature"``, an
+        integer >= 30: each of the ``K + M`` components gets
+        ``max(2, num_points // (15 (K + M)))`` intervals of 15 points.
 
     Returns:
       A scalar.
 
     Raises:
       ValueError: an unknown method or estimator, a missing key, mixtures of
-        different dimensions, or ``"quadrature"`` with ``d > 1``.
+        different dimensions, or ``"quadrature"`` with ``d > 1`` or a
+        ``num_points`` below 30.
+
+    Warns:
+      RuntimeWarning: ``"quadrature"`` whose error estimate exceeds its
+        tolerance.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -294,7 +447,8 @@ def renyi_divergence(
         D_\alpha(p \| q) = \frac{1}{\alpha - 1} \log \int p(x)^\alpha q(x)^{1-\alpha} dx
 
     ``alpha = 1`` is KL(p || q). ``method="quadrature"`` (one dimension,
-    Simpson's rule as in :func:`kl_divergence`) or ``"monte_carlo"``, the
+    Gauss-Kronrod on intervals placed from the components, with its error
+    estimate and warning, as in :func:`kl_divergence`) or ``"monte_carlo"``, the
     consistent (slightly biased) estimator
     ``log mean_s (p(x_s) / q(x_s))^(alpha - 1) / (alpha - 1)`` with
     ``x_s ~ p``. As ``alpha -> 0``, ``D_alpha(q || p) / alpha -> KL(p || q)``:
@@ -309,7 +463,8 @@ def renyi_divergence(
       method: ``"quadrature"`` or ``"monte_carlo"``.
       key: PRNG key, required by ``"monte_carlo"``.
       num_samples: draws for ``"monte_carlo"``.
-      num_points: odd number of grid points for ``"quadrature"``.
+      num_points: the budget of points for ``"quadrature"`` (see
+        :func:`kl_divergence`).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -336,9 +491,7 @@ def renyi_divergence(
     p, q = _check_pair(p, q, fn)
     if method == "quadrature":
         _check_univariate(p, q, fn)
-        x, w = _simpson_grid((p, q), _check_num_points(num_points, fn))
-        log_integrand = a * p.log_prob(x) + (1 - a) * q.log_prob(x)
-        return num.logsumexp(num.safe_log(w) + log_integrand, axis=0) / (a - 1)
+        return _renyi_quadrature(p, q, a, _check_num_points(num_points, fn), fn)
     x = _mc_samples(p, key, num_samples, fn)
     log_ratio = p.log_prob(x) - q.log_prob(x)
     n = x.shape[0]

@@ -40,7 +40,8 @@ def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None)
       model: a :class:`GaussianMixture` (or a single Gaussian from :mod:`jaxdiv.expfam`).
       samples: ``[N, d]`` draws from the target.
       where: optional ``[N]`` boolean mask; masked samples (padding) are left
-        out of the mean.
+        out of the mean. No samples, or all of them masked, give 0 with a
+        zero gradient, as in :func:`jaxdiv.distill.distillation_loss`.
 
     Returns:
       A scalar, in nats per sample.
@@ -58,10 +59,7 @@ def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None)
     if log_q.ndim != 1:
         raise ValueError(f"jaxdiv.{fn}: samples must have shape [N, d], got {jnp.shape(samples)}.")
     mask = val.broadcast_mask(where, log_q.shape, fn=fn)
-    if mask is None:
-        return -jnp.mean(log_q)
-    total = jnp.sum(jnp.where(mask, log_q, 0))
-    return -total / jnp.sum(mask).astype(log_q.dtype)
+    return -num.masked_mean(log_q, mask)
 
 
 def _component_draws(model, target_log_prob, key, num_samples, fn):

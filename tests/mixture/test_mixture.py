@@ -356,3 +356,20 @@ def test_negative_log_likelihood_mask_and_sharding():
     assert len(xs.sharding.device_set) == 4
     got = step(params, xs, ms)
     chex.assert_trees_all_close(got, want, rtol=1e-12)
+
+
+def test_negative_log_likelihood_of_no_samples_is_zero():
+    """where=<all False> gave NaN (0 / 0) where distill.distillation_loss gives 0: both use
+    one masked mean now, 0 with a zero gradient for no samples or all of them masked."""
+    params = _mix(PAIRS["overlapping"][0]).unconstrained()
+    x = np.random.default_rng(1).normal(size=(5, 1))
+
+    def loss(params, x, mask):
+        m = GaussianMixture.from_unconstrained(**params)
+        return mixture.negative_log_likelihood(m, x, where=mask)
+
+    for args in [(x, np.zeros(5, bool)), (x[:0], np.zeros(0, bool)), (x[:0], None)]:
+        value, grads = jax.jit(jax.value_and_grad(loss))(params, *args)
+        assert float(value) == 0.0
+        for g in jax.tree.leaves(grads):
+            assert np.all(g == 0)
