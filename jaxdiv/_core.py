@@ -112,10 +112,10 @@ def merge_axes(
         mask = None if mask is None else val.flatten_axes(mask, axes)
     axis = arrays[0].ndim - 1 if len(axes) > 1 else axes[0]
     if arrays[0].shape[axis] == 0:
+        valid = jnp.ones(arrays[0].shape, bool) if mask is None else mask
         pad = list(arrays[0].shape)
         pad[axis] = 1
         arrays = [jnp.concatenate([x, jnp.ones(pad, x.dtype)], axis=axis) for x in arrays]
-        valid = jnp.ones(arrays[0].shape, bool) if mask is None else mask
         mask = jnp.concatenate([valid, jnp.zeros(pad, bool)], axis=axis)
     return arrays, axis, mask
 
@@ -225,6 +225,16 @@ def cross_entropy(r: Reduction, p: Dist, q: Dist) -> jax.Array:
 
 def kl(r: Reduction, p: Dist, q: Dist) -> jax.Array:
     return r.sum(num.mul_log(p.prob, num.log_ratio(p.prob, q.prob, p.logp, q.logp)))
+
+
+def jeffreys(r: Reduction, p: Dist, q: Dist) -> jax.Array:
+    """``sum (p - q) log(p / q)`` in one sum: the two KLs' first-order terms cancel exactly
+    rather than in floating point."""
+    log_r = num.log_ratio(p.prob, q.prob, p.logp, q.logp)
+    terms = num.guard(
+        (p.prob > 0) | (q.prob > 0), lambda a, b, lr: (a - b) * lr, p.prob, q.prob, log_r
+    )
+    return r.sum(terms)
 
 
 def log_mixture(p: Dist, q: Dist, weight: float) -> jax.Array:

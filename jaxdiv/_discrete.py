@@ -476,7 +476,7 @@ def jeffreys_divergence(
     """
     fn = "jeffreys_divergence"
     (pd, qd), r = core.from_probs(fn, [("p", p), ("q", q)], axis=axis, where=where, base=base)
-    return r.finish(core.kl(r, pd, qd) + core.kl(r, qd, pd))
+    return r.finish(core.jeffreys(r, pd, qd))
 
 
 def bhattacharyya_distance(

@@ -291,7 +291,11 @@ def _js_forward(a, b, mask, shifts, weight, axis, axis_name):
     pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     t_p, t_q = _js_terms(pa.e / pa.s, pb.e / pb.s, weight)
     kl_pm, kl_qm = _row_sum(t_p, axis, axis_name), _row_sum(t_q, axis, axis_name)
-    return weight * kl_pm + (1 - weight) * kl_qm, (row_a, row_b), (kl_pm, kl_qm)
+    js = weight * kl_pm + (1 - weight) * kl_qm
+    # The guarded terms read a NaN probability as zero mass; a NaN logit makes its row's sum
+    # NaN, and the row's value NaN with it.
+    nan = jnp.squeeze(jnp.isnan(pa.s) | jnp.isnan(pb.s), axis)
+    return jnp.where(nan, jnp.nan, js), (row_a, row_b), (kl_pm, kl_qm)
 
 
 def _js_coefficients(log_p, log_q, p, q, saved, *, weight, axis):

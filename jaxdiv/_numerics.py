@@ -214,7 +214,7 @@ def softmax_parts(
     z = shifted(logits, mask=mask, shift=shift)
     e = jnp.exp(z)
     s = psum(jnp.sum(e, axis=axis, keepdims=True), axis_name)
-    return SoftmaxParts(z, e, jnp.where(s > 0, s, 1.0), shift)
+    return SoftmaxParts(z, e, jnp.where(s == 0, 1.0, s), shift)  # a NaN sum stays NaN
 
 
 def log_softmax(

@@ -24,7 +24,7 @@ class Case:
     name: str
     fn: Callable  # fn(*args, **kwargs) with args as in `kind`
     oracle: Callable  # oracle(*args) in numpy, float64, reduced over the last axis
-    kind: str  # "prob1", "prob2", "logit1", "logit2", "bern1", "bern2", "bern_logit2", ...
+    kind: str  # "prob1", "prob2", "logit1", "logit2", "prob_logit", "bern1", "bern2", ...
     has_base: bool = True
 
     def __repr__(self):
@@ -204,6 +204,21 @@ LOGIT1 = [
     ),
 ]
 
+MIXED = [
+    Case(
+        "cross_entropy_with_logits",
+        jaxdiv.cross_entropy_with_logits,
+        lambda p, b: -np.sum(p * special.log_softmax(b, axis=-1), -1),
+        "prob_logit",
+    ),
+    Case(
+        "kl_divergence_with_logits",
+        jaxdiv.kl_divergence_with_logits,
+        lambda p, b: np.sum(special.rel_entr(p, _softmax(b)), -1),
+        "prob_logit",
+    ),
+]
+
 BERN = [
     Case(
         "binary_entropy",
@@ -237,7 +252,7 @@ BERN = [
     ),
 ]
 
-REDUCING = PROB2 + PROB1 + LOGIT2 + LOGIT1
+REDUCING = PROB2 + PROB1 + LOGIT2 + LOGIT1 + MIXED
 ALL = REDUCING + BERN
 
 
@@ -263,5 +278,6 @@ def make_inputs(case: Case, rng, shape, *, floor=0.05):
         "bern2": [bern, bern],
         "bern_plogit": [bern, logit],
         "bern_logit2": [logit, logit],
+        "prob_logit": [prob, logit],
     }
     return [m() for m in makers[case.kind]]

@@ -1,0 +1,273 @@
+"""The discrete API at the edges of its inputs, for every function of the case table.
+
+NaN inputs give NaN rows (never a plausible number); an empty distribution axis
+is a row with no outcomes and gives 0, as a fully masked row does; a tuple
+``axis`` equals the merged axis; Python numbers follow JAX's dtype rules; the
+KL of nearly equal distributions keeps its relative precision; the named
+Bregman generators are exact at the boundary of their domain; the mixed
+probabilities/logits forms equal optax's losses.
+"""
+
+import decimal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from cases import ALL, BERN, REDUCING, make_inputs
+from scipy import special
+
+import jaxdiv
+from jaxdiv import expfam
+from jaxdiv._bregman import GENERATORS
+
+
+def _is_probability(case, j: int) -> bool:
+    """Whether argument ``j`` of ``case`` holds probabilities (rather than logits)."""
+    return case.kind in ("prob1", "prob2", "bern1", "bern2") or (
+        case.kind in ("prob_logit", "bern_plogit") and j == 0
+    )
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_nan_input_gives_nan_row(case, rng):
+    """A NaN anywhere in a row makes that row NaN, even where the other argument is 0 (where
+    ``0 log 0 = 0`` would hide it); the other rows are unchanged."""
+    args = make_inputs(case, rng, (3, 5))
+    expected = np.asarray(case.fn(*args))
+    for i in range(len(args)):
+        poisoned = [a.copy() for a in args]
+        for j, a in enumerate(poisoned):
+            if j != i and _is_probability(case, j):
+                a[1, 2] = 0.0
+        poisoned[i][1, 2] = np.nan
+        clean = np.array(case.fn(*[np.nan_to_num(a, nan=0.5) for a in poisoned]))
+        got = np.array(jax.jit(case.fn)(*poisoned))
+        if case in BERN:  # elementwise: only the poisoned entry
+            assert np.isnan(got[1, 2]), (case.name, i)
+            got[1, 2], clean[1, 2] = 0.0, 0.0
+            np.testing.assert_allclose(got, clean, rtol=1e-12)
+        else:
+            assert np.isnan(got[1]), (case.name, i)
+            np.testing.assert_allclose(got[[0, 2]], expected[[0, 2]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_masked_nan_is_ignored(case, rng):
+    args = make_inputs(case, rng, (2, 5))
+    mask = np.ones((2, 5), bool)
+    mask[0, 3] = False
+    expected = np.asarray(case.fn(*args, where=mask))
+    for i in range(len(args)):
+        poisoned = [a.copy() for a in args]
+        poisoned[i][0, 3] = np.nan
+        got = jax.jit(lambda *a: case.fn(*a, where=mask))(*poisoned)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_empty_distribution_axis_gives_zero(case, rng):
+    """No outcomes: 0, like a fully masked row, for the probability and logits forms alike."""
+    args = [np.zeros((3, 0)) for _ in make_inputs(case, rng, (3, 2))]
+    value = jax.jit(case.fn)(*args)
+    np.testing.assert_array_equal(value, np.zeros(3))
+    grads = jax.grad(lambda *a: case.fn(*a).sum(), argnums=tuple(range(len(args))))(*args)
+    assert all(g.shape == (3, 0) for g in grads)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_empty_batch(case, rng):
+    shape = (0, 4) if case in REDUCING else (0,)
+    args = [np.zeros(shape) + 0.25 for _ in make_inputs(case, rng, (1, 4))]
+    value = jax.jit(case.fn)(*args)
+    assert value.shape == (0,)
+
+
+def test_integer_labels_empty_class_axis_is_out_of_range():
+    loss = jaxdiv.cross_entropy_from_integer_labels(
+        np.zeros((3, 0)), np.array([0, -100, 2]), ignore_index=-100
+    )
+    np.testing.assert_array_equal(loss, [np.inf, 0.0, np.inf])
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_tuple_axis_equals_merged_axis(case, rng):
+    """A distribution over [2, 3] classes on axes (0, 2) equals the flattened one."""
+    args = make_inputs(case, rng, (4, 6))
+    expected = case.fn(*args)
+    split = [np.moveaxis(a.reshape(4, 2, 3), 0, 1) for a in args]  # [2, 4, 3]
+    got = jax.jit(lambda *a: case.fn(*a, axis=(0, -1)))(*split)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    mask = rng.uniform(size=(4, 6)) < 0.7
+    mask[:, 0] = True
+    split_mask = np.moveaxis(mask.reshape(4, 2, 3), 0, 1)
+    got = jax.jit(lambda *a: case.fn(*a, axis=(2, 0), where=split_mask))(*split)
+    np.testing.assert_allclose(got, case.fn(*args, where=mask), rtol=1e-12, atol=1e-15)
+
+
+def test_tuple_axis_errors():
+    p = np.full((2, 3), 1 / 6)
+    with pytest.raises(ValueError, match="names an axis twice"):
+        jaxdiv.entropy(p, axis=(0, -2))
+    with pytest.raises(ValueError, match="at least one axis"):
+        jaxdiv.entropy(p, axis=())
+    with pytest.raises(ValueError, match="out of range"):
+        jaxdiv.entropy(p, axis=(0, 2))
+    with pytest.raises(TypeError, match="int or a tuple of ints"):
+        jaxdiv.entropy(p, axis=1.0)
+
+
+def test_integer_labels_take_a_tuple_of_class_axes(rng):
+    logits = rng.normal(size=(5, 2, 3))
+    labels = rng.integers(0, 6, size=5)
+    expected = jaxdiv.cross_entropy_from_integer_labels(logits.reshape(5, 6), labels)
+    got = jaxdiv.cross_entropy_from_integer_labels(logits, labels, axis=(1, 2))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    got = jaxdiv.cross_entropy_from_integer_labels(
+        np.moveaxis(logits, 0, -1), labels, axis=(0, 1), ignore_index=np.int64(-1)
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_python_numbers_follow_jax_dtype_rules(case, rng):
+    """Under x64 (on in this suite) lists and Python floats compute in float64."""
+    args = [a.tolist() for a in make_inputs(case, rng, (4,))]
+    assert case.fn(*args).dtype == jnp.float64
+    as32 = [np.asarray(a, np.float32) for a in args]
+    assert case.fn(*as32).dtype == jnp.float32
+
+
+def test_binary_kl_of_python_floats_is_float64():
+    assert jaxdiv.binary_kl_divergence(0.3, 0.6).dtype == jnp.float64
+    assert jaxdiv.binary_entropy(0.3).dtype == jnp.float64
+
+
+def _exact(p: float, q: float, form: str) -> float:
+    """KL (``p log(p / q)``) or Jeffreys (``(p - q) log(p / q)``) with 50 significant digits."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 50
+        dp, dq = decimal.Decimal(p), decimal.Decimal(q)
+        return float((dp if form == "kl" else dp - dq) * (dp / dq).ln())
+
+
+@pytest.mark.parametrize("gap", [1e-6, 1e-9, 1e-12])
+@pytest.mark.parametrize(
+    ("form", "fn"), [("kl", jaxdiv.kl_divergence), ("jeffreys", jaxdiv.jeffreys_divergence)]
+)
+def test_divergence_of_nearly_equal_distributions_is_accurate(gap, form, fn, rng):
+    """One-entry rows with p and q a relative ``gap`` apart keep full relative precision (the
+    difference of two logarithms would lose it; Jeffreys' two KLs cancel to second order)."""
+    p = rng.uniform(0.1, 1.0, size=64) * 10.0 ** rng.integers(-200, 1, size=64)
+    q = p * (1 + gap * rng.uniform(-1, 1, size=64))
+    expected = np.array([_exact(a, b, form) for a, b in zip(p, q, strict=True)])
+    np.testing.assert_allclose(fn(p[:, None], q[:, None]), expected, rtol=1e-13)
+
+
+def test_kl_of_nearly_equal_distributions_has_exact_gradient():
+    p = np.array([0.3, 0.7])
+    q = p * (1 + 1e-9 * np.array([1.0, -3 / 7]))
+    g = jax.grad(jaxdiv.kl_divergence, argnums=(0, 1))(p, q)
+    np.testing.assert_allclose(g[0], np.log(p / q) + 1, rtol=1e-12)
+    np.testing.assert_allclose(g[1], -p / q, rtol=1e-12)
+
+
+def test_generalised_kl_matches_scipy_kl_div_at_the_boundary(rng):
+    x = np.array([[0.5, 0.0, 0.3, 0.2], [0.5, 0.0, 0.3, 0.2]])
+    y = np.array([[0.0, 0.2, 0.3, 0.1], [0.4, 0.2, 0.3, 0.1]])
+    got = jaxdiv.bregman_divergence("negative_entropy", x, y)
+    np.testing.assert_allclose(got, special.kl_div(x, y).sum(-1), rtol=1e-13)
+    assert got[0] == np.inf
+    # Both zero: no contribution; x = 0 < y: the contribution is y.
+    assert jaxdiv.bregman_divergence("negative_entropy", np.zeros(1), np.zeros(1)) == 0
+    got = jaxdiv.bregman_divergence("negative_entropy", np.zeros(1), np.full(1, 0.2))
+    assert got == pytest.approx(0.2, rel=1e-15)
+    # Outside the domain: NaN, not a plausible number.
+    assert np.isnan(jaxdiv.bregman_divergence("negative_entropy", -x[1], y[1]))
+
+
+def test_itakura_saito_is_exact_at_the_boundary_and_near_equality():
+    x, y = np.array([[1.0, 2.0], [1.0, 0.0]]), np.array([[1.0 + 1e-9, 2.0], [1.0, 1.0]])
+    got = np.asarray(jaxdiv.bregman_divergence("burg_entropy", x, y))
+    d = -1e-9 / (1 + 1e-9)
+    assert got[0] == pytest.approx(d * d / 2, rel=1e-6)  # d - log1p(d) ~ d^2 / 2
+    assert got[1] == np.inf
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_named_bregman_closed_forms_equal_the_jvp_route(name, rng):
+    x, y = rng.uniform(0.1, 2.0, size=(2, 3, 5))
+    closed = jaxdiv.bregman_divergence(name, x, y)
+    generic = jaxdiv.bregman_divergence(GENERATORS[name], x, y)
+    np.testing.assert_allclose(closed, generic, rtol=1e-10)
+    gx, gy = jax.grad(lambda a, b: jaxdiv.bregman_divergence(name, a, b).sum(), (0, 1))(x, y)
+    hx, hy = jax.grad(lambda a, b: jaxdiv.bregman_divergence(GENERATORS[name], a, b).sum(), (0, 1))(
+        x, y
+    )
+    np.testing.assert_allclose(gx, hx, rtol=1e-9)
+    np.testing.assert_allclose(gy, hy, rtol=1e-9)
+
+
+def test_mahalanobis_closed_form(rng):
+    a = rng.normal(size=(3, 3))
+    m = a @ a.T + np.eye(3)
+    x, y = rng.normal(size=(2, 4, 3))
+    got = jaxdiv.bregman_divergence("mahalanobis", x, y, matrix=m)
+    np.testing.assert_allclose(got, np.einsum("bi,ij,bj->b", x - y, m, x - y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_mixed_forms_equal_optax(masked, rng):
+    """Soft targets as probabilities against logits: optax's losses, target never renormalised."""
+    p = rng.dirichlet(np.ones(7), size=5)
+    logits = rng.normal(size=(5, 7)) * 3
+    where = rng.uniform(size=(5, 7)) < 0.7 if masked else None
+    if masked:
+        where[:, 0] = True
+    ce = jaxdiv.cross_entropy_with_logits(p, logits, where=where)
+    np.testing.assert_allclose(
+        ce, optax.losses.softmax_cross_entropy(logits, p, where=where), rtol=1e-12
+    )
+    kl = jaxdiv.kl_divergence_with_logits(p, logits, where=where)
+    log_q = jax.nn.log_softmax(logits, where=where) if masked else jax.nn.log_softmax(logits)
+    expected = np.where(where if masked else True, special.rel_entr(p, np.exp(log_q)), 0).sum(-1)
+    np.testing.assert_allclose(kl, expected, rtol=1e-10)
+
+
+def test_mixed_forms_at_zero_probabilities():
+    p = np.array([0.0, 0.5, 0.5])
+    logits = np.array([-np.inf, 0.0, 1.0])
+    f = jax.jit(jaxdiv.cross_entropy_with_logits)
+    assert np.isfinite(f(p, logits))
+    g = jax.grad(jaxdiv.kl_divergence_with_logits, argnums=(0, 1))(p, logits)
+    assert np.all(np.isfinite(g[1]))
+    # p > 0 where q = 0: an honest +inf, no NaN in the logits' gradient.
+    assert f(p[::-1], logits) == np.inf
+    assert jaxdiv.kl_divergence_with_logits(p[::-1], logits) == np.inf
+    g = jax.grad(jaxdiv.cross_entropy_with_logits, argnums=1)(p[::-1], logits)
+    assert not np.any(np.isnan(g))
+
+
+def test_mixed_forms_of_huge_logits(rng):
+    p = rng.dirichlet(np.ones(4))
+    logits = rng.normal(size=4) + 1e4
+    np.testing.assert_allclose(
+        jaxdiv.cross_entropy_with_logits(p, logits),
+        jaxdiv.cross_entropy_with_logits(p, logits - 1e4),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize(
+    ("obj", "hint"),
+    [
+        (expfam.Normal.from_mean_std(0.0, 1.0), "jaxdiv.expfam.kl_divergence"),
+        (object(), "array of probabilities or logits"),
+    ],
+)
+def test_distribution_objects_get_a_clear_error(obj, hint):
+    with pytest.raises(TypeError, match=hint):
+        jaxdiv.kl_divergence(obj, obj)
+    with pytest.raises(TypeError, match="p_logits must be an array"):
+        jaxdiv.kl_divergence_from_logits(obj, obj)
