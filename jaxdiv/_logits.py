@@ -126,27 +126,23 @@ def kl_divergence_from_logits(
     return r.finish(_fused.kl_from_logits(a, b, r.mask, None, r.axis, axis_name))
 
 
-def _probs_and_logits(fn, p, q_logits, *, axis, where, base, axis_name):
-    """Target probabilities (masked entries set to 0, never renormalised), the model's row
-    parts from its logits (normalised over the unmasked entries), and the reduction."""
+def _probs_and_log_q(fn, p, q_logits, *, axis, where, base, axis_name):
+    """Target probabilities (masked entries set to 0, never renormalised), the model's
+    log-probabilities (normalised over the unmasked entries) and the reduction.
+
+    A NaN in either input reaches the value without a row check: ``p`` has mass in
+    every row, and a NaN logit makes its whole row of ``log q`` NaN.
+    """
     (pp, b), axes, mask, base = core.prepare(
         fn, [("p", p), ("q_logits", q_logits)], axis=axis, where=where, base=base
     )
     val.check_probabilities("p", pp, axis=axes, mask=mask, fn=fn)
     val.check_logits("q_logits", b, mask=mask, fn=fn)
     (pp, b), axis, mask = core.merge_axes([pp, b], mask, axes)
-    r = core.Reduction(axis, mask, base, axis_name).with_nan_rows(pp, b)
     if mask is not None:
         pp = jnp.where(mask, pp, 0.0)
-    parts = num.softmax_parts(b, axis=axis, mask=mask, axis_name=axis_name)
-    return pp, parts, r
-
-
-def _mixed_cross_entropy(r: core.Reduction, p: jax.Array, parts: num.SoftmaxParts) -> jax.Array:
-    """``-sum p log q = (sum p) log s - sum p z`` with ``log q = z - log s``: one exponential
-    per entry and no per-entry logarithm."""
-    mass = r.sum(p)
-    return mass * jnp.squeeze(jnp.log(parts.s), r.axis) - r.sum(num.mul_log(p, parts.z))
+    log_q = num.log_softmax(b, axis=axis, mask=mask, axis_name=axis_name)
+    return pp, log_q, core.Reduction(axis, mask, base, axis_name)
 
 
 def cross_entropy_with_logits(
@@ -191,10 +187,10 @@ def cross_entropy_with_logits(
       1.1
     """
     fn = "cross_entropy_with_logits"
-    pp, parts, r = _probs_and_logits(
+    pp, log_q, r = _probs_and_log_q(
         fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(_mixed_cross_entropy(r, pp, parts))
+    return r.finish(-r.sum(num.mul_log(pp, log_q)))
 
 
 def kl_divergence_with_logits(
@@ -214,7 +210,7 @@ def kl_divergence_with_logits(
 
     The cross-entropy of :func:`cross_entropy_with_logits` minus the target's
     entropy (``0 log 0 = 0``), so its gradient in ``q_logits`` is the
-    cross-entropy's. With ``where``, ``q`` is normalised over the unmasked
+    cross-entropy's, ``q sum(p) - p``. With ``where``, ``q`` is normalised over the unmasked
     entries and ``p`` is never renormalised (as optax's
     ``kl_divergence(log_predictions, targets)``, whose arguments come in the
     other order).
@@ -238,11 +234,10 @@ def kl_divergence_with_logits(
       0.2075
     """
     fn = "kl_divergence_with_logits"
-    pp, parts, r = _probs_and_logits(
+    pp, log_q, r = _probs_and_log_q(
         fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    neg_entropy = r.sum(num.mul_log(pp, num.safe_log(pp)))
-    return r.finish(neg_entropy + _mixed_cross_entropy(r, pp, parts))
+    return r.finish(r.sum(num.mul_log(pp, num.safe_log(pp) - log_q)))
 
 
 def js_divergence_from_logits(
