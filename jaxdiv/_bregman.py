@@ -7,6 +7,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxdiv import _core as core
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
@@ -112,25 +113,33 @@ def bregman_divergence(
       L. M. Bregman, 1967; A. Banerjee et al., Clustering with Bregman
       divergences, JMLR 2005.
     """
+    fn = "bregman_divergence"
     if isinstance(generator, str):
-        if generator == "mahalanobis":
-            if matrix is None:
-                raise ValueError("jaxdiv.bregman_divergence: 'mahalanobis' needs matrix=M.")
-            m, d = jnp.asarray(matrix), jnp.subtract(x, y)
-            return jnp.einsum("...i,ij,...j->...", d, m, d)
-        if generator not in CLOSED_FORMS:
+        if generator != "mahalanobis" and generator not in CLOSED_FORMS:
             names = ", ".join(sorted([*CLOSED_FORMS, "mahalanobis"]))
             raise ValueError(
-                f"jaxdiv.bregman_divergence: unknown generator {generator!r}; expected one of "
+                f"jaxdiv.{fn}: unknown generator {generator!r}; expected one of "
                 f"{names}, or a callable."
             )
-        x, y = jnp.asarray(x), jnp.asarray(y)
-        dtype = val.compute_dtype(x, y)
-        return CLOSED_FORMS[generator](x.astype(dtype), y.astype(dtype))
+        (x, y), _, _, _ = core.prepare(fn, [("x", x), ("y", y)], axis=None, where=None)
+        if x.ndim == 0:
+            raise ValueError(
+                f"jaxdiv.{fn}: x and y must have a last axis to sum over, got scalars."
+            )
+        if generator != "mahalanobis":
+            return CLOSED_FORMS[generator](x, y)
+        if matrix is None:
+            raise ValueError(f"jaxdiv.{fn}: 'mahalanobis' needs matrix=M.")
+        m = val.as_float("matrix", matrix, fn=fn).astype(x.dtype)
+        if m.shape != (x.shape[-1],) * 2:
+            raise ValueError(
+                f"jaxdiv.{fn}: matrix has shape {m.shape}; for points of size {x.shape[-1]} it "
+                f"must be {(x.shape[-1],) * 2}."
+            )
+        d = x - y
+        return jnp.einsum("...i,ij,...j->...", d, m, d)
     if not callable(generator):
-        raise TypeError(
-            f"jaxdiv.bregman_divergence: generator must be a name or a callable, got {generator!r}."
-        )
+        raise TypeError(f"jaxdiv.{fn}: generator must be a name or a callable, got {generator!r}.")
     diff = jax.tree.map(jnp.subtract, x, y)
     f_y, slope = jax.jvp(generator, (y,), (diff,))
     return generator(x) - f_y - slope

@@ -352,6 +352,8 @@ def f_divergence(
       distributions, 1967.
     """
     fn = "f_divergence"
+    if not callable(f):
+        raise TypeError(f"jaxdiv.{fn}: f must be a callable generator, got {f!r}.")
     slope = val.concrete_float("slope_at_infinity", slope_at_infinity, fn=fn)
     (pd, qd), r = core.from_probs(fn, [("p", p), ("q", q)], axis=axis, where=where)
     pp, qq = pd.prob, qd.prob

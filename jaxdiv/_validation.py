@@ -73,6 +73,9 @@ def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]
       jaxdiv.kl_divergence: p does not sum to 1 along axis 0 (largest deviation 0.2...) ...
     """
 
+    if not callable(fn):
+        raise TypeError(f"jaxdiv.checked: fn must be a callable, got {fn!r}.")
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _enable_value_checks():
@@ -103,8 +106,10 @@ def as_float(name: str, x: jax.typing.ArrayLike, *, fn: str) -> jax.Array:
 
 def _describe_object(x: Any) -> str:
     cls = type(x)
-    module = cls.__module__.replace("._", ".").split(".")
-    return f"a {'.'.join(m for m in module if not m.startswith('_'))}.{cls.__name__}"
+    if cls.__module__ == "builtins":
+        return f"a {cls.__name__}" + (" (ragged nested lists?)" if cls in (list, tuple) else "")
+    module = ".".join(m for m in cls.__module__.split(".") if not m.startswith("_"))
+    return f"a {module}.{cls.__name__}"
 
 
 def _object_hint(x: Any) -> str:
@@ -238,9 +243,11 @@ def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax
 
 def concrete_float(name: str, value: Any, *, fn: str) -> float:
     """``value`` as a Python float; hyperparameters must be known at trace time."""
+    if isinstance(value, str | bytes):  # float("2") would accept it
+        raise TypeError(f"jaxdiv.{fn}: {name} must be a number, got the string {value!r}.")
     try:
         return float(value)
-    except (jax.errors.ConcretizationTypeError, TypeError):
+    except (jax.errors.ConcretizationTypeError, TypeError, ValueError):
         raise TypeError(
             f"jaxdiv.{fn}: {name} must be a concrete number (a Python float), got {value!r}; "
             "it selects the formula at trace time, so it cannot be a traced value."

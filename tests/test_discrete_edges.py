@@ -271,3 +271,44 @@ def test_distribution_objects_get_a_clear_error(obj, hint):
         jaxdiv.kl_divergence(obj, obj)
     with pytest.raises(TypeError, match="p_logits must be an array"):
         jaxdiv.kl_divergence_from_logits(obj, obj)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: jaxdiv.entropy(None), TypeError, "p must be an array"),
+        (lambda: jaxdiv.entropy([[0.5, 0.5], [1.0]]), TypeError, "ragged"),
+        (lambda: jaxdiv.entropy(np.full(2, 0.5), base="2"), TypeError, "base must be a number"),
+        (
+            lambda: jaxdiv.renyi_divergence(np.full(2, 0.5), np.full(2, 0.5), alpha="x"),
+            TypeError,
+            "alpha must be a number",
+        ),
+        (
+            lambda: jaxdiv.bregman_divergence("negative_entropy", np.ones(3), np.ones(4)),
+            ValueError,
+            r"x has shape \(3,\) and y has shape \(4,\)",
+        ),
+        (
+            lambda: jaxdiv.bregman_divergence("burg_entropy", np.ones(3, int), np.ones(3, int)),
+            TypeError,
+            "x must be a floating-point array",
+        ),
+        (
+            lambda: jaxdiv.bregman_divergence(
+                "mahalanobis", np.ones(3), np.ones(3), matrix=np.eye(4)
+            ),
+            ValueError,
+            r"matrix has shape \(4, 4\); for points of size 3 it must be \(3, 3\)",
+        ),
+        (
+            lambda: jaxdiv.f_divergence(np.full(2, 0.5), np.full(2, 0.5), f=3),
+            TypeError,
+            "f must be a callable",
+        ),
+        (lambda: jaxdiv.checked(3), TypeError, "fn must be a callable"),
+    ],
+)
+def test_bad_arguments_get_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
