@@ -2,16 +2,30 @@
 
 Usage::
 
-    python -m experiments.fit_gmm                # the demo (make demo): all the figures
+    python -m experiments.fit_gmm demo           # the demo (make demo): all the figures
     python -m experiments.fit_gmm demo --steps 800
     python -m experiments.fit_gmm fit --target ring --components 8 --divergence reverse
 
 ``fit`` writes ``results/<run>/metrics.json`` (configuration, final parameters,
 loss curves, and the true KL of the fit in both directions) and
 ``results/<run>/fit.png``; ``demo`` writes four figures and ``metrics.json``
-to ``results/demo``. Bad options exit with status 2 and a one-line message.
-Files are written atomically, so an interrupted run leaves no half-written
-file.
+to ``results/demo``. Without a command the usage is printed (exit status 2).
+
+Exit statuses, each failure with one line on stderr and never a traceback:
+
+* 2: a bad option: unknown, out of range, not applying to the chosen
+  configuration (``--alpha`` without ``--divergence renyi``, ``--separation``
+  without ``--target separated-1d``, ``--num-data`` without ``--divergence
+  forward``, ``--num-samples`` with it), or a size that cannot fit in memory;
+* 1: the fit diverged (every restart's loss became NaN or infinite; a
+  restart that diverges is otherwise left out and listed in the metrics), or
+  the machine ran out of memory or disk;
+* 130: interrupted.
+
+metrics.json is strict JSON: a non-finite number is written as null and
+listed, with what it was, under ``non_finite_values``; ``status`` is
+``"converged"`` or ``"diverged"``. Files are written atomically, so an
+interrupted run leaves no half-written file.
 """
 
 from __future__ import annotations
@@ -26,7 +40,9 @@ import numpy as np
 
 from experiments._io import check_writable, write_json
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,17 +59,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", parser_class=_Parser)
     fit = sub.add_parser("fit", help="one configuration: metrics.json and a figure")
     fit.add_argument("--target", choices=gmm.TARGETS, default="separated-1d")
-    fit.add_argument("--separation", type=float, default=3.0, help="d for separated-1d")
+    defaults = gmm.FitConfig()
+    fit.add_argument(
+        "--separation",
+        type=float,
+        default=None,
+        help=f"d for separated-1d only (default {defaults.separation})",
+    )
     fit.add_argument("--components", type=int, default=1, help="K, components of the model")
     fit.add_argument("--divergence", default="reverse", help=f"one of {gmm.DIVERGENCES}")
-    fit.add_argument("--alpha", type=float, default=0.5, help="Renyi order, > 0")
+    fit.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help=f"Renyi order > 0, for --divergence renyi only (default {defaults.alpha})",
+    )
     fit.add_argument("--optimizer", default="adam", help=f"one of {gmm.OPTIMIZERS}")
     fit.add_argument("--learning-rate", type=float, default=0.05)
     fit.add_argument("--steps", type=int, default=1500)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--restarts", type=int, default=4, help="random initialisations")
-    fit.add_argument("--num-samples", type=int, default=1024, help="draws per component per step")
-    fit.add_argument("--num-data", type=int, default=100_000, help="target samples (forward)")
+    fit.add_argument(
+        "--num-samples",
+        type=int,
+        default=None,
+        help=f"draws per component per step, reverse and renyi only (default "
+        f"{defaults.num_samples})",
+    )
+    fit.add_argument(
+        "--num-data",
+        type=int,
+        default=None,
+        help=f"target samples, forward only (default {defaults.num_data})",
+    )
     fit.add_argument("--out", default=None, help="output folder (default results/<run name>)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     demo = sub.add_parser("demo", help="the figures of make demo")
@@ -94,23 +132,95 @@ def run_name(config) -> str:
     return f"{name}_seed{config.seed}"
 
 
-def run_fit(args) -> dict:
-    from experiments import figures, gmm
+# Options that apply to some configurations only: (option, field, applies, to what).
+_CONDITIONAL = (
+    ("--alpha", "alpha", lambda a: a.divergence == "renyi", "--divergence renyi"),
+    ("--separation", "separation", lambda a: a.target == "separated-1d", "--target separated-1d"),
+    ("--num-data", "num_data", lambda a: a.divergence == "forward", "--divergence forward"),
+    (
+        "--num-samples",
+        "num_samples",
+        lambda a: a.divergence in ("reverse", "renyi"),
+        "--divergence reverse or renyi",
+    ),
+)
 
+
+def _human_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{int(n)} bytes"
+        n /= 1024
+    return f"{n:.3g} EiB"
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def fit_config(args):
+    """The :class:`gmm.FitConfig` of ``fit``'s options; a :class:`_UsageError` names what is
+    wrong: a value out of range, an option that does not apply, a size beyond memory."""
+    from experiments import gmm
+
+    for option, field, applies, where in _CONDITIONAL:
+        if getattr(args, field) is not None and not applies(args):
+            raise _UsageError(
+                f"{option} applies only to {where} (got --divergence {args.divergence}, "
+                f"--target {args.target}); leave it out"
+            )
     fields = {f.name for f in dataclasses.fields(gmm.FitConfig)}
-    config = gmm.FitConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    config = gmm.FitConfig(**given)
     problem = config.validate()
     if problem is not None:
         raise _UsageError(problem)
+    need, what = config.memory_bytes()
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise _UsageError(
+            f"this configuration needs about {_human_bytes(need)} of memory ({what}) and the "
+            f"machine has {_human_bytes(have)}; lower those sizes"
+        )
+    return config
+
+
+def run_fit(args) -> dict:
+    from experiments import figures, gmm
+
+    config = fit_config(args)
     out = args.out or os.path.join("results", run_name(config))
     _check_out(out)
     target = gmm.make_target(config.target, config.separation)
     result = gmm.fit(config, target, progress=_progress(args.quiet)(run_name(config), config))
+    diverged = [int(i) for i in np.flatnonzero(result.diverged)]
+    if result.all_diverged:
+        step = result.first_non_finite_step()
+        reason = (
+            f"the loss of every restart became non-finite (first at step {step} of "
+            f"{config.steps}); lower --learning-rate (got {config.learning_rate:g})"
+        )
+        metrics = {
+            "status": "diverged",
+            "reason": reason,
+            "config": dataclasses.asdict(config),
+            "diverged_restarts": diverged,
+            "final_objective": result.final.tolist(),
+            "loss_curves": result.losses.tolist(),
+            "seconds": result.seconds,
+        }
+        write_json(os.path.join(out, "metrics.json"), metrics)
+        raise _FitFailed(f"the fit diverged: {reason}; wrote {out}/metrics.json")
     model = result.model()
     fwd, fwd_method = gmm.true_kl(target, model, seed=config.seed)
     rev, rev_method = gmm.true_kl(model, target, seed=config.seed)
     metrics = {
+        "status": "converged",
         "config": dataclasses.asdict(config),
+        "diverged_restarts": diverged,
         "best_restart": result.best,
         "final_objective": result.final.tolist(),
         "final_parameters": gmm.describe(model),
@@ -131,6 +241,8 @@ def run_fit(args) -> dict:
     print(f"  {'KL(target || fit)':<24} {fwd:10.5f} nats ({fwd_method})")
     print(f"  {'KL(fit || target)':<24} {rev:10.5f} nats ({rev_method})")
     print(f"  {'objective per restart':<24} " + " ".join(f"{v:.5f}" for v in result.final))
+    if diverged:
+        print(f"  restarts {diverged} diverged (non-finite loss) and were left out")
     print(f"  wrote {out}/metrics.json and fit.png")
     return metrics
 
@@ -225,6 +337,24 @@ class _UsageError(Exception):
     """A bad configuration: reported in one line with exit status 2."""
 
 
+class _FitFailed(Exception):
+    """A run that could not finish (divergence, memory, disk): one line, exit status 1."""
+
+
+def _resource_error(e: BaseException) -> str | None:
+    """A one-line description of ``e`` if it is the machine running out of something."""
+    import jax
+
+    if isinstance(e, MemoryError):
+        return "out of memory"
+    if isinstance(e, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(e):
+        first = str(e).strip().splitlines()[0]
+        return f"out of memory ({first})"
+    if isinstance(e, OSError) and e.errno is not None:
+        return f"cannot write the results: {e.strerror or e}"
+    return None
+
+
 def _check_out(folder: str) -> None:
     try:
         check_writable(folder)
@@ -236,17 +366,28 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        args = _parser().parse_args(["demo", *(argv or [])])
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         (run_fit if args.command == "fit" else run_demo)(args)
     except _UsageError as e:
         print(f"fit_gmm: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except _FitFailed as e:
+        print(f"fit_gmm: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("fit_gmm: interrupted; no partial files were written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a resource running out is reported in one line; bugs raise
+        problem = _resource_error(e)
+        if problem is None:
+            raise
+        print(f"fit_gmm: error: {problem}; no partial files were written", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 

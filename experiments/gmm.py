@@ -121,8 +121,36 @@ class FitConfig:
                 math.isfinite(self.separation) and self.separation >= 0,
                 f"separation must be a finite number >= 0, got {self.separation}",
             ),
+            (0 <= self.seed < 2**63, f"seed must be an integer in [0, 2**63), got {self.seed}"),
         ]
         return next((msg for ok, msg in checks if not ok), None)
+
+    def memory_bytes(self) -> tuple[int, str]:
+        """A rough upper estimate of the memory a fit needs, and what dominates it.
+
+        Counts the largest float64 arrays of one optimiser step (all restarts
+        side by side, times 4 for the values the gradient keeps), of the final
+        re-estimate and of the true-KL evaluation, and the loss curves. Used to
+        refuse, before any work, a configuration that cannot fit in memory.
+        """
+        target = make_target(self.target, self.separation)
+        kt, d = target.num_components, target.dim
+        k, r, n = self.components, self.restarts, self.components + target.num_components
+        if self.divergence == "forward":
+            step = ("--restarts x --num-data x --components", 4 * r * self.num_data * k * d)
+        else:
+            samples = max(self.num_samples, 4096)
+            step = (
+                "--restarts x --num-samples x --components x all components",
+                4 * r * samples * k * (k + kt) * d,
+            )
+        points = max(4097, 45 * n) if d == 1 else 2**17
+        terms = [
+            step,
+            ("the true-KL evaluation, points x all components", 4 * points * n * d),
+            ("the loss curves and keys, --steps x (--restarts + 2)", self.steps * (r + 2)),
+        ]
+        return 8 * sum(t for _, t in terms), max(terms, key=lambda t: t[1])[0]
 
 
 # --------------------------------------------------------------------------- data parallelism
@@ -248,8 +276,24 @@ class FitResult:
     seconds: float
 
     @property
+    def diverged(self) -> np.ndarray:
+        """``[restarts]``: whether a restart's loss became non-finite (NaN or inf) at any step."""
+        return ~(np.all(np.isfinite(self.losses), axis=1) & np.isfinite(self.final))
+
+    @property
+    def all_diverged(self) -> bool:
+        """Whether no restart kept a finite loss: the fit as a whole diverged."""
+        return bool(np.all(self.diverged))
+
+    def first_non_finite_step(self) -> int | None:
+        """The first step (from 1) at which some restart's loss was non-finite, None if none."""
+        bad = ~np.all(np.isfinite(self.losses), axis=0)
+        return int(np.argmax(bad)) + 1 if np.any(bad) else None
+
+    @property
     def best(self) -> int:
-        return int(np.argmin(self.final))
+        """The restart with the lowest final objective among those that did not diverge."""
+        return int(np.argmin(np.where(self.diverged, np.inf, self.final)))
 
     def model(self, restart: int | None = None) -> GaussianMixture:
         i = self.best if restart is None else restart

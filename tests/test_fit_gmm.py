@@ -149,6 +149,17 @@ def test_cli_writes_metrics_and_figure(tmp_path):
         (["fit", "--steps", "many"], "invalid int value"),
         (["fit", "--out", "/proc/version/run"], "cannot write to output folder"),
         (["demo", "--out", "/proc/version/run"], "cannot write to output folder"),
+        # Options that do not apply to the configuration were silently accepted.
+        (["fit", "--divergence", "forward", "--alpha", "-1"], "--alpha applies only to"),
+        (["fit", "--alpha", "2"], "--alpha applies only to --divergence renyi"),
+        (["fit", "--target", "ring", "--separation", "2"], "--separation applies only to"),
+        (["fit", "--divergence", "reverse", "--num-data", "10"], "--num-data applies only to"),
+        (["fit", "--divergence", "forward", "--num-samples", "8"], "--num-samples applies only"),
+        (["fit", "--seed", "-1"], "seed must be an integer in [0, 2**63)"),
+        (["fit", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
+        # Sizes that cannot fit in memory: refused before any work (was a 24-line traceback).
+        (["fit", "--components", "100000"], "needs about"),
+        (["fit", "--steps", str(10**13)], "the loss curves"),
     ],
 )
 def test_cli_bad_configuration(args, message, tmp_path):
@@ -186,3 +197,110 @@ def test_interrupted_cli_run_exits_cleanly(tmp_path, monkeypatch):
     out = tmp_path / "run"
     assert fit_gmm.main(["fit", "--out", str(out), "--quiet"]) == 130
     assert not (out / "metrics.json").exists()
+
+
+def test_cli_without_a_command_prints_the_usage(tmp_path):
+    """No subcommand started the two-minute demo; it prints the usage and exits with 2."""
+    proc = _cli(cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "usage: python -m experiments.fit_gmm" in proc.stderr and "{fit,demo}" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def _strict_load(path):
+    """json.load that rejects NaN and Infinity, as strict parsers do."""
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_cli_diverged_fit_exits_1_with_strict_metrics(tmp_path):
+    """--learning-rate 1e6 exited 0, printed NaN divergences and wrote NaN into metrics.json.
+    Now: one line on stderr, exit status 1, strict JSON saying why, no figure."""
+    out = tmp_path / "run"
+    args = ["fit", "--learning-rate", "1e6", "--steps", "30", "--restarts", "2"]
+    proc = _cli(*args, "--num-samples", "64", "--out", str(out), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the fit diverged" in lines[0] and "--learning-rate" in lines[0]
+    assert "Traceback" not in proc.stderr
+    metrics = _strict_load(out / "metrics.json")
+    assert metrics["status"] == "diverged" and metrics["diverged_restarts"] == [0, 1]
+    assert None in metrics["loss_curves"][0]
+    assert "loss_curves" in metrics[_io.NON_FINITE_KEY]
+    assert not (out / "fit.png").exists()
+    assert [p.name for p in out.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        "RESOURCE_EXHAUSTED: Out of memory allocating 1638427878400736 bytes.",
+        OSError(28, "No space left on device"),
+    ],
+    ids=["MemoryError", "XLA", "disk-full"],
+)
+def test_cli_reports_resources_running_out_in_one_line(error, tmp_path, monkeypatch, capsys):
+    """Out of memory at run time (XLA's RESOURCE_EXHAUSTED) printed a 24-line traceback."""
+    import jax
+
+    if isinstance(error, str):
+        error = jax.errors.JaxRuntimeError(error)
+
+    def fail(*a, **k):
+        raise error
+
+    monkeypatch.setattr(gmm, "fit", fail)
+    out = tmp_path / "run"
+    assert fit_gmm.main(["fit", "--out", str(out), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fit_gmm: error: "), lines
+    assert ("out of memory" in lines[0]) != isinstance(error, OSError)
+    assert not (out / "metrics.json").exists()
+
+
+def test_cli_does_not_hide_bugs(tmp_path, monkeypatch):
+    """Only user mistakes and resources running out are one-liners: a bug still raises."""
+
+    def bug(*a, **k):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(gmm, "fit", bug)
+    with pytest.raises(ZeroDivisionError):
+        fit_gmm.main(["fit", "--out", str(tmp_path / "run"), "--quiet"])
+
+
+def test_strict_json_writes_non_finite_numbers_as_null_and_says_why(tmp_path):
+    payload = {
+        "kl": float("nan"),
+        "nested": {"values": [1.0, float("inf"), np.float32(2.0)]},
+        "curves": np.array([[np.nan, 1.0, -np.inf], [np.nan, np.nan, 0.5]]),
+        "count": np.int64(3),
+    }
+    path = tmp_path / "metrics.json"
+    _io.write_json(str(path), payload)
+    got = _strict_load(path)
+    assert got["kl"] is None and got["nested"]["values"] == [1.0, None, 2.0]
+    assert got["curves"] == [[None, 1.0, None], [None, None, 0.5]] and got["count"] == 3
+    notes = got[_io.NON_FINITE_KEY]
+    assert notes["kl"] == "was NaN (written as null)"
+    assert notes["nested.values[1]"] == "was +inf (written as null)"
+    assert (
+        notes["curves"].startswith("4 values were -inf or NaN")
+        and "curves[0][0]" in notes["curves"]
+    )
+    assert set(notes) == {"kl", "nested.values[1]", "curves"}
+
+
+def test_best_restart_skips_diverged_restarts():
+    """np.argmin picked a NaN restart as the best one."""
+    config = gmm.FitConfig(restarts=3, steps=4)
+    losses = np.array([[1.0, np.nan, 0.1, 0.1], [2.0, 1.5, 1.2, 1.1], [2.0, 1.0, 0.9, 0.8]])
+    result = gmm.FitResult(config, {}, losses, np.array([0.05, 1.1, 0.8]), 0.0)
+    assert result.diverged.tolist() == [True, False, False] and not result.all_diverged
+    assert result.best == 2 and result.first_non_finite_step() == 2
+    stuck = gmm.FitResult(config, {}, losses, np.full(3, np.inf), 0.0)
+    assert stuck.all_diverged
