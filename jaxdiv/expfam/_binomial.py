@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammaln
 
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family, static_field
+from jaxdiv.expfam._bernoulli import (
+    binary_log_normalizer_minus_inner,
+    binary_log_prob,
+    logits_from_probs,
+)
+from jaxdiv.expfam._family import (
+    ExponentialFamily,
+    as_params,
+    family,
+    log_factorial,
+    static_field,
+)
 
 
 def _log_choose(n: int, x: jax.Array) -> jax.Array:
-    return gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
+    return log_factorial(jnp.asarray(n, x.dtype)) - log_factorial(x) - log_factorial(n - x)
 
 
 @family
 class Binomial(ExponentialFamily):
     """Binomial(n, p) for a fixed (static) count ``n``; natural parameter ``logit(p)``.
+
+    ``p = 0`` and ``p = 1`` (logits ``-inf`` and ``+inf``) are members: all the
+    mass at 0 or at n.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -37,8 +51,8 @@ class Binomial(ExponentialFamily):
                 f"jaxdiv.expfam.{fn}: total_count must be a Python int >= 1, got {total_count!r}."
             )
         (p,) = as_params(fn, probs=probs)
-        val.check_domain((p > 0) & (p < 1), f"jaxdiv.expfam.{fn}: probs must lie in (0, 1).")
-        return cls(jnp.log(p) - jnp.log1p(-p), total_count)
+        val.check_domain((p >= 0) & (p <= 1), f"jaxdiv.expfam.{fn}: probs must lie in [0, 1].")
+        return cls(logits_from_probs(p), total_count)
 
     @classmethod
     def from_mean_parameters(cls, mu, *, total_count: int) -> Binomial:
@@ -51,8 +65,19 @@ class Binomial(ExponentialFamily):
     def log_normalizer(self):
         return self.total_count * jax.nn.softplus(self.logits)
 
+    def log_normalizer_minus_inner(self, other):
+        return self.total_count * binary_log_normalizer_minus_inner(other.logits, self.logits)
+
     def mean_parameters(self):
         return (self.total_count * self.probs,)
+
+    def log_prob(self, x):
+        x = jnp.asarray(x, self.dtype)
+        n = self.total_count
+        return _log_choose(n, x) + n * binary_log_prob(self.logits, x / n)
+
+    def in_domain(self):
+        return ~jnp.isnan(self.logits)
 
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
@@ -65,10 +90,11 @@ class Binomial(ExponentialFamily):
         support = jnp.arange(self.total_count + 1, dtype=self.dtype)
         support = jnp.broadcast_to(support, (*self.batch_shape, self.total_count + 1))
         logits = self.logits[..., None]
+        # k log sigmoid(a) + (n - k) log sigmoid(-a), 0 log 0 = 0 (exact at p = 0 and 1).
         log_pmf = (
             _log_choose(self.total_count, support)
-            + support * logits
-            - self.total_count * jax.nn.softplus(logits)
+            + num.mul_log(support, jax.nn.log_sigmoid(logits))
+            + num.mul_log(self.total_count - support, jax.nn.log_sigmoid(-logits))
         )
         return jnp.sum(jnp.exp(log_pmf) * _log_choose(self.total_count, support), axis=-1)
 

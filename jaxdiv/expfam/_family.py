@@ -14,6 +14,11 @@ A family is a frozen dataclass whose data fields are its natural parameters
 (each with any batch shape in front of its own event shape) and whose static
 fields (marked ``static=True`` in their metadata) are fixed configuration such
 as a Binomial's count. Decorate it with :func:`family` to make it a JAX pytree.
+A family may instead store a better-conditioned form of the same parameters
+(each field with the event rank of its natural parameter): the full-covariance
+Normal stores the precision's triangular factor, the diagonal Gaussians their
+log-scale. It then overrides :meth:`~ExponentialFamily.natural_parameters` and
+:meth:`~ExponentialFamily.with_natural_parameters`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from typing import Any, ClassVar, TypeVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gammaln
 
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
 T = TypeVar("T", bound="ExponentialFamily")
@@ -76,11 +83,18 @@ def static_field(**kwargs) -> Any:
 
 
 def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
-    """``<a, b>`` summed over each parameter's event axes, batch axes kept."""
+    """``<a, b>`` summed over each parameter's event axes, batch axes kept.
+
+    Terms where an entry of ``b`` is zero count as zero, with zero gradient,
+    whatever ``a`` holds there: ``b`` is a statistic or a mean parameter and
+    ``a`` a natural parameter, which is infinite at a boundary member (a
+    zero-probability outcome has logit ``-inf`` and mean 0, and contributes
+    ``0 * log 0 = 0``).
+    """
     total = None
     for x, y, nd in zip(a, b, event_ndims, strict=True):
         x, y = jnp.broadcast_arrays(x, y)
-        term = jnp.sum(x * y, axis=tuple(range(x.ndim - nd, x.ndim)))
+        term = jnp.sum(num.mul_log(y, x), axis=tuple(range(x.ndim - nd, x.ndim)))
         total = term if total is None else total + term
     return total
 
@@ -128,23 +142,39 @@ class ExponentialFamily:
 
     def natural_parameters(self) -> Params:
         """The natural parameters ``theta`` as a tuple, in field order."""
-        return tuple(getattr(self, name) for name in self._natural_fields)
+        return self.stored_parameters()
 
     def with_natural_parameters(self: T, theta: Params) -> T:
         """A member of the same family (same static fields) with parameters ``theta``."""
-        return dataclasses.replace(self, **dict(zip(self._natural_fields, theta, strict=True)))
+        return self._with_stored(theta)
+
+    def stored_parameters(self) -> Params:
+        """The data fields as stored (the natural parameters unless the family stores
+        another form of them), each with the event rank of its natural parameter."""
+        return tuple(getattr(self, name) for name in self._natural_fields)
+
+    def _with_stored(self: T, fields: Params) -> T:
+        return dataclasses.replace(self, **dict(zip(self._natural_fields, fields, strict=True)))
 
     def static_parameters(self) -> tuple:
         return tuple(getattr(self, name) for name in self._static_fields)
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
-        first, nd = self.natural_parameters()[0], self.natural_event_ndims[0]
+        first, nd = self.stored_parameters()[0], self.natural_event_ndims[0]
         return tuple(first.shape[: first.ndim - nd])
 
     @property
+    def event_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The event shape of each parameter (the trailing axes that are not batch axes)."""
+        return tuple(
+            tuple(t.shape[t.ndim - nd :])
+            for t, nd in zip(self.stored_parameters(), self.natural_event_ndims, strict=True)
+        )
+
+    @property
     def dtype(self):
-        return self.natural_parameters()[0].dtype
+        return self.stored_parameters()[0].dtype
 
     # ------------------------------------------------------------------ to implement
 
@@ -170,6 +200,23 @@ class ExponentialFamily:
     def in_domain(self) -> jax.Array:
         """Whether the natural parameters lie in the natural parameter space (per batch entry)."""
         return jnp.ones(self.batch_shape, bool)
+
+    def log_normalizer_minus_inner(self, other: ExponentialFamily) -> jax.Array:
+        """``A(theta) - <theta, mu_other>``, the cross-entropy ``H(other, self)`` without
+        ``other``'s base-measure term ``-E_other[log h(X)]``.
+
+        Every divergence of :mod:`jaxdiv.expfam` other than the closed forms is
+        written with it: at ``other = self`` it is minus the convex conjugate
+        ``A*(mu)``. Terms where a mean parameter of ``other`` is zero count as
+        zero (:func:`inner`), so boundary members whose natural parameter is
+        ``-inf`` there (a zero-probability outcome) give their limits. A family
+        whose ``A`` is itself infinite at a boundary member (a Bernoulli with
+        ``p = 1`` has ``A = +inf``) or loses precision at extreme parameters
+        overrides this with a form that stays finite.
+        """
+        return self.log_normalizer() - inner(
+            self.natural_parameters(), other.mean_parameters(), self.natural_event_ndims
+        )
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Draws samples of shape ``shape + batch_shape + event_shape``."""
@@ -280,11 +327,11 @@ class ExponentialFamily:
 
     def broadcast_to(self: T, batch_shape: tuple[int, ...]) -> T:
         """This member with its parameters broadcast to ``batch_shape``."""
-        theta = tuple(
+        fields = tuple(
             jnp.broadcast_to(t, tuple(batch_shape) + t.shape[t.ndim - nd :])
-            for t, nd in zip(self.natural_parameters(), self.natural_event_ndims, strict=True)
+            for t, nd in zip(self.stored_parameters(), self.natural_event_ndims, strict=True)
         )
-        return self.with_natural_parameters(theta)
+        return self._with_stored(fields)
 
     @classmethod
     def _statistics_template(cls: type[T], dtype, **static) -> T:
@@ -306,7 +353,10 @@ class ExponentialFamily:
     @classmethod
     def _newton_start(cls: type[T], mu: Params, **static) -> T:
         raise NotImplementedError(
-            f"{cls.__name__}.from_mean_parameters needs a starting member: pass init=..."
+            f"{cls.__name__} has no closed-form inverse of its mean map and no starting point "
+            "for Newton's method: pass a member of the family as init=..., to "
+            f"{cls.__name__}.from_mean_parameters(mu, init=...) or to "
+            "jaxdiv.expfam.moment_match(family, ..., init=...)."
         )
 
 
@@ -336,6 +386,12 @@ def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
     except ValueError:
         desc = " and ".join(f"{n} has shape {jnp.shape(x)}" for n, x in named.items())
         raise ValueError(f"jaxdiv.expfam.{fn}: {desc}, which do not broadcast.") from None
+
+
+def log_factorial(k: jax.Array) -> jax.Array:
+    """``log k!`` for counts ``k >= 0``, exactly 0 at ``k`` = 0 and 1 (float32 ``gammaln(1)``
+    is 5e-7, which would make the entropy of a point mass at 0 nonzero)."""
+    return jnp.where(k < 2, jnp.zeros_like(k), gammaln(k + 1))
 
 
 def add(*terms: jax.Array) -> jax.Array:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
@@ -15,6 +16,7 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
 
     ``P(x) = (1 - p)^x p``; natural parameter ``log(1 - p) < 0``;
     ``A = -log(1 - exp(theta)) = -log p``. (scipy's ``geom(p, loc=-1)``.)
+    ``p = 1`` (natural parameter ``-inf``, all the mass at 0) is a member.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -30,8 +32,8 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
     def from_probs(cls, probs: jax.typing.ArrayLike) -> Geometric:
         fn = f"{cls.__name__}.from_probs"
         (p,) = as_params(fn, probs=probs)
-        val.check_domain((p > 0) & (p < 1), f"jaxdiv.expfam.{fn}: probs must lie in (0, 1).")
-        return cls(jnp.log1p(-p))
+        val.check_domain((p > 0) & (p <= 1), f"jaxdiv.expfam.{fn}: probs must lie in (0, 1].")
+        return cls(num.safe_log1m(p))
 
     @classmethod
     def from_mean_parameters(cls, mu) -> Geometric:
@@ -46,6 +48,10 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
 
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
+
+    def mean_parameters(self):
+        """``E[X] = (1 - p) / p``, 0 at ``p = 1``."""
+        return (jnp.exp(self.log_failure - jnp.log(self.probs)),)
 
     def in_domain(self):
         return self.log_failure < 0

@@ -15,7 +15,8 @@ class LogNormal(Normal):
     """LogNormal whose logarithm is Normal(mean, std); same natural parameters as Normal.
 
     ``from_mean_std(mean, std)`` takes the mean and standard deviation of
-    ``log x`` (scipy's ``lognorm(s=std, scale=exp(mean))``).
+    ``log x`` (scipy's ``lognorm(s=std, scale=exp(mean))``), and
+    ``from_mean_log_std(mean, log_std)`` the logarithm of that standard deviation.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -41,4 +42,4 @@ class LogNormal(Normal):
 
 @register_kl(LogNormal)
 def _lognormal_kl(p: LogNormal, q: LogNormal) -> jax.Array:
-    return gaussian_kl(p.loc, p.var, q.loc, q.var)
+    return gaussian_kl(p.loc, p.log_std, q.loc, q.log_std)

@@ -13,6 +13,7 @@ def moment_match(
     samples_or_mean_statistics: jax.typing.ArrayLike | Params,
     *,
     weights: jax.typing.ArrayLike | None = None,
+    init: ExponentialFamily | None = None,
     **static,
 ) -> ExponentialFamily:
     r"""The M-projection of a distribution onto an exponential family.
@@ -30,12 +31,22 @@ def moment_match(
         expected sufficient statistics ``E_p[T(X)]`` (as ``mean_parameters()``
         returns them).
       weights: optional non-negative weights of the samples (normalised here).
+      init: a member of the family to start Newton's method from, for a family
+        without a closed-form inverse of its mean map and without a starting
+        point of its own (a family you define); passed to
+        ``from_mean_parameters``. Families with a closed-form inverse do not
+        use it.
       **static: fixed parameters of the family (``total_count`` for Binomial)
         when ``family`` is a class.
 
     Returns:
       The member with those mean parameters (via the family's
       ``from_mean_parameters``).
+
+    Raises:
+      TypeError: if ``family`` is not an exponential family, or ``init`` is not
+        a member of it.
+      NotImplementedError: for a family that needs ``init`` and was given none.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -54,6 +65,11 @@ def moment_match(
             "jaxdiv.expfam.moment_match: family must be an exponential-family class or member, "
             f"got {family!r}."
         )
+    if init is not None and type(init) is not cls:
+        raise TypeError(
+            f"jaxdiv.expfam.moment_match: init must be a {cls.__name__} member, "
+            f"got {type(init).__name__}."
+        )
     if isinstance(samples_or_mean_statistics, tuple):
         mu = tuple(jnp.asarray(m) for m in samples_or_mean_statistics)
     else:
@@ -67,4 +83,13 @@ def moment_match(
             w = jnp.asarray(weights, stats[0].dtype)
             w = w / jnp.sum(w)
             mu = tuple(jnp.tensordot(w, s, axes=(0, 0)) for s in stats)
+    if init is not None and _solves_by_newton(cls):
+        return cls.from_mean_parameters(mu, init=init, **static)
     return cls.from_mean_parameters(mu, **static)
+
+
+def _solves_by_newton(cls: type[ExponentialFamily]) -> bool:
+    """Whether ``cls`` inverts its mean map with the generic Newton solver (which takes init)."""
+    return getattr(cls.from_mean_parameters, "__func__", None) is getattr(
+        ExponentialFamily.from_mean_parameters, "__func__", None
+    )

@@ -1,4 +1,14 @@
-"""The univariate Normal family: theta = (mu / sigma^2, -1 / (2 sigma^2)), T(x) = (x, x^2)."""
+"""The univariate Normal family: theta = (mu / sigma^2, -1 / (2 sigma^2)), T(x) = (x, x^2).
+
+The Gaussian families (Normal, LogNormal, MultivariateNormalDiag) store the
+mean and the log standard deviation of each coordinate rather than the natural
+parameters: in float32 the natural parameter ``-1 / (2 sigma^2)`` and the
+gradients through it overflow or underflow once ``|log sigma|`` passes about
+22 (a β-VAE encoder's ``logvar`` of 44), while the closed forms written with
+``log sigma`` stay finite, with exact gradients, for ``|log sigma|`` up to about
+40. ``natural_parameters()`` computes ``theta`` from them, and the generic
+divergences get the cross term ``A(theta) - <theta, mu>`` in closed form.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
@@ -14,34 +25,100 @@ from jaxdiv.expfam._family import ExponentialFamily, as_params, family
 LOG_2PI = math.log(2 * math.pi)
 
 
-def gaussian_log_normalizer(eta1: jax.Array, eta2: jax.Array) -> jax.Array:
-    """``A = -eta1^2 / (4 eta2) - log(-2 eta2) / 2`` (Normal, LogNormal, diagonal MVN)."""
-    return -jnp.square(eta1) / (4 * eta2) - 0.5 * jnp.log(-2 * eta2)
+def expm1_minus_x(x: jax.Array) -> jax.Array:
+    """``exp(x) - 1 - x`` without cancellation near 0 (a Taylor polynomial for |x| < 0.1)."""
+    small = jnp.abs(x) < 0.1
+
+    def series(y):  # y^2/2 + y^3/6 + ... + y^7/5040: relative error below 1e-9 for |y| < 0.1
+        return jnp.square(y) * (
+            0.5 + y * (1 / 6 + y * (1 / 24 + y * (1 / 120 + y * (1 / 720 + y / 5040))))
+        )
+
+    return jnp.where(small, num.guard(small, series, x), jnp.expm1(x) - x)
 
 
-def gaussian_kl(m1, v1, m2, v2) -> jax.Array:
-    """KL(N(m1, v1) || N(m2, v2)) elementwise, from means and variances."""
-    ratio = v1 / v2
-    return 0.5 * (ratio + jnp.square(m1 - m2) / v2 - 1 - jnp.log(ratio))
+def gaussian_kl(m1, log_std1, m2, log_std2) -> jax.Array:
+    """KL(N(m1, s1^2) || N(m2, s2^2)) elementwise, from means and log standard deviations.
+
+    ``log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
+    = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2`` with ``d = log s1 - log s2``:
+    no ratio of variances is formed, so nothing overflows before the KL itself
+    does, and the gradient in ``log s1`` is ``expm1(2 d)``.
+    """
+    d = log_std1 - log_std2
+    z = (m1 - m2) * jnp.exp(-log_std2)
+    return 0.5 * (expm1_minus_x(2 * d) + jnp.square(z))
+
+
+def gaussian_cross_term(m1, log_std1, m2, log_std2) -> jax.Array:
+    """``A(theta_2) - <theta_2, mu_1> = log s2 + (s1^2 + (m1 - m2)^2) / (2 s2^2)``, elementwise."""
+    z = (m1 - m2) * jnp.exp(-log_std2)
+    return log_std2 + 0.5 * (jnp.exp(2 * (log_std1 - log_std2)) + jnp.square(z))
 
 
 class GaussianCoordinates:
-    """Shared by the families with natural parameters ``(mean / var, -1 / (2 var))``
-    per coordinate (Normal, LogNormal, MultivariateNormalDiag)."""
+    """Shared by the families of independent Gaussian coordinates (Normal, LogNormal,
+    MultivariateNormalDiag): fields ``loc`` and ``log_std``, natural parameters
+    ``(loc / var, -1 / (2 var))`` per coordinate."""
+
+    @classmethod
+    def from_mean_std(cls, mean: jax.typing.ArrayLike, std: jax.typing.ArrayLike):
+        """The member with mean ``mean`` and standard deviation ``std`` (> 0)."""
+        fn = f"{cls.__name__}.from_mean_std"
+        mean, std = cls._check_params(fn, mean=mean, std=std)
+        val.check_domain(std > 0, f"jaxdiv.expfam.{fn}: std must be > 0.")
+        return cls(mean, num.safe_log(std))
+
+    @classmethod
+    def from_mean_log_std(cls, mean: jax.typing.ArrayLike, log_std: jax.typing.ArrayLike):
+        """The member with mean ``mean`` and standard deviation ``exp(log_std)``.
+
+        What an encoder outputs: with ``logvar``, pass ``log_std = logvar / 2``.
+        Divergences stay finite, with exact gradients, for ``|log_std|`` up to
+        about 40 in float32.
+        """
+        fn = f"{cls.__name__}.from_mean_log_std"
+        mean, log_std = cls._check_params(fn, mean=mean, log_std=log_std)
+        val.check_domain(jnp.isfinite(log_std), f"jaxdiv.expfam.{fn}: log_std must be finite.")
+        return cls(mean, log_std)
+
+    @classmethod
+    def _check_params(cls, fn, **named):
+        return as_params(fn, **named)
 
     @classmethod
     def from_mean_parameters(cls, mu):
         m1, m2 = mu
         return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
 
+    def natural_parameters(self):
+        precision = jnp.exp(-2 * self.log_std)
+        return (self.loc * precision, -0.5 * precision)
+
+    def with_natural_parameters(self, theta):
+        eta1, eta2 = theta
+        return type(self)(-eta1 / (2 * eta2), -0.5 * jnp.log(-2 * eta2))
+
     @property
-    def loc(self) -> jax.Array:
-        """The mean (of ``log x`` for the LogNormal)."""
-        return -self.eta1 / (2 * self.eta2)
+    def std(self) -> jax.Array:
+        return jnp.exp(self.log_std)
 
     @property
     def var(self) -> jax.Array:
-        return -0.5 / self.eta2
+        return jnp.exp(2 * self.log_std)
+
+    def _sum_event(self, x: jax.Array) -> jax.Array:
+        nd = self.natural_event_ndims[0]
+        return jnp.sum(x, axis=tuple(range(x.ndim - nd, x.ndim)))
+
+    def log_normalizer(self):
+        """``A = loc^2 / (2 var) + log std`` per coordinate."""
+        return self._sum_event(0.5 * jnp.square(self.loc * jnp.exp(-self.log_std)) + self.log_std)
+
+    def log_normalizer_minus_inner(self, other):
+        return self._sum_event(
+            gaussian_cross_term(other.loc, other.log_std, self.loc, self.log_std)
+        )
 
     def mean_parameters(self):
         m = self.loc
@@ -51,38 +128,38 @@ class GaussianCoordinates:
         x = jnp.asarray(x, self.dtype)
         return (x, jnp.square(x))
 
+    def in_domain(self):
+        ok = jnp.isfinite(self.loc) & jnp.isfinite(self.log_std)
+        return jnp.all(ok, axis=tuple(range(ok.ndim - self.natural_event_ndims[0], ok.ndim)))
+
     def sample(self, key, shape=()):
         """Reparameterised: ``loc + std * N(0, 1)``."""
-        z = jax.random.normal(key, tuple(shape) + self.eta1.shape, self.dtype)
-        loc, var = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.var))
-        return loc + jnp.sqrt(var) * z
+        z = jax.random.normal(key, tuple(shape) + self.loc.shape, self.dtype)
+        loc, std = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.std))
+        return loc + std * z
 
 
 @family
 class Normal(GaussianCoordinates, ExponentialFamily):
     """Normal(mean, std) with natural parameters ``(mean / var, -1 / (2 var))``.
 
+    The member stores ``loc`` and ``log_std`` (see the module notes);
+    :meth:`from_mean_log_std` builds one from a log standard deviation.
+
     Examples:
       >>> from jaxdiv import expfam
       >>> d = expfam.Normal.from_mean_std(1.0, 2.0)
       >>> [round(float(m), 4) for m in d.mean_parameters()]
       [1.0, 5.0]
+      >>> p = expfam.Normal.from_mean_log_std(0.0, 40.0)  # std e^40, far beyond float32's 1/var
+      >>> q = expfam.Normal.from_mean_std(0.0, 1.0)
+      >>> round(float(expfam.kl_divergence(q, p)), 4)  # 40 + e^-80 / 2 - 1/2
+      39.5
     """
 
-    eta1: jax.Array
-    eta2: jax.Array
+    loc: jax.Array
+    log_std: jax.Array
     natural_event_ndims = (0, 0)
-
-    @classmethod
-    def from_mean_std(cls, mean: jax.typing.ArrayLike, std: jax.typing.ArrayLike) -> Normal:
-        fn = f"{cls.__name__}.from_mean_std"
-        mean, std = as_params(fn, mean=mean, std=std)
-        val.check_domain(std > 0, f"jaxdiv.expfam.{fn}: std must be > 0.")
-        var = jnp.square(std)
-        return cls(mean / var, -0.5 / var)
-
-    def log_normalizer(self) -> jax.Array:
-        return gaussian_log_normalizer(self.eta1, self.eta2)
 
     def log_base_measure(self, x):
         return jnp.full(jnp.shape(x), -0.5 * LOG_2PI, self.dtype)
@@ -90,10 +167,7 @@ class Normal(GaussianCoordinates, ExponentialFamily):
     def expected_log_base_measure(self):
         return jnp.full(self.batch_shape, -0.5 * LOG_2PI, self.dtype)
 
-    def in_domain(self):
-        return self.eta2 < 0
-
 
 @register_kl(Normal)
 def _normal_kl(p: Normal, q: Normal) -> jax.Array:
-    return gaussian_kl(p.loc, p.var, q.loc, q.var)
+    return gaussian_kl(p.loc, p.log_std, q.loc, q.log_std)

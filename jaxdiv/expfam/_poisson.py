@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammaln
 
+from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, as_params, family, log_factorial
 
 # E[log X!] is summed exactly over 0.._SUM_TERMS-1 below _SERIES_FROM, where the
 # neglected tail is below 1e-100; above, the entropy's asymptotic series is used
@@ -19,6 +19,8 @@ _SERIES_FROM = 200.0
 @family
 class Poisson(ExponentialFamily):
     """Poisson(rate) with natural parameter ``log(rate)``.
+
+    ``rate = 0`` (natural parameter ``-inf``, all the mass at 0) is a member.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -34,8 +36,8 @@ class Poisson(ExponentialFamily):
     def from_rate(cls, rate: jax.typing.ArrayLike) -> Poisson:
         fn = f"{cls.__name__}.from_rate"
         (rate,) = as_params(fn, rate=rate)
-        val.check_domain(rate > 0, f"jaxdiv.expfam.{fn}: rate must be > 0.")
-        return cls(jnp.log(rate))
+        val.check_domain(rate >= 0, f"jaxdiv.expfam.{fn}: rate must be >= 0.")
+        return cls(num.safe_log(rate))
 
     @classmethod
     def from_mean_parameters(cls, mu) -> Poisson:
@@ -54,16 +56,19 @@ class Poisson(ExponentialFamily):
     def sufficient_statistics(self, x):
         return (jnp.asarray(x, self.dtype),)
 
+    def in_domain(self):
+        return self.log_rate < jnp.inf
+
     def log_base_measure(self, x):
-        return -gammaln(jnp.asarray(x, self.dtype) + 1)
+        return -log_factorial(jnp.asarray(x, self.dtype))
 
     def expected_log_base_measure(self):
         """``-E[log X!]``: an exact sum for rates below 200, the asymptotic series above."""
         lam = self.rate
         small = jnp.minimum(lam, _SERIES_FROM)[..., None]
         k = jnp.broadcast_to(jnp.arange(_SUM_TERMS, dtype=self.dtype), (*lam.shape, _SUM_TERMS))
-        log_fact = gammaln(k + 1)
-        log_pmf = k * jnp.log(small) - small - log_fact
+        log_fact = log_factorial(k)
+        log_pmf = num.mul_log(k, num.safe_log(small)) - small - log_fact
         exact = -jnp.sum(jnp.exp(log_pmf) * log_fact, axis=-1)
         # H = 1/2 log(2 pi e lam) - 1/(12 lam) - 1/(24 lam^2) - 19/(360 lam^3) + O(lam^-4),
         # and -E[log X!] = H - lam + lam log lam.

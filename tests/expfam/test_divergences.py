@@ -108,8 +108,11 @@ def test_mixing_families_raises_type_error_naming_both():
         (lambda: expfam.Dirichlet.from_concentration([1.0, 0.0]), "concentration must be > 0"),
         (lambda: expfam.Gamma.from_shape_rate(-1.0, 1.0), "shape and rate must be > 0"),
         (lambda: expfam.Beta.from_concentrations(1.0, 0.0), "a and b must be > 0"),
-        (lambda: expfam.Poisson.from_rate(0.0), "rate must be > 0"),
-        (lambda: expfam.Bernoulli.from_probs(1.0), r"probs must lie in \(0, 1\)"),
+        (lambda: expfam.Poisson.from_rate(-1.0), "rate must be >= 0"),
+        (lambda: expfam.Bernoulli.from_probs(1.5), r"probs must lie in \[0, 1\]"),
+        (lambda: expfam.Binomial.from_count_probs(3, -0.1), r"probs must lie in \[0, 1\]"),
+        (lambda: expfam.Geometric.from_probs(0.0), r"probs must lie in \(0, 1\]"),
+        (lambda: expfam.Normal.from_mean_log_std(0.0, np.inf), "log_std must be finite"),
         (lambda: expfam.Wishart.from_df_scale(0.5, np.eye(2)), "df must be > p - 1"),
         (lambda: expfam.VonMises.from_mean_concentration(0.0, -1.0), "concentration must be >= 0"),
         (lambda: expfam.Binomial.from_count_probs(0, 0.5), "total_count must be a Python int"),
@@ -338,5 +341,5 @@ def test_moment_match_gamma_samples_and_user_family_with_init(rng):
     target = _rayleigh(np.array([0.5, 2.0]))
     got = Rayleigh.from_mean_parameters(target.mean_parameters(), init=_rayleigh(np.ones(2)))
     np.testing.assert_allclose(got.theta, target.theta, rtol=1e-8)
-    with pytest.raises(NotImplementedError, match="pass init="):
+    with pytest.raises(NotImplementedError, match="pass a member of the family as init="):
         Rayleigh.from_mean_parameters(target.mean_parameters())

@@ -1,0 +1,376 @@
+"""Boundary members of the exponential families, one contract per test.
+
+Zero-probability outcomes (Categorical), degenerate members (Bernoulli and
+Binomial with p = 0 or 1, Geometric with p = 1, Poisson with rate 0), Gaussians
+built from a log standard deviation, moment matching for a user family with
+``init``, and the errors for members of different dimensions. Oracles are
+scipy's pmfs summed over the support (``scipy.special.rel_entr`` gives +inf
+where q = 0 < p) and closed forms in numpy float64.
+"""
+
+import doctest
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from jaxdiv import expfam
+
+PAIR_FUNCTIONS = {
+    "kl_divergence": expfam.kl_divergence,
+    "bregman_kl": expfam.bregman_kl,
+    "kl_divergence_dual": expfam.kl_divergence_dual,
+    "cross_entropy": expfam.cross_entropy,
+    "jeffreys_divergence": expfam.jeffreys_divergence,
+    "bhattacharyya_distance": expfam.bhattacharyya_distance,
+    "hellinger_distance": expfam.hellinger_distance,
+    "renyi_divergence(0.5)": lambda p, q: expfam.renyi_divergence(p, q, alpha=0.5),
+    "renyi_divergence(2)": lambda p, q: expfam.renyi_divergence(p, q, alpha=2.0),
+}
+
+
+def _discrete_oracle(name, logp, logq):
+    """Divergences between two pmfs on one support, from their log-pmfs, in float64."""
+    p, q = np.exp(logp), np.exp(logq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl_pq = np.sum(np.where(p > 0, p * (logp - logq), 0.0))
+        kl_qp = np.sum(np.where(q > 0, q * (logq - logp), 0.0))
+        h = -np.sum(np.where(p > 0, p * logp, 0.0))
+        log_bc = special.logsumexp(0.5 * (logp + logq))
+        if name == "entropy":
+            return h
+        if name in ("kl_divergence", "bregman_kl", "kl_divergence_dual"):
+            return kl_pq
+        if name == "cross_entropy":
+            return h + kl_pq
+        if name == "jeffreys_divergence":
+            return kl_pq + kl_qp
+        if name == "bhattacharyya_distance":
+            return -log_bc
+        if name == "hellinger_distance":
+            return np.sqrt(np.maximum(-np.expm1(log_bc), 0.0))
+        a = 0.5 if name == "renyi_divergence(0.5)" else 2.0
+        t = np.where(p > 0, a * logp + (1 - a) * logq, -np.inf)
+        if len(t) > 50 and t[-1] > np.max(t) - 35:  # an infinite series that does not converge
+            return np.inf
+        return special.logsumexp(t) / (a - 1)
+
+
+def _tree_finite(tree):
+    return all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(tree))
+
+
+# --------------------------------------------------------------------------- Categorical
+
+CAT_P = np.array([0.5, 0.5, 0.0])
+CAT_Q = np.array([0.25, 0.25, 0.5])
+CAT_R = np.array([0.0, 0.3, 0.7])  # overlaps CAT_P on one outcome
+CAT_S = np.array([0.0, 0.0, 1.0])  # disjoint from CAT_P
+
+
+@pytest.mark.parametrize("build", ["from_probs", "from_logits"])
+@pytest.mark.parametrize("name", sorted(PAIR_FUNCTIONS))
+def test_categorical_zero_probabilities_give_limits(build, name):
+    def make(p):
+        if build == "from_probs":
+            return expfam.Categorical.from_probs(p)
+        with np.errstate(divide="ignore"):
+            return expfam.Categorical.from_logits(np.log(p))
+
+    fn = jax.jit(PAIR_FUNCTIONS[name])
+    for a, b in [(CAT_P, CAT_Q), (CAT_Q, CAT_P), (CAT_P, CAT_R), (CAT_R, CAT_P), (CAT_P, CAT_S)]:
+        with np.errstate(divide="ignore"):
+            expected = _discrete_oracle(name, np.log(a), np.log(b))
+        if name == "renyi_divergence(2)" and not np.isfinite(expected):
+            continue  # the extrapolated point leaves the space; tested below
+        got = fn(make(a), make(b))
+        np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=f"{name}({a}, {b})")
+
+
+def test_categorical_entropy_log_prob_and_mean_parameters_with_zero_probability():
+    p = expfam.Categorical.from_probs(CAT_P)
+    np.testing.assert_allclose(jax.jit(expfam.entropy)(p), math.log(2), rtol=1e-12)
+    np.testing.assert_allclose(expfam.convex_conjugate(p), -math.log(2), rtol=1e-12)
+    np.testing.assert_allclose(p.log_prob(np.array([0, 1, 2])), [-math.log(2)] * 2 + [-np.inf])
+    np.testing.assert_allclose(p.mean_parameters()[0], CAT_P)
+    assert _tree_finite(p.fisher_information())
+    assert bool(p.in_domain())
+    bad = [[np.inf, 0.0, 0.0], [-np.inf, -np.inf, -np.inf], [np.nan, 0.0, 0.0]]
+    assert not np.any(expfam.Categorical.from_logits(np.array(bad)).in_domain())
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        expfam.entropy,
+        lambda p: expfam.kl_divergence_dual(p, _cat(CAT_Q)),
+        *[lambda p, f=f: f(p, _cat(CAT_Q)) for f in (expfam.bregman_kl, expfam.cross_entropy)],
+        lambda p: expfam.bhattacharyya_distance(p, _cat(CAT_Q)),
+    ],
+)
+def test_categorical_gradients_at_minus_inf_equal_those_of_clipped_logits(fn):
+    logits = np.log(np.array([0.5, 0.5, 1.0]))
+    boundary = np.where(CAT_P > 0, logits, -np.inf)
+    # exp(-80) ~ 2e-35 (its square root 4e-18): the limit to float64 accuracy.
+    clipped = np.where(CAT_P > 0, logits, -80.0)
+
+    def f(z):
+        return fn(expfam.Categorical.from_logits(z))
+
+    g_boundary = jax.jit(jax.grad(f))(boundary)
+    g_clipped = jax.grad(f)(clipped)
+    assert _tree_finite(g_boundary)
+    np.testing.assert_allclose(g_boundary, g_clipped, atol=1e-12)
+
+
+def _cat(p):
+    return expfam.Categorical.from_probs(p)
+
+
+# --------------------------------------------------------------------------- degenerate members
+
+# Each family: the jaxdiv member, the scipy distribution, a support that holds
+# all but 1e-15 of the mass of the members used, and the usual parameter values.
+DEGENERATE = {
+    "Bernoulli": (
+        expfam.Bernoulli.from_probs,
+        stats.bernoulli,
+        np.arange(2.0),
+        [0.0, 1.0, 0.3],
+    ),
+    "Binomial": (
+        lambda p: expfam.Binomial.from_count_probs(5, p),
+        lambda p: stats.binom(5, p),
+        np.arange(6.0),
+        [0.0, 1.0, 0.3],
+    ),
+    "Geometric": (
+        expfam.Geometric.from_probs,
+        lambda p: stats.geom(p, loc=-1),
+        np.arange(200.0),
+        [1.0, 0.4, 0.7],
+    ),
+    "Poisson": (
+        expfam.Poisson.from_rate,
+        stats.poisson,
+        np.arange(200.0),
+        [0.0, 2.5, 0.4],
+    ),
+}
+DEGENERATE_FUNCTIONS = ["kl_divergence", "bregman_kl", "kl_divergence_dual", "cross_entropy"]
+
+
+@pytest.mark.parametrize("family", sorted(DEGENERATE))
+def test_degenerate_members_match_scipy(family):
+    build, scipy_dist, support, values = DEGENERATE[family]
+    a, b = np.meshgrid(values, values, indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    p, q = build(a), build(b)
+    pmf_p = [scipy_dist(v).logpmf(support) for v in a]
+    pmf_q = [scipy_dist(v).logpmf(support) for v in b]
+    for name in DEGENERATE_FUNCTIONS + sorted(set(PAIR_FUNCTIONS) - set(DEGENERATE_FUNCTIONS)):
+        fn = PAIR_FUNCTIONS[name]
+        expected = np.array(
+            [_discrete_oracle(name, x, y) for x, y in zip(pmf_p, pmf_q, strict=True)]
+        )
+        got = jax.jit(fn)(p, q)
+        # At p = q the Hellinger distance is the square root of rounding noise (1e-16): 1e-8.
+        atol = 1e-7 if name == "hellinger_distance" else 1e-12
+        np.testing.assert_allclose(got, expected, rtol=1e-8, atol=atol, err_msg=name)
+
+        def total(p, q, fn=fn):
+            v = fn(p, q)
+            return jnp.sum(jnp.where(jnp.isfinite(v), v, 0.0))
+
+        grads = jax.jit(jax.grad(total, argnums=(0, 1)))(p, q)
+        for g in jax.tree.leaves(grads):  # finite wherever the value is
+            assert np.all(np.isfinite(np.asarray(g)[np.isfinite(expected)])), name
+    entropy = jax.jit(expfam.entropy)(p)
+    # scipy's geom(1).entropy() is NaN (0 * log 0); the sum over the support is the oracle.
+    np.testing.assert_allclose(
+        entropy, [_discrete_oracle("entropy", x, x) for x in pmf_p], rtol=1e-8, atol=1e-12
+    )
+    assert _tree_finite(jax.grad(lambda d: jnp.sum(expfam.entropy(d)))(p))
+    for x in support[:4]:
+        np.testing.assert_allclose(p.log_prob(x), [scipy_dist(v).logpmf(x) for v in a], atol=1e-12)
+    assert np.all(p.in_domain())
+
+
+def test_bernoulli_degenerate_members_as_in_tfp_and_pytorch():
+    one, zero = expfam.Bernoulli.from_probs(1.0), expfam.Bernoulli.from_probs(0.0)
+    assert expfam.kl_divergence(one, zero) == np.inf
+    assert expfam.kl_divergence(zero, zero) == 0
+    assert expfam.bregman_kl(one, zero) == np.inf
+    assert expfam.bregman_kl(zero, zero) == 0
+    both = expfam.Bernoulli(jnp.array([np.inf, -np.inf]))
+    np.testing.assert_array_equal(expfam.entropy(both), [0.0, 0.0])
+    np.testing.assert_array_equal(both.in_domain(), [True, True])
+    np.testing.assert_array_equal(expfam.Bernoulli(jnp.array([np.nan])).in_domain(), [False])
+    np.testing.assert_array_equal(both.log_prob(1.0), [0.0, -np.inf])
+    np.testing.assert_array_equal(expfam.Geometric(jnp.array([0.0, -np.inf])).in_domain(), [0, 1])
+    np.testing.assert_array_equal(expfam.Poisson(jnp.array([np.inf, -np.inf])).in_domain(), [0, 1])
+
+
+# --------------------------------------------------------------------------- log-scale Gaussians
+
+
+def _vae_kl(mu, log_std):
+    """KL(N(mu, exp(2 log_std)) || N(0, 1)) in float64 numpy, and its gradient in log_std."""
+    lv = 2 * log_std.astype(np.float64)
+    mu = mu.astype(np.float64)
+    return 0.5 * (np.exp(lv) + mu**2 - 1 - lv), np.exp(lv) - 1
+
+
+LOG_STD = np.linspace(-40.0, 40.0, 33).astype(np.float32)
+MU = np.linspace(-2.0, 2.0, 33).astype(np.float32)
+
+
+@pytest.mark.parametrize("build", ["from_mean_log_std", "from_mean_std"])
+def test_beta_vae_kl_is_finite_with_exact_gradients_in_float32(build):
+    """The β-VAE term: KL(MultivariateNormalDiag(mu, exp(logvar / 2)) || N(0, I))."""
+    prior = expfam.MultivariateNormalDiag.from_mean_std(
+        jnp.zeros((1, 1), jnp.float32), jnp.ones((1, 1), jnp.float32)
+    )
+
+    def make(mu, log_std):
+        if build == "from_mean_log_std":
+            return expfam.MultivariateNormalDiag.from_mean_log_std(mu[:, None], log_std[:, None])
+        return expfam.MultivariateNormalDiag.from_mean_std(mu[:, None], jnp.exp(log_std)[:, None])
+
+    expected, grad_log_std = _vae_kl(MU, LOG_STD)
+    for fn in (expfam.kl_divergence, expfam.bregman_kl):
+
+        def total(mu, log_std, fn=fn):
+            kl = fn(make(mu, log_std), prior)
+            return jnp.sum(kl), kl
+
+        (_, kl), (g_mu, g_ls) = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))(
+            jnp.asarray(MU), jnp.asarray(LOG_STD)
+        )
+        assert kl.dtype == jnp.float32
+        np.testing.assert_allclose(kl, expected, rtol=2e-5, err_msg=fn.__name__)
+        np.testing.assert_allclose(g_ls, grad_log_std, rtol=2e-5, atol=1e-6, err_msg=fn.__name__)
+        np.testing.assert_allclose(g_mu, MU, rtol=1e-5, atol=1e-6, err_msg=fn.__name__)
+
+
+@pytest.mark.parametrize("cls", [expfam.Normal, expfam.LogNormal, expfam.MultivariateNormalDiag])
+def test_log_scale_entropy_and_cross_entropy_in_float32(cls):
+    ls = LOG_STD if cls is not expfam.MultivariateNormalDiag else LOG_STD[:, None]
+    mu = np.zeros_like(ls)
+    p = cls.from_mean_log_std(mu, ls)
+    q = cls.from_mean_log_std(np.zeros_like(ls), np.full_like(ls, 3.0))
+    e = np.array([stats.norm(0, np.exp(np.float64(s))).entropy() for s in LOG_STD])
+    np.testing.assert_allclose(jax.jit(expfam.entropy)(p), e, rtol=1e-6, atol=1e-5)
+    g = jax.grad(lambda d: jnp.sum(expfam.entropy(d)))(p)
+    np.testing.assert_allclose(g.log_std, np.ones_like(ls), rtol=1e-6)
+    ls64 = LOG_STD.astype(np.float64)
+    cross = e + (3.0 - ls64) + 0.5 * np.exp(2 * (ls64 - 3.0)) - 0.5
+    np.testing.assert_allclose(jax.jit(expfam.cross_entropy)(p, q), cross, rtol=2e-5)
+    g = jax.grad(lambda d: jnp.sum(expfam.cross_entropy(d, q)))(p)
+    np.testing.assert_allclose(np.ravel(g.log_std), np.exp(2 * (ls64 - 3.0)), rtol=2e-5, atol=1e-6)
+
+
+def test_log_scale_constructors_agree_with_from_mean_std(rng):
+    m, s = rng.normal(size=4), rng.uniform(0.2, 3.0, 4)
+    for cls in (expfam.Normal, expfam.LogNormal, expfam.MultivariateNormalDiag):
+        a, b = cls.from_mean_std(m, s), cls.from_mean_log_std(m, np.log(s))
+        for x, y in zip(a.natural_parameters(), b.natural_parameters(), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-13)
+        np.testing.assert_allclose(b.std, s, rtol=1e-13)
+    with pytest.raises(ValueError, match="log_std must be finite"):
+        expfam.Normal.from_mean_log_std(0.0, -np.inf)
+    with pytest.raises(ValueError, match="need an event axis"):
+        expfam.MultivariateNormalDiag.from_mean_log_std(0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- moment_match
+
+
+@expfam.family
+class Rate(expfam.ExponentialFamily):
+    """The docstring's user family: Exponential(rate), theta = -rate, A = -log(-theta)."""
+
+    theta: jax.Array
+    natural_event_ndims = (0,)
+
+    def log_normalizer(self):
+        return -jnp.log(-self.theta)
+
+    def sufficient_statistics(self, x):
+        return (x,)
+
+    def log_base_measure(self, x):
+        return jnp.zeros_like(x)
+
+    def in_domain(self):
+        return self.theta < 0
+
+
+def test_moment_match_user_family_with_init(rng):
+    x = rng.exponential(1 / 2.5, size=5000)
+    q = expfam.moment_match(Rate, x, init=Rate(jnp.asarray(-1.0)))
+    np.testing.assert_allclose(q.theta, -1 / np.mean(x), rtol=1e-10)
+    weights = rng.uniform(size=x.shape)
+    qw = expfam.moment_match(Rate, x, weights=weights, init=Rate(jnp.asarray(-1.0)))
+    np.testing.assert_allclose(qw.theta, -np.sum(weights) / np.sum(weights * x), rtol=1e-10)
+    # Mean statistics, and a closed-form family that does not need init.
+    q = expfam.moment_match(Rate, (jnp.asarray(0.25),), init=Rate(jnp.asarray(-1.0)))
+    np.testing.assert_allclose(q.theta, -4.0, rtol=1e-10)
+    e = expfam.moment_match(expfam.Exponential, x, init=expfam.Exponential.from_rate(1.0))
+    np.testing.assert_allclose(e.rate, 1 / np.mean(x), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match=r"moment_match\(family, \.\.\., init=\.\.\.\)"):
+        expfam.moment_match(Rate, x)
+    with pytest.raises(TypeError, match="init must be a Rate member, got Exponential"):
+        expfam.moment_match(Rate, x, init=expfam.Exponential.from_rate(1.0))
+
+
+# --------------------------------------------------------------------------- dimensions
+
+MISMATCHED = {
+    "MultivariateNormalDiag": (
+        expfam.MultivariateNormalDiag.from_mean_std(np.zeros(3), np.ones(3)),
+        expfam.MultivariateNormalDiag.from_mean_std(np.zeros(4), np.ones(4)),
+        r"\(3,\).*\(4,\)",
+    ),
+    "Categorical": (
+        expfam.Categorical.from_probs(np.full(3, 1 / 3)),
+        expfam.Categorical.from_probs(np.full((2, 4), 1 / 4)),
+        r"\(3,\).*\(4,\)",
+    ),
+    "Dirichlet": (
+        expfam.Dirichlet.from_concentration(np.ones(3)),
+        expfam.Dirichlet.from_concentration(np.ones(2)),
+        r"\(3,\).*\(2,\)",
+    ),
+    "MultivariateNormal": (
+        expfam.MultivariateNormal.from_mean_cov(np.zeros(2), np.eye(2)),
+        expfam.MultivariateNormal.from_mean_cov(np.zeros(3), np.eye(3)),
+        r"\(2,\).*\(2, 2\).*\(3,\).*\(3, 3\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(MISMATCHED))
+@pytest.mark.parametrize("name", sorted(PAIR_FUNCTIONS))
+def test_different_dimensions_raise_a_value_error_naming_both(family, name):
+    p, q, shapes = MISMATCHED[family]
+    with pytest.raises(ValueError, match=f"{family}s of different dimensions: p has event shape "):
+        PAIR_FUNCTIONS[name](p, q)
+    with pytest.raises(ValueError, match=shapes):
+        PAIR_FUNCTIONS[name](p, q)
+
+
+# --------------------------------------------------------------------------- doctests
+
+
+def test_every_public_divergence_has_a_doctest_example():
+    finder = doctest.DocTestFinder()
+    for name in expfam.__all__:
+        obj = getattr(expfam, name)
+        if not callable(obj) or isinstance(obj, type):
+            continue
+        examples = [e for t in finder.find(obj, name) for e in t.examples]
+        assert examples, f"expfam.{name} has no example that runs as a doctest"
