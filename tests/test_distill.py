@@ -430,3 +430,50 @@ def test_fused_loss_in_16_bits_equals_the_unfused_loss(dtype, divergence, rng):
         np.testing.assert_allclose(
             g.astype(np.float32), r, rtol=tol, atol=tol * float(jnp.max(jnp.abs(r)))
         )
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # A scalar pair said "they must be equal" of two equal shapes.
+        (
+            lambda: distill.distillation_loss(np.float32(1.0), np.float32(1.0)),
+            ValueError,
+            r"must have a vocabulary axis, \[\.\.\., vocab\]; got shapes \(\) and \(\)",
+        ),
+        # Integer hidden states were called "probabilities or logits".
+        (
+            lambda: distill.fused_linear_distillation_loss(
+                np.zeros((4, 3), int), np.zeros((3, 5)), np.zeros((4, 3)), np.zeros((3, 5))
+            ),
+            TypeError,
+            r"student_hidden must be a floating-point array \(bfloat16, float16, float32 or "
+            r"float64\), got dtype int64",
+        ),
+        (
+            lambda: distill.fused_linear_distillation_loss(
+                np.zeros((4, 3)), np.zeros((3, 5)), np.zeros((4, 3)), np.zeros((3, 5), np.int32)
+            ),
+            TypeError,
+            "teacher_weight must be a floating-point array",
+        ),
+        (
+            lambda: distill.fused_linear_distillation_loss(
+                np.zeros((4, 3)), np.zeros((3, 5)), np.zeros((4, 3)), np.zeros((3, 6))
+            ),
+            ValueError,
+            r"student_weight \[h, vocab\].*student_weight \(3, 5\).*teacher_weight \(3, 6\)",
+        ),
+        (
+            lambda: distill.fused_linear_distillation_loss(
+                np.zeros(3), np.zeros((3, 5)), np.zeros(3), np.zeros((3, 5))
+            ),
+            ValueError,
+            r"expected student_hidden \[tokens, h\].*student_hidden \(3,\)",
+        ),
+    ],
+    ids=["scalar-logits", "integer-hidden", "integer-teacher-weight", "vocab-sizes", "1-D-hidden"],
+)
+def test_errors_name_what_was_wrong_and_what_was_expected(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

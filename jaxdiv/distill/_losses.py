@@ -148,7 +148,12 @@ def distillation_loss(
     beta, t = _check_config(divergence, beta, temperature, fn)
     student = val.as_float("student_logits", student_logits, fn=f"distill.{fn}")
     teacher = val.as_float("teacher_logits", teacher_logits, fn=f"distill.{fn}")
-    if student.shape != teacher.shape or student.ndim < 1:
+    if student.ndim < 1 or teacher.ndim < 1:
+        raise ValueError(
+            f"jaxdiv.distill.{fn}: student_logits and teacher_logits must have a vocabulary "
+            f"axis, [..., vocab]; got shapes {student.shape} and {teacher.shape}."
+        )
+    if student.shape != teacher.shape:
         raise ValueError(
             f"jaxdiv.distill.{fn}: student_logits has shape {student.shape} and teacher_logits "
             f"has shape {teacher.shape}; they must be equal, [..., vocab]."
@@ -274,7 +279,7 @@ def fused_linear_distillation_loss(
     beta, t = _check_config(divergence, beta, temperature, fn)
     names = ("student_hidden", "student_weight", "teacher_hidden", "teacher_weight")
     values = (student_hidden, student_weight, teacher_hidden, teacher_weight)
-    arrays = [val.as_float(n, x, fn=f"distill.{fn}") for n, x in zip(names, values, strict=True)]
+    arrays = [_as_float_operand(n, x, fn) for n, x in zip(names, values, strict=True)]
     hs, ws, ht, wt = arrays
     if (
         hs.ndim != 2
@@ -327,6 +332,17 @@ def fused_linear_distillation_loss(
         partial(_fused_loss, config), mesh=mesh, in_specs=specs, out_specs=spec()
     )
     return per_device(*args)
+
+
+def _as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
+    """A hidden-state or weight matrix as a floating array (any of JAX's floating dtypes)."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"jaxdiv.distill.{fn}: {name} must be a floating-point array (bfloat16, float16, "
+            f"float32 or float64), got dtype {x.dtype}."
+        )
+    return x
 
 
 def _check_chunk_size(chunk_size, fn: str) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from jaxdiv import _numerics as num
@@ -36,8 +40,62 @@ def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
         )
 
 
-def _log_weights(fn: str, weights: jax.Array) -> jax.Array:
+def check_key(key, fn: str) -> jax.Array:
+    """``key`` if it is a PRNG key (``jax.random.key`` or a raw ``jax.random.PRNGKey``)."""
+    if isinstance(key, jax.Array | np.ndarray):
+        dtype = key.dtype
+        if jnp.issubdtype(dtype, jax.dtypes.prng_key) or (
+            dtype == jnp.uint32 and key.shape[-1:] == (2,)
+        ):
+            return key
+        what = f"an array of dtype {dtype} and shape {key.shape}"
+    else:
+        what = repr(key) if key is None else f"{type(key).__name__} {key!r}"
+    raise TypeError(
+        f"jaxdiv.{fn}: key must be a PRNG key, from jax.random.key(seed) (or "
+        f"jax.random.PRNGKey(seed)), got {what}."
+    )
+
+
+def check_count(name: str, value, fn: str) -> int:
+    """``value`` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
+    problem = None
+    if isinstance(value, bool | np.bool_):
+        problem = "a bool"
+    else:
+        try:
+            n = operator.index(value)
+        except TypeError:
+            problem = f"of type {type(value).__name__}"
+        else:
+            if n < 1:
+                problem = "not positive"
+    if problem is not None:
+        raise ValueError(f"jaxdiv.{fn}: {name} must be an integer >= 1, got {value!r} ({problem}).")
+    return n
+
+
+def _sample_shape(shape, fn: str) -> tuple[int, ...]:
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool | np.bool_):
+        shape = (shape,)
+    try:
+        dims = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        dims = None
+    if dims is None or any(n < 0 for n in dims):
+        raise TypeError(
+            f"jaxdiv.{fn}: shape must be a tuple of integers >= 0 (or one integer), got {shape!r}."
+        )
+    return dims
+
+
+def _log_weights(fn: str, weights: jax.Array, given=None) -> jax.Array:
+    """``log weights`` after checking they lie on the simplex, to the precision they were given
+    in (``given``: the user's array; 16-bit weights cannot sum to 1 closer than a few ulps)."""
     tol = 1e-6 if weights.dtype == jnp.float64 else 1e-4
+    given_dtype = getattr(given, "dtype", None)
+    if given_dtype is not None and jnp.issubdtype(given_dtype, jnp.floating):
+        tol = max(tol, weights.size * float(jnp.finfo(given_dtype).eps))
     val.check_domain(
         jnp.all(weights >= 0) & (jnp.abs(jnp.sum(weights) - 1) <= tol),
         f"jaxdiv.{fn}: weights must be non-negative and sum to 1.",
@@ -116,6 +174,7 @@ class GaussianMixture:
 
     def __init__(self, weights, means, covariances):
         fn = _fn("__init__")
+        given = weights
         weights, means, covariances = val.float_params(
             fn, weights=weights, means=means, cov=covariances
         )
@@ -126,7 +185,7 @@ class GaussianMixture:
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(covariances, sym),
             f"jaxdiv.{fn}: covariances must be symmetric positive definite.",
         )
-        self._set(_log_weights(fn, weights), means, chol)
+        self._set(_log_weights(fn, weights, given), means, chol)
 
     def _set(self, log_weights, means, scale_tril) -> None:
         object.__setattr__(self, "log_weights", log_weights)
@@ -156,6 +215,7 @@ class GaussianMixture:
         non-zero.
         """
         fn = _fn("from_scale_tril")
+        given = weights
         weights, means, scale = val.float_params(
             fn, weights=weights, means=means, scale_tril=scale_tril
         )
@@ -163,12 +223,13 @@ class GaussianMixture:
         val.check_domain(
             jnp.all(_diag(scale) != 0), f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal."
         )
-        return cls._from_leaves(_log_weights(fn, weights), means, jnp.tril(scale))
+        return cls._from_leaves(_log_weights(fn, weights, given), means, jnp.tril(scale))
 
     @classmethod
     def diagonal(cls, weights, means, variances) -> GaussianMixture:
         """From weights ``[K]``, means ``[K, d]`` and per-axis variances ``[K, d]`` (all > 0)."""
         fn = _fn("diagonal")
+        given = weights
         weights, means, variances = val.float_params(
             fn, weights=weights, means=means, variances=variances
         )
@@ -180,12 +241,13 @@ class GaussianMixture:
         val.check_domain(jnp.all(variances > 0), f"jaxdiv.{fn}: variances must be > 0.")
         scale = _diag_matrix(num.safe_sqrt(variances))
         _check_shapes(fn, weights, means, scale)
-        return cls._from_leaves(_log_weights(fn, weights), means, scale)
+        return cls._from_leaves(_log_weights(fn, weights, given), means, scale)
 
     @classmethod
     def univariate(cls, weights, locs, scales) -> GaussianMixture:
         """A 1-D mixture from weights, locations and standard deviations, each ``[K]``."""
         fn = _fn("univariate")
+        given = weights
         weights, locs, scales = val.float_params(fn, weights=weights, locs=locs, scales=scales)
         if not (weights.ndim == locs.ndim == scales.ndim == 1):
             raise ValueError(
@@ -194,7 +256,9 @@ class GaussianMixture:
             )
         val.check_domain(jnp.all(scales > 0), f"jaxdiv.{fn}: scales must be > 0.")
         _check_shapes(fn, weights, locs[:, None], scales[:, None, None])
-        return cls._from_leaves(_log_weights(fn, weights), locs[:, None], scales[:, None, None])
+        return cls._from_leaves(
+            _log_weights(fn, weights, given), locs[:, None], scales[:, None, None]
+        )
 
     @classmethod
     def from_unconstrained(cls, weight_logits, means, raw_scale_tril) -> GaussianMixture:
@@ -296,7 +360,8 @@ class GaussianMixture:
         in the means and scales but not in the weights; for objectives whose
         weights need gradients use :meth:`sample_components`.
         """
-        shape = tuple(shape)
+        fn = _fn("sample")
+        shape, key = _sample_shape(shape, fn), check_key(key, fn)
         k_comp, k_norm = jax.random.split(key)
         idx = jax.random.categorical(k_comp, self.log_weights, shape=shape)
         z = jax.random.normal(k_norm, (*shape, self.dim), self.dtype)
@@ -308,7 +373,8 @@ class GaussianMixture:
         Expectations under the mixture are then ``sum_k w_k E_k[f]``, which is
         differentiable in the weights as well as in the means and scales.
         """
-        shape = tuple(shape)
+        fn = _fn("sample_components")
+        shape, key = _sample_shape(shape, fn), check_key(key, fn)
         z = jax.random.normal(key, (*shape, self.num_components, self.dim), self.dtype)
         means = jnp.reshape(self.means, (1,) * len(shape) + self.means.shape)
         return means + jnp.einsum("...ij,...j->...i", self.scale_tril, z)

@@ -23,7 +23,13 @@ import numpy as np
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv import expfam
-from jaxdiv.mixture._gaussian_mixture import GaussianMixture, as_mixture, gaussian_log_pdf
+from jaxdiv.mixture._gaussian_mixture import (
+    GaussianMixture,
+    as_mixture,
+    check_count,
+    check_key,
+    gaussian_log_pdf,
+)
 
 KL_METHODS = (
     "monte_carlo",
@@ -269,10 +275,7 @@ def _renyi_quadrature(p, q, a, num_points, fn):
 
 
 def check_num_samples(num_samples, fn: str) -> int:
-    n = int(num_samples)
-    if n < 1:
-        raise ValueError(f"jaxdiv.{fn}: num_samples must be >= 1, got {num_samples!r}.")
-    return n
+    return check_count("num_samples", num_samples, fn)
 
 
 def check_order(alpha, fn: str) -> float:
@@ -286,7 +289,7 @@ def check_order(alpha, fn: str) -> float:
 def _mc_samples(p, key, num_samples, fn: str) -> jax.Array:
     if key is None:
         raise ValueError(f"jaxdiv.{fn}: method='monte_carlo' needs a PRNG key (key=...).")
-    return p.sample(key, (check_num_samples(num_samples, fn),))
+    return p.sample(check_key(key, fn), (check_num_samples(num_samples, fn),))
 
 
 def _monte_carlo(p, q, key, num_samples, estimator):

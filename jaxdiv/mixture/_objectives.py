@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.mixture._gaussian_mixture import as_mixture
+from jaxdiv.mixture._gaussian_mixture import as_mixture, check_key
 from jaxdiv.mixture._kl import check_num_samples, check_order
 
 LogDensity = Callable[[jax.Array], jax.Array]
@@ -55,9 +55,13 @@ def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None)
     """
     fn = "mixture.negative_log_likelihood"
     model = as_mixture(model, fn=fn)
+    shape = jnp.shape(samples)
+    if len(shape) != 2 or shape[1] != model.dim:
+        raise ValueError(
+            f"jaxdiv.{fn}: samples must have shape [N, d] with d = {model.dim} (the model's "
+            f"dimension), got shape {shape}."
+        )
     log_q = model.log_prob(samples)
-    if log_q.ndim != 1:
-        raise ValueError(f"jaxdiv.{fn}: samples must have shape [N, d], got {jnp.shape(samples)}.")
     mask = val.broadcast_mask(where, log_q.shape, fn=fn)
     return -num.masked_mean(log_q, mask)
 
@@ -70,7 +74,7 @@ def _component_draws(model, target_log_prob, key, num_samples, fn):
             f"jaxdiv.{fn}: target_log_prob must be a function from points [..., d] to "
             f"log-densities [...], got {type(target_log_prob).__name__}."
         )
-    x = model.sample_components(key, (check_num_samples(num_samples, fn),))
+    x = model.sample_components(check_key(key, fn), (check_num_samples(num_samples, fn),))
     log_p = jnp.asarray(target_log_prob(x))
     if log_p.shape != x.shape[:-1]:
         raise ValueError(

@@ -373,3 +373,86 @@ def test_negative_log_likelihood_of_no_samples_is_zero():
         assert float(value) == 0.0
         for g in jax.tree.leaves(grads):
             assert np.all(g == 0)
+
+
+def _two():
+    return _mix(PAIRS["overlapping"][0]), _mix(PAIRS["overlapping"][1])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # Raw JAX errors: "JAX encountered invalid PRNG key data ... Got 0".
+        (
+            lambda p, q: mixture.kl_divergence(p, q, method="monte_carlo", key=0),
+            TypeError,
+            r"kl_divergence: key must be a PRNG key, from jax.random.key\(seed\).*got int 0",
+        ),
+        (
+            lambda p, q: mixture.reverse_kl(p, q.log_prob, None),
+            TypeError,
+            "reverse_kl: key must be a PRNG key.*got None",
+        ),
+        (lambda p, q: p.sample(3, (2,)), TypeError, "sample: key must be a PRNG key"),
+        # num_samples=2.5 ran with 2 draws, True with 1; "x" raised int()'s own ValueError.
+        (
+            lambda p, q: mixture.kl_divergence(
+                p, q, method="monte_carlo", key=jax.random.key(0), num_samples=2.5
+            ),
+            ValueError,
+            r"num_samples must be an integer >= 1, got 2.5 \(of type float\)",
+        ),
+        (
+            lambda p, q: mixture.reverse_kl(p, q.log_prob, jax.random.key(0), num_samples=True),
+            ValueError,
+            r"num_samples must be an integer >= 1, got True \(a bool\)",
+        ),
+        (
+            lambda p, q: mixture.variational_renyi(
+                p, q.log_prob, jax.random.key(0), alpha=0.5, num_samples="x"
+            ),
+            ValueError,
+            "num_samples must be an integer >= 1",
+        ),
+        # 1-D samples were blamed on "GaussianMixture.component_log_prob: x".
+        (
+            lambda p, q: mixture.negative_log_likelihood(p, np.zeros(5)),
+            ValueError,
+            r"negative_log_likelihood: samples must have shape \[N, d\] with d = 1 .*\(5,\)",
+        ),
+        (
+            lambda p, q: p.sample(jax.random.key(0), (2.5,)),
+            TypeError,
+            "shape must be a tuple of integers",
+        ),
+    ],
+    ids=[
+        "int-key",
+        "no-key",
+        "sample-int-key",
+        "float-num-samples",
+        "bool-num-samples",
+        "str-num-samples",
+        "1-D-samples",
+        "float-shape",
+    ],
+)
+def test_errors_name_what_was_wrong_and_what_was_expected(call, error, match):
+    p, q = _two()
+    with pytest.raises(error, match=match):
+        call(p, q)
+
+
+def test_sixteen_bit_weights_need_only_sum_to_one_to_their_precision():
+    """bfloat16 weights [0.2, 0.3, 0.5] round to a sum of 1.00098: the eager constructor
+    refused them ("must sum to 1") though no bfloat16 triple sums closer."""
+    w = jnp.asarray([0.2, 0.3, 0.5], jnp.bfloat16)
+    assert float(jnp.sum(w.astype(jnp.float32))) != 1.0
+    m = GaussianMixture.univariate(w, jnp.zeros(3, jnp.bfloat16), jnp.ones(3, jnp.bfloat16))
+    np.testing.assert_allclose(m.weights, np.asarray(w, np.float32), rtol=1e-6)
+    with pytest.raises(ValueError, match="sum to 1"):  # off by more than bfloat16's precision
+        GaussianMixture.univariate(
+            jnp.asarray([0.2, 0.3, 0.6], jnp.bfloat16), jnp.zeros(3), jnp.ones(3)
+        )
+    m = GaussianMixture.univariate(w, jnp.zeros(3), jnp.ones(3))
+    assert m.sample(jax.random.key(0), 4).shape == (4, 1)  # an int shape is a 1-tuple
