@@ -1,11 +1,18 @@
-"""The multivariate Normal family with full covariance: theta = (Lambda mu, -Lambda / 2)."""
+"""The multivariate Normal family with full covariance: theta = (Lambda mu, -Lambda / 2).
+
+Every factorisation and triangular solve here goes through :mod:`jaxdiv._linalg`
+(batched matrix products), not LAPACK: on CPU, jaxlib 0.10.2's batched LAPACK
+calls can deadlock XLA's thread pool when several run at once, which the
+gradient of a KL between two batches of these Gaussians does
+(``docs/known_issues.md``).
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
+from jaxdiv import _linalg
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
@@ -39,7 +46,7 @@ def _mean_and_matrix(fn: str, mean, name: str, matrix) -> tuple[jax.Array, jax.A
 
 def _lower_factor(precision: jax.Array) -> jax.Array:
     """The lower-triangular G with G' G = precision (Cholesky of the reversed matrix)."""
-    upper = jnp.linalg.cholesky(precision[..., ::-1, ::-1])[..., ::-1, ::-1]
+    upper = _linalg.cholesky(precision[..., ::-1, ::-1])[..., ::-1, ::-1]
     return jnp.swapaxes(upper, -1, -2)
 
 
@@ -47,9 +54,14 @@ def _eye_like(m: jax.Array) -> jax.Array:
     return jnp.broadcast_to(jnp.eye(m.shape[-1], dtype=m.dtype), m.shape)
 
 
-def _solve(g: jax.Array, b: jax.Array, *, trans: bool = False) -> jax.Array:
-    """``G^-1 b`` (or ``G^-T b``) for lower-triangular ``G`` and a batch of vectors ``b``."""
-    return solve_triangular(g, b[..., None], lower=True, trans="T" if trans else 0)[..., 0]
+def _matvec(m: jax.Array, v: jax.Array) -> jax.Array:
+    """``m v`` for batches of matrices ``[..., d, d]`` and vectors ``[..., d]``."""
+    return jnp.einsum("...ij,...j->...i", m, v)
+
+
+def _rmatvec(m: jax.Array, v: jax.Array) -> jax.Array:
+    """``m' v`` for batches of matrices ``[..., d, d]`` and vectors ``[..., d]``."""
+    return jnp.einsum("...ji,...j->...i", m, v)
 
 
 def _diag(g: jax.Array) -> jax.Array:
@@ -96,7 +108,7 @@ class MultivariateNormal(ExponentialFamily):
     def from_mean_cov(cls, mean, cov) -> MultivariateNormal:
         fn = f"{cls.__name__}.from_mean_cov"
         mean, cov = _mean_and_matrix(fn, mean, "cov", cov)
-        chol = jnp.linalg.cholesky(_sym(cov))
+        chol = _linalg.cholesky(_sym(cov))
         val.check_domain(
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(cov, jnp.swapaxes(cov, -1, -2)),
             f"jaxdiv.expfam.{fn}: cov must be symmetric positive definite.",
@@ -115,11 +127,11 @@ class MultivariateNormal(ExponentialFamily):
 
     @classmethod
     def _from_mean_chol_cov(cls, mean, chol) -> MultivariateNormal:
-        factor = solve_triangular(chol, _eye_like(chol), lower=True)  # G = L^-1
+        factor = _linalg.tril_inverse(chol)  # G = L^-1
         batch = jnp.broadcast_shapes(mean.shape[:-1], chol.shape[:-2])
         factor = jnp.broadcast_to(factor, batch + factor.shape[-2:])
         mean = jnp.broadcast_to(mean, batch + mean.shape[-1:])
-        eta1 = jnp.einsum("...ji,...jk,...k->...i", factor, factor, mean)  # G' G mean
+        eta1 = _rmatvec(factor, _matvec(factor, mean))  # G' G mean
         return cls(eta1, factor)
 
     @classmethod
@@ -130,7 +142,7 @@ class MultivariateNormal(ExponentialFamily):
     # The stored factor is not itself a natural parameter: convert both ways.
     def natural_parameters(self):
         g = self.precision_factor
-        return (self.precision_mean, -0.5 * (jnp.swapaxes(g, -1, -2) @ g))
+        return (self.precision_mean, -0.5 * _linalg.matmul(jnp.swapaxes(g, -1, -2), g))
 
     def with_natural_parameters(self, theta):
         eta1, eta2 = theta
@@ -154,20 +166,26 @@ class MultivariateNormal(ExponentialFamily):
     def precision(self) -> jax.Array:
         return -2 * self.natural_parameters()[1]
 
+    def scale_tril(self) -> jax.Array:
+        """The lower-triangular Cholesky factor ``L = G^-1`` of the covariance ``L L'``."""
+        return _linalg.tril_inverse(self.precision_factor)
+
     def mean(self) -> jax.Array:
-        g = self.precision_factor
-        return _solve(g, _solve(g, self.precision_mean, trans=True))
+        scale = self.scale_tril()
+        return _matvec(scale, _rmatvec(scale, self.precision_mean))
 
     def covariance(self) -> jax.Array:
-        inv = solve_triangular(self.precision_factor, _eye_like(self.precision_factor), lower=True)
-        return inv @ jnp.swapaxes(inv, -1, -2)
+        scale = self.scale_tril()
+        return _linalg.matmul(scale, jnp.swapaxes(scale, -1, -2))
 
     def log_normalizer(self):
-        w = _solve(self.precision_factor, self.precision_mean, trans=True)
+        w = _rmatvec(self.scale_tril(), self.precision_mean)  # G^-T eta1
         return 0.5 * jnp.sum(jnp.square(w), -1) - _log_abs_diag(self.precision_factor)
 
     def mean_parameters(self):
-        m, cov = self.mean(), self.covariance()
+        scale = self.scale_tril()
+        m = _matvec(scale, _rmatvec(scale, self.precision_mean))
+        cov = _linalg.matmul(scale, jnp.swapaxes(scale, -1, -2))
         return (m, cov + m[..., :, None] * m[..., None, :])
 
     def sufficient_statistics(self, x):
@@ -188,8 +206,8 @@ class MultivariateNormal(ExponentialFamily):
     def sample(self, key, shape=()):
         """Reparameterised: ``mean + G^-1 z`` (covariance ``G^-1 G^-T = Lambda^-1``)."""
         z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
-        g = jnp.broadcast_to(self.precision_factor, (*z.shape, self.dim))
-        return jnp.broadcast_to(self.mean(), z.shape) + _solve(g, z)
+        scale = jnp.broadcast_to(self.scale_tril(), (*z.shape, self.dim))
+        return jnp.broadcast_to(self.mean(), z.shape) + _matvec(scale, z)
 
 
 @register_kl(MultivariateNormal)
@@ -197,14 +215,15 @@ def _mvn_kl(p: MultivariateNormal, q: MultivariateNormal) -> jax.Array:
     """KL = (tr(L2 S1) + (m2 - m1)' L2 (m2 - m1) - d + log det L1 - log det L2) / 2.
 
     With L_i = G_i' G_i and M = G2 G1^-1: tr(L2 S1) = ||M||_F^2 and
-    G2 m1 = M G1^-T eta1: one triangular solve with a matrix right-hand side and
-    two with vectors, the same work as TensorFlow Probability's ||L2^-1 L1||_F^2
-    for scale factors (M = L2^-1 L1 here).
+    G2 m1 = M G1^-T eta1, TensorFlow Probability's ||L2^-1 L1||_F^2 for scale
+    factors (M = L2^-1 L1 here). The inverses come from
+    :func:`jaxdiv._linalg.tril_inverse` (matrix products only).
     """
     g1, g2, d = p.precision_factor, q.precision_factor, p.dim
-    m = jax.lax.linalg.triangular_solve(g1, g2, left_side=False, lower=True)  # G2 G1^-1
-    w1 = _solve(g1, p.precision_mean, trans=True)  # G1^-T eta1
-    diff = _solve(g2, q.precision_mean, trans=True) - jnp.einsum("...ij,...j->...i", m, w1)
+    inv1, inv2 = _linalg.tril_inverse(g1), _linalg.tril_inverse(g2)
+    m = _linalg.matmul(g2, inv1)  # G2 G1^-1
+    w1 = _rmatvec(inv1, p.precision_mean)  # G1^-T eta1
+    diff = _rmatvec(inv2, q.precision_mean) - _matvec(m, w1)
     logdet = 2 * (_log_abs_diag(g1) - _log_abs_diag(g2))
     return 0.5 * (
         jnp.sum(jnp.square(m), axis=(-2, -1)) + jnp.sum(jnp.square(diff), -1) - d + logdet

@@ -1,0 +1,190 @@
+"""Batched small-matrix linear algebra written in plain XLA operations (matmuls, no LAPACK).
+
+On CPU, ``jnp.linalg.cholesky`` and ``jax.lax.linalg.triangular_solve`` (and
+the transposes their gradients use) lower to jaxlib's LAPACK custom calls.
+jaxlib 0.10.2 splits a call's batch into chunks, schedules them on XLA's
+intra-op thread pool and blocks its own thread until they finish. XLA runs
+independent operations of one computation at the same time, so when more such
+calls are in flight than the pool has threads, every pool thread ends up
+blocked waiting for chunks that no thread is left to run: the program hangs
+(see ``docs/known_issues.md``; on 2 cores three concurrent calls suffice).
+
+The functions here compute the same quantities with batched matrix products,
+concatenations and elementwise operations only, which XLA runs without
+blocking a thread, so they cannot take part in that deadlock. They recurse
+over halves of the matrix (the blocked algorithms LAPACK's ``trtri`` and
+``potrf`` use), so their rounding errors are those of the textbook blocked
+algorithms; derivatives come from custom JVP rules written with the same
+operations, so gradients are free of LAPACK calls too.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+#: Matrices up to this size are factored or inverted column by column (unrolled), larger
+#: ones by halves.
+_BASE_SIZE = 8
+
+
+def matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a @ b`` for batches of matrices ``[..., n, k] @ [..., k, m]``.
+
+    XLA:CPU runs a batched ``dot`` with several batch axes, or with a
+    contraction of 4 to 7 entries, several times slower than a ``dot`` with one
+    batch axis or the same product written elementwise (which it fuses), so
+    operands with one batch shape are flattened to one batch axis, and short
+    contractions are written as a broadcast product and a sum.
+    """
+    if 3 < a.shape[-1] < _BASE_SIZE:
+        return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+    batch = a.shape[:-2]
+    if len(batch) < 2 or b.shape[:-2] != batch:
+        return a @ b
+    flat = jnp.reshape(a, (-1, *a.shape[-2:])) @ jnp.reshape(b, (-1, *b.shape[-2:]))
+    return jnp.reshape(flat, (*batch, *flat.shape[-2:]))
+
+
+def _split(n: int) -> int:
+    """The size of the leading block when an ``n x n`` matrix is halved."""
+    return (n + 1) // 2
+
+
+def _assemble_lower(a: jax.Array, c: jax.Array, d: jax.Array) -> jax.Array:
+    """The block matrix ``[[a, 0], [c, d]]``."""
+    zeros = jnp.zeros((*a.shape[:-1], d.shape[-1]), a.dtype)
+    top = jnp.concatenate([a, zeros], axis=-1)
+    return jnp.concatenate([top, jnp.concatenate([c, d], axis=-1)], axis=-2)
+
+
+def _pad_identity(m: jax.Array, size: int) -> jax.Array:
+    """``[[m, 0], [0, I]]`` of size ``size`` (``m`` unchanged when it has that size)."""
+    extra = size - m.shape[-1]
+    if extra == 0:
+        return m
+    eye = jnp.broadcast_to(jnp.eye(extra, dtype=m.dtype), (*m.shape[:-2], extra, extra))
+    return _assemble_lower(m, jnp.zeros((*m.shape[:-2], extra, m.shape[-1]), m.dtype), eye)
+
+
+def _tril_inverse_unrolled(tril: jax.Array) -> jax.Array:
+    """Forward substitution, one row of the inverse at a time: for small matrices."""
+    n = tril.shape[-1]
+    eye = jnp.eye(n, dtype=tril.dtype)
+    rows: list[jax.Array] = []
+    for i in range(n):
+        row = jnp.broadcast_to(eye[i], tril.shape[:-1])
+        for k in range(i):
+            row = row - tril[..., i, k, None] * rows[k]
+        row = row[..., : i + 1] / tril[..., i, i, None]
+        rows.append(jnp.concatenate([row, jnp.zeros((*row.shape[:-1], n - i - 1), row.dtype)], -1))
+    return jnp.stack(rows, axis=-2)
+
+
+def _tril_inverse_impl(tril: jax.Array) -> jax.Array:
+    n = tril.shape[-1]
+    if n <= _BASE_SIZE:
+        return _tril_inverse_unrolled(tril)
+    h = _split(n)
+    a, c, d = tril[..., :h, :h], tril[..., h:, :h], tril[..., h:, h:]
+    # Both diagonal blocks are inverted in one recursive call: the lower one is
+    # padded with an identity to the size of the upper one and stacked on it.
+    both = _tril_inverse_impl(jnp.stack([a, _pad_identity(d, h)]))
+    a_inv, d_inv = both[0], both[1][..., : n - h, : n - h]
+    return _assemble_lower(a_inv, -matmul(matmul(d_inv, c), a_inv), d_inv)
+
+
+@jax.custom_jvp
+def tril_inverse(tril: jax.Array) -> jax.Array:
+    r"""The inverse of each lower-triangular matrix in a batch ``[..., n, n]``.
+
+    Only the lower triangle of ``tril`` is read. With ``tril = [[A, 0], [C, D]]``,
+
+    .. math::
+        \begin{pmatrix} A & 0 \\ C & D \end{pmatrix}^{-1}
+        = \begin{pmatrix} A^{-1} & 0 \\ -D^{-1} C A^{-1} & D^{-1} \end{pmatrix},
+
+    applied recursively (``ceil(log2 n)`` levels of batched matrix products).
+    A zero on the diagonal gives ``inf`` or ``nan`` entries, as a triangular
+    solve does.
+
+    Args:
+      tril: lower-triangular matrices ``[..., n, n]``, ``n >= 1``.
+
+    Returns:
+      ``tril^-1``, lower triangular, of the shape and dtype of ``tril``.
+    """
+    return _tril_inverse_impl(jnp.tril(tril))
+
+
+@tril_inverse.defjvp
+def _tril_inverse_jvp(primals, tangents):
+    (tril,), (dtril,) = primals, tangents
+    inv = tril_inverse(tril)
+    return inv, -matmul(matmul(inv, jnp.tril(dtril)), inv)
+
+
+def _cholesky_unrolled(a: jax.Array) -> jax.Array:
+    """The Cholesky-Banachiewicz recurrence, one column at a time: for small matrices."""
+    n = a.shape[-1]
+    cols: list[jax.Array] = []
+    for j in range(n):
+        v = a[..., j:, j]
+        for k in range(j):
+            v = v - cols[k][..., j:] * cols[k][..., j, None]
+        v = v / jnp.sqrt(v[..., :1])
+        cols.append(jnp.concatenate([jnp.zeros((*v.shape[:-1], j), a.dtype), v], axis=-1))
+    return jnp.stack(cols, axis=-1)
+
+
+def _cholesky_impl(a: jax.Array) -> jax.Array:
+    n = a.shape[-1]
+    if n <= _BASE_SIZE:
+        return _cholesky_unrolled(a)
+    h = _split(n)
+    l11 = _cholesky_impl(a[..., :h, :h])
+    l21 = matmul(a[..., h:, :h], jnp.swapaxes(tril_inverse(l11), -1, -2))
+    l22 = _cholesky_impl(a[..., h:, h:] - matmul(l21, jnp.swapaxes(l21, -1, -2)))
+    return _assemble_lower(l11, l21, l22)
+
+
+def _phi(x: jax.Array) -> jax.Array:
+    """The lower triangle of ``x`` with its diagonal halved."""
+    half_diagonal = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape) * (0.5 * x)
+    return jnp.tril(x, -1) + half_diagonal
+
+
+@jax.custom_jvp
+def cholesky(a: jax.Array) -> jax.Array:
+    r"""The lower Cholesky factor ``L`` (``a = L L'``) of each matrix in a batch ``[..., n, n]``.
+
+    Only the lower triangle of ``a`` is read (as ``jnp.linalg.cholesky`` with
+    ``symmetrize_input=False``). With ``a = [[A, B'], [B, C]]`` and
+    ``L_A = chol(A)``,
+
+    .. math::
+        L = \begin{pmatrix} L_A & 0 \\ B L_A^{-T} & \mathrm{chol}(C - B A^{-1} B^T)
+        \end{pmatrix},
+
+    applied recursively. A matrix that is not positive definite gives ``nan``
+    entries (``jnp.linalg.cholesky`` gives a matrix of ``nan``).
+
+    Args:
+      a: symmetric positive-definite matrices ``[..., n, n]``, ``n >= 1``.
+
+    Returns:
+      ``L``, lower triangular with a positive diagonal, of the shape and dtype of ``a``.
+    """
+    lower = jnp.tril(a)
+    return _cholesky_impl(lower + jnp.swapaxes(jnp.tril(a, -1), -1, -2))
+
+
+@cholesky.defjvp
+def _cholesky_jvp(primals, tangents):
+    # dL = L Phi(L^-1 dA L^-T) for the symmetric dA that the lower triangle of da stands for.
+    (a,), (da,) = primals, tangents
+    chol = cholesky(a)
+    sym = jnp.tril(da) + jnp.swapaxes(jnp.tril(da, -1), -1, -2)
+    chol_inv = tril_inverse(chol)
+    inner = matmul(matmul(chol_inv, sym), jnp.swapaxes(chol_inv, -1, -2))
+    return chol, matmul(chol, _phi(inner))
