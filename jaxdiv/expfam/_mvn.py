@@ -31,16 +31,37 @@ def _check_square(name: str, m: jax.Array, fn: str) -> None:
         )
 
 
+def _check_vector_and_matrix(fn: str, vec_name: str, vec, mat_name: str, mat) -> None:
+    """Checks that ``vec`` is ``[..., d]`` and ``mat`` is ``[..., d, d]`` for one ``d``, with
+    batch shapes that broadcast."""
+    _check_square(mat_name, mat, fn)
+    d = mat.shape[-1]
+    if vec.ndim < 1:
+        raise ValueError(
+            f"jaxdiv.expfam.{fn}: {vec_name} has shape {vec.shape}; it must have a last axis "
+            f"of size d = {d}, as {mat_name} has shape {mat.shape}."
+        )
+    if vec.shape[-1] != d:
+        raise ValueError(
+            f"jaxdiv.expfam.{fn}: {vec_name} has dimension {vec.shape[-1]} (shape {vec.shape}) "
+            f"but {mat_name} has dimension {d} (shape {mat.shape}); both must have the same "
+            "dimension d: [..., d] and [..., d, d]."
+        )
+    try:
+        jnp.broadcast_shapes(vec.shape[:-1], mat.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"jaxdiv.expfam.{fn}: {vec_name} has batch shape {vec.shape[:-1]} (shape "
+            f"{vec.shape}) and {mat_name} has batch shape {mat.shape[:-2]} (shape {mat.shape}), "
+            "which do not broadcast."
+        ) from None
+
+
 def _mean_and_matrix(fn: str, mean, name: str, matrix) -> tuple[jax.Array, jax.Array]:
     """Checks a mean [..., d] and a matrix [..., d, d] and returns them as float arrays."""
     (matrix,) = as_params(fn, **{name: matrix})
-    _check_square(name, matrix, fn)
     (mean,) = as_params(fn, mean=mean)
-    d = matrix.shape[-1]
-    if mean.ndim < 1 or mean.shape[-1] != d:
-        raise ValueError(
-            f"jaxdiv.expfam.{fn}: mean has shape {mean.shape}; its last axis must be d = {d}."
-        )
+    _check_vector_and_matrix(fn, "mean", mean, name, matrix)
     return mean, matrix
 
 
@@ -136,7 +157,9 @@ class MultivariateNormal(ExponentialFamily):
 
     @classmethod
     def from_mean_parameters(cls, mu) -> MultivariateNormal:
-        m1, m2 = mu
+        m1, m2 = (jnp.asarray(m) for m in mu)
+        fn = f"{cls.__name__}.from_mean_parameters"
+        _check_vector_and_matrix(fn, "E[x] (mu[0])", m1, "E[x x'] (mu[1])", m2)
         return cls.from_mean_cov(m1, m2 - m1[..., :, None] * m1[..., None, :])
 
     # The stored factor is not itself a natural parameter: convert both ways.
@@ -145,7 +168,9 @@ class MultivariateNormal(ExponentialFamily):
         return (self.precision_mean, -0.5 * _linalg.matmul(jnp.swapaxes(g, -1, -2), g))
 
     def with_natural_parameters(self, theta):
-        eta1, eta2 = theta
+        eta1, eta2 = (jnp.asarray(t) for t in theta)
+        fn = f"{type(self).__name__}.with_natural_parameters"
+        _check_vector_and_matrix(fn, "theta[0]", eta1, "theta[1]", eta2)
         return type(self)(eta1, _lower_factor(-2 * _sym(eta2)))
 
     def broadcast_to(self, batch_shape):
@@ -190,10 +215,20 @@ class MultivariateNormal(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
+        self._check_point(x)
         return (x, x[..., :, None] * x[..., None, :])
 
     def log_base_measure(self, x):
+        self._check_point(x)
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * LOG_2PI, self.dtype)
+
+    def _check_point(self, x) -> None:
+        shape = jnp.shape(x)
+        if len(shape) < 1 or shape[-1] != self.dim:
+            raise ValueError(
+                f"jaxdiv.expfam.{type(self).__name__}: x has shape {tuple(shape)}; its last axis "
+                f"must be the dimension d = {self.dim} of this distribution."
+            )
 
     def expected_log_base_measure(self):
         return jnp.full(self.batch_shape, -0.5 * self.dim * LOG_2PI, self.dtype)

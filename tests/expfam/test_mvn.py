@@ -147,3 +147,92 @@ def test_no_lapack_call_in_value_and_gradient():
         .as_text()
     )
     assert "custom-call" not in hlo
+
+
+def _member(d, batch=()):
+    return MVN.from_mean_cov(jnp.zeros((*batch, d)), jnp.broadcast_to(jnp.eye(d), (*batch, d, d)))
+
+
+@pytest.mark.parametrize(
+    "divergence",
+    [
+        expfam.kl_divergence,
+        expfam.cross_entropy,
+        expfam.bregman_kl,
+        expfam.kl_divergence_dual,
+        expfam.jeffreys_divergence,
+    ],
+)
+def test_pair_of_different_dimensions_names_both(divergence):
+    # Was "Incompatible shapes for arguments to triangular_solve" from inside the closed form.
+    for p, q in [(_member(3), _member(4)), (_member(4, (2,)), _member(3, (2,)))]:
+        with pytest.raises(ValueError, match="different dimensions") as info:
+            jax.jit(divergence)(p, q)
+        message = str(info.value)
+        assert f"({p.dim},)" in message and f"({q.dim},)" in message
+        assert "triangular_solve" not in message
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (
+            lambda: MVN.from_mean_scale_tril(jnp.zeros(3), jnp.eye(4)),
+            r"mean has dimension 3 \(shape \(3,\)\) but scale_tril has dimension 4",
+        ),
+        (
+            lambda: MVN.from_mean_cov(jnp.zeros((2, 4)), jnp.eye(3)),
+            r"mean has dimension 4 .* but cov has dimension 3",
+        ),
+        (
+            lambda: MVN.from_mean_scale_tril(jnp.zeros(3), jnp.ones((3, 4))),
+            r"scale_tril must be a batch of square matrices \[..., d, d\], got shape \(3, 4\)",
+        ),
+        (
+            lambda: MVN.from_mean_scale_tril(jnp.zeros(3), jnp.ones(3)),
+            r"square matrices .* got shape \(3,\)",
+        ),
+        (
+            lambda: MVN.from_mean_cov(0.0, jnp.eye(3)),
+            r"mean has shape \(\); it must have a last axis of size d = 3",
+        ),
+        (
+            lambda: MVN.from_mean_scale_tril(
+                jnp.zeros((2, 3)), jnp.broadcast_to(jnp.eye(3), (5, 3, 3))
+            ),
+            r"mean has batch shape \(2,\) .* scale_tril has batch shape \(5,\) .* do not broadcast",
+        ),
+        (
+            lambda: MVN.from_mean_parameters((jnp.zeros(3), jnp.eye(4))),
+            r"\(mu\[0\]\) has dimension 3 .* \(mu\[1\]\) has dimension 4",
+        ),
+        (
+            lambda: _member(3).with_natural_parameters((jnp.zeros(3), -0.5 * jnp.eye(4))),
+            r"theta\[0\] has dimension 3 .* theta\[1\] has dimension 4",
+        ),
+        (
+            lambda: _member(3).log_prob(jnp.zeros((5, 4))),
+            r"x has shape \(5, 4\); its last axis must be the dimension d = 3",
+        ),
+    ],
+    ids=[
+        "mean_vs_scale_tril_dimension",
+        "mean_vs_cov_dimension",
+        "non_square_scale_tril",
+        "vector_scale_tril",
+        "scalar_mean",
+        "batch_shapes_do_not_broadcast",
+        "mean_parameters_dimension",
+        "natural_parameters_dimension",
+        "log_prob_point_dimension",
+    ],
+)
+def test_shape_mistakes_raise_value_errors_naming_both_shapes(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_matching_shapes_still_broadcast():
+    p = MVN.from_mean_scale_tril(jnp.zeros((2, 1, 3)), jnp.broadcast_to(jnp.eye(3), (4, 3, 3)))
+    assert p.batch_shape == (2, 4)
+    assert _member(3).log_prob(jnp.zeros((5, 3))).shape == (5,)
