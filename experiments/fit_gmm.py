@@ -178,6 +178,11 @@ def fit_config(args):
     problem = config.validate()
     if problem is not None:
         raise _UsageError(problem)
+    _check_memory(config)
+    return config
+
+
+def _check_memory(config) -> None:
     need, what = config.memory_bytes()
     have = _physical_memory()
     if have is not None and need > have:
@@ -185,7 +190,6 @@ def fit_config(args):
             f"this configuration needs about {_human_bytes(need)} of memory ({what}) and the "
             f"machine has {_human_bytes(have)}; lower those sizes"
         )
-    return config
 
 
 def run_fit(args) -> dict:
@@ -248,10 +252,14 @@ def run_fit(args) -> dict:
 
 
 def run_demo(args) -> dict:
-    from experiments import demo, figures
+    from experiments import demo, figures, gmm
 
-    if args.steps < 1:
-        raise _UsageError(f"steps must be >= 1, got {args.steps}")
+    # The demo's largest fit (8 components on the ring), checked like a fit's options.
+    largest = gmm.FitConfig(target="ring", components=8, steps=args.steps, seed=args.seed)
+    problem = largest.validate()
+    if problem is not None:
+        raise _UsageError(problem)
+    _check_memory(largest)
     _check_out(args.out)
     progress = _progress(args.quiet)
     start = time.perf_counter()

@@ -160,6 +160,9 @@ def test_cli_writes_metrics_and_figure(tmp_path):
         # Sizes that cannot fit in memory: refused before any work (was a 24-line traceback).
         (["fit", "--components", "100000"], "needs about"),
         (["fit", "--steps", str(10**13)], "the loss curves"),
+        (["demo", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
+        (["demo", "--steps", "0"], "steps must be >= 1"),
+        (["demo", "--steps", str(10**13)], "the loss curves"),
     ],
 )
 def test_cli_bad_configuration(args, message, tmp_path):

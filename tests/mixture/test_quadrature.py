@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
+import jaxdiv
 from jaxdiv import mixture
 from jaxdiv.mixture import GaussianMixture
 from jaxdiv.mixture._kl import gauss_kronrod_15
@@ -110,11 +111,8 @@ def test_kl_quadrature_over_scale_ratios(dtype):
         kl = mixture.kl_divergence
         return kl(p, q, method="quadrature"), kl(q, p, method="quadrature")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        forward, reverse = jax.jit(jax.vmap(both))(jnp.asarray(RATIOS, dtype))
-        jax.effects_barrier()
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]  # accurate: silent
+    error, (forward, reverse) = jax.jit(jax.vmap(jaxdiv.checked(both)))(jnp.asarray(RATIOS, dtype))
+    error.throw()  # the error estimates are within the tolerance
     for i, r in enumerate(RATIOS):
         ps = _p_spec(r)
         np.testing.assert_allclose(forward[i], _oracle_kl(ps, Q_SPEC), rtol=RTOL[dtype], err_msg=r)
@@ -150,20 +148,30 @@ def test_quadrature_gradients_at_extreme_ratios(ratio):
     np.testing.assert_allclose(dt, 1 / t - s**2 / t**3, rtol=1e-9)
 
 
-def test_too_few_points_warn_under_jit():
-    """Where the error estimate exceeds the tolerance the result says so (a RuntimeWarning,
-    also under jit); with the default budget the same case is silent."""
+def test_too_few_points_say_so():
+    """Where the error estimate exceeds the tolerance the result says so: a RuntimeWarning in
+    eager mode, an error under jit inside jaxdiv.checked; the default budget is silent."""
     p, q = _mixtures(jnp.asarray(1e-3), np.float64)
-    coarse = jax.jit(lambda p, q: mixture.kl_divergence(p, q, method="quadrature", num_points=30))
-    with pytest.warns(RuntimeWarning, match="quadrature' did not converge"):
-        coarse(p, q)
-        jax.effects_barrier()
-    coarse_renyi = jax.jit(
-        lambda p, q: mixture.renyi_divergence(p, q, alpha=0.5, method="quadrature", num_points=30)
-    )
-    with pytest.warns(RuntimeWarning, match="renyi_divergence: method='quadrature'"):
-        coarse_renyi(p, q)
-        jax.effects_barrier()
+
+    def coarse(p, q):
+        return mixture.kl_divergence(p, q, method="quadrature", num_points=30)
+
+    def coarse_renyi(p, q):
+        return mixture.renyi_divergence(p, q, alpha=0.5, method="quadrature", num_points=30)
+
+    for fn, name in [(coarse, "kl_divergence"), (coarse_renyi, "renyi_divergence")]:
+        with pytest.warns(RuntimeWarning, match=f"{name}: method='quadrature' did not converge"):
+            fn(p, q)
+        error, _ = jax.jit(jaxdiv.checked(fn))(p, q)
+        with pytest.raises(ValueError, match="did not converge"):
+            error.throw()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        mixture.kl_divergence(p, q, method="quadrature")
+        error, _ = jax.jit(jaxdiv.checked(mixture.kl_divergence), static_argnames="method")(
+            p, q, method="quadrature"
+        )
+        error.throw()
 
 
 @pytest.mark.parametrize("bad", [29, 2.5, True, "many"])
