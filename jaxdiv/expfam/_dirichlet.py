@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import digamma, gammaln
+from jax.scipy.special import betaln, digamma
 
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
@@ -49,8 +49,14 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         return self.concentration_m1 + 1
 
     def log_normalizer(self):
+        """``log B(alpha) = sum_k betaln(alpha_1 + ... + alpha_(k-1), alpha_k)`` for k >= 2.
+
+        The telescoping product of Beta functions avoids the cancellation of
+        ``sum lgamma(alpha) - lgamma(sum alpha)`` at large concentrations.
+        """
         alpha = self.concentration
-        return jnp.sum(gammaln(alpha), -1) - gammaln(jnp.sum(alpha, -1))
+        partial = jnp.cumsum(alpha, -1)[..., :-1]
+        return jnp.sum(betaln(partial, alpha[..., 1:]), -1)
 
     def mean_parameters(self):
         alpha = self.concentration

@@ -71,7 +71,7 @@ class Poisson(ExponentialFamily):
         log_pmf = num.mul_log(k, num.safe_log(small)) - small - log_fact
         exact = -jnp.sum(jnp.exp(log_pmf) * log_fact, axis=-1)
         # H = 1/2 log(2 pi e lam) - 1/(12 lam) - 1/(24 lam^2) - 19/(360 lam^3) + O(lam^-4),
-        # and -E[log X!] = H - lam + lam log lam.
+        # and H = lam - lam log lam + E[log X!], so -E[log X!] = lam - lam log lam - H.
         big = jnp.maximum(lam, _SERIES_FROM)
         entropy = (
             0.5 * jnp.log(2 * jnp.pi * jnp.e * big)
@@ -79,7 +79,7 @@ class Poisson(ExponentialFamily):
             - 1 / (24 * big**2)
             - 19 / (360 * big**3)
         )
-        series = entropy - big + big * jnp.log(big)
+        series = big - big * jnp.log(big) - entropy
         return jnp.where(lam < _SERIES_FROM, exact, series)
 
     def sample(self, key, shape=()):

@@ -44,7 +44,8 @@ def _spd(rng, n, d):
 
 
 def _bern_kl(p, q):
-    return p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+    # rel_entr: 0 log(0 / q) = 0 and p log(p / 0) = +inf, for the degenerate members.
+    return special.rel_entr(p, q) + special.rel_entr(1 - p, 1 - q)
 
 
 def _normal_kl(m1, s1, m2, s2):
@@ -74,7 +75,7 @@ FAMILIES = [
         lambda rng, n: {"p": rng.dirichlet(np.ones(4), n)},
         lambda a: expfam.Categorical.from_probs(a["p"]),
         None,
-        lambda a, b: np.sum(a["p"] * np.log(a["p"] / b["p"])),
+        lambda a, b: np.sum(special.rel_entr(a["p"], b["p"])),
         lambda rng, a: np.arange(4),
     ),
     FamilyCase(
@@ -90,7 +91,7 @@ FAMILIES = [
         lambda rng, n: {"rate": rng.choice([0.3, 2.5, 17.0, 350.0], n)},
         lambda a: expfam.Poisson.from_rate(a["rate"]),
         lambda a: stats.poisson(a["rate"]),
-        lambda a, b: a["rate"] * np.log(a["rate"] / b["rate"]) - a["rate"] + b["rate"],
+        lambda a, b: special.rel_entr(a["rate"], b["rate"]) - a["rate"] + b["rate"],
         lambda rng, a: np.array([0.0, 1.0, 3.0, np.round(a["rate"])]),
     ),
     FamilyCase(
@@ -98,9 +99,7 @@ FAMILIES = [
         lambda rng, n: {"p": rng.uniform(0.05, 0.95, n)},
         lambda a: expfam.Geometric.from_probs(a["p"]),
         lambda a: stats.geom(a["p"], loc=-1),
-        lambda a, b: (
-            np.log(a["p"] / b["p"]) + (1 - a["p"]) / a["p"] * np.log((1 - a["p"]) / (1 - b["p"]))
-        ),
+        lambda a, b: np.log(a["p"] / b["p"]) + special.rel_entr(1 - a["p"], 1 - b["p"]) / a["p"],
         lambda rng, a: np.array([0.0, 1.0, 5.0]),
     ),
     FamilyCase(
@@ -203,9 +202,13 @@ FAMILIES = [
         lambda rng, n: {"m": rng.uniform(-3, 3, n), "k": rng.uniform(0.2, 8.0, n)},
         lambda a: expfam.VonMises.from_mean_concentration(a["m"], a["k"]),
         lambda a: stats.vonmises(a["k"], loc=a["m"]),
-        lambda a, b: (
-            np.log(special.i0(b["k"]) / special.i0(a["k"]))
-            + special.i1(a["k"]) / special.i0(a["k"]) * (a["k"] - b["k"] * np.cos(a["m"] - b["m"]))
+        lambda a, b: (  # with the scaled Bessel functions, so that kappa = 1e4 does not overflow
+            np.log(special.i0e(b["k"]) / special.i0e(a["k"]))
+            + b["k"]
+            - a["k"]
+            + special.i1e(a["k"])
+            / special.i0e(a["k"])
+            * (a["k"] - b["k"] * np.cos(a["m"] - b["m"]))
         ),
         lambda rng, a: rng.uniform(-np.pi, np.pi, 3),
     ),

@@ -34,6 +34,8 @@ PAIR_FUNCTIONS = {
 
 def _discrete_oracle(name, logp, logq):
     """Divergences between two pmfs on one support, from their log-pmfs, in float64."""
+    if logq is None:
+        logq = logp
     p, q = np.exp(logp), np.exp(logq)
     with np.errstate(divide="ignore", invalid="ignore"):
         kl_pq = np.sum(np.where(p > 0, p * (logp - logq), 0.0))
@@ -374,3 +376,36 @@ def test_every_public_divergence_has_a_doctest_example():
             continue
         examples = [e for t in finder.find(obj, name) for e in t.examples]
         assert examples, f"expfam.{name} has no example that runs as a doctest"
+
+
+# --------------------------------------------------------------------------- found by the sweep
+
+
+def test_poisson_entropy_above_the_series_threshold_matches_scipy():
+    """Rates >= 200 use the asymptotic series for E[log X!], which had the wrong sign."""
+    rates = np.array([150.0, 350.0, 1e3, 1e5])
+    got = jax.jit(expfam.entropy)(expfam.Poisson.from_rate(rates))
+    # The sum over the support (scipy's own poisson(1e5).entropy() gives 3.58, not 7.18).
+    expected = []
+    for r in rates:
+        k = np.arange(np.floor(r - 40 * np.sqrt(r)), np.ceil(r + 40 * np.sqrt(r)))
+        expected.append(_discrete_oracle("entropy", stats.poisson(r).logpmf(k), None))
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_beta_and_dirichlet_log_normalizers_do_not_cancel_in_float32():
+    """log B(a, b) from three log-gammas of size 8e4 lost three digits in float32."""
+    a, b = np.float32(1.0), np.float32(1e4)
+    beta = expfam.Beta.from_concentrations(a, b)
+    np.testing.assert_allclose(beta.log_normalizer(), special.betaln(1.0, 1e4), rtol=1e-6)
+    alpha = np.array([1.0, 1e4, 1e4], np.float32)
+    dirichlet = expfam.Dirichlet.from_concentration(alpha)
+    expected = special.gammaln(alpha.astype(np.float64)).sum() - special.gammaln(2e4 + 1)
+    np.testing.assert_allclose(dirichlet.log_normalizer(), expected, rtol=1e-6)
+
+
+def test_sixteen_bit_probabilities_are_accepted_to_their_precision():
+    p = jnp.asarray([1 / 3, 1 / 3, 1 / 3], jnp.bfloat16)
+    d = expfam.Categorical.from_probs(p)
+    assert d.logits.dtype == jnp.float32
+    np.testing.assert_allclose(expfam.entropy(d), np.log(3), rtol=1e-2)
