@@ -108,9 +108,15 @@ def _tangent(coefficients, a, b, mask, rows, saved, da, db, axis, axis_name):
 BLOCK_BYTES = 1 << 20
 
 
+#: The smallest vocabulary for which the CPU row blocks and the guarded forward pass are
+#: used for the value alone; below it the select-free formulas (:func:`_plain_parts`) run,
+#: and the derivatives' guarded pass runs in one pass. Measured with ``benchmarks.sweep``.
+MIN_BLOCK_VOCAB = 2048
+
+
 def _block_rows(shape: tuple, itemsize: int, axis: int) -> int | None:
     """Rows per block for :func:`_by_row_blocks`, or None where one pass is as good."""
-    if not shape or axis != len(shape) - 1:
+    if not shape or axis != len(shape) - 1 or shape[-1] < MIN_BLOCK_VOCAB:
         return None
     rows = math.prod(shape[:-1])
     block = max(1, BLOCK_BYTES // (max(shape[-1], 1) * itemsize))
@@ -163,7 +169,78 @@ def _by_row_blocks(fn: Callable, arrays, axis: int, block: int):
     return jax.tree.map(lambda y: y.reshape(*lead, *y.shape[1:]), out)
 
 
-def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable:
+def _far(dtype) -> float:
+    """How far below its row's maximum a logit counts as ``-inf`` in the plain formulas."""
+    return 1e30 if jnp.finfo(dtype).bits <= 32 else 1e300
+
+
+def _plain_parts(x: jax.Array, axis: int):
+    """Shifted logits clamped at ``-far``, their exponentials, the row sums (dims kept) and
+    a mark of the entries at ``-inf`` (or ``far`` below the row's maximum): 1 there, else 0.
+
+    Only arithmetic, no select: XLA's CPU compiler fuses a row reduction with
+    everything elementwise before it into one loop over the input only where
+    the loop holds no select, and each boundary guard of the guarded pass is a
+    select. Clamping keeps every product finite (``0 * inf`` never happens);
+    a row without mass (all ``-inf``) gets a sum of 1, as in
+    :func:`jaxdiv._numerics.softmax_parts`, because a row with mass has a
+    sum of at least 1 (its maximum contributes ``exp(0)``); NaN stays NaN.
+    """
+    far = _far(x.dtype)
+    top = jnp.maximum(jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)), -far)
+    z = jnp.maximum(x - top, -far)
+    e = jnp.exp(z)
+    s = jnp.sum(e, axis=axis, keepdims=True)
+    s = s + jnp.exp(-far * s)  # 0 -> 1, and s >= 1 unchanged
+    # 1 at -far and 0 above (z + far is 0 there, else at least an ulp of far); no minimum,
+    # which would split the fusion.
+    missing = jnp.maximum(1.0 - (z + far), 0.0)
+    return z, e, s, missing
+
+
+def _infinite_if_positive(mass: jax.Array) -> jax.Array:
+    """+inf where ``mass > 0``, 0 where it is 0 (a sum of products of non-negative numbers)."""
+    return jnp.exp(jnp.log(mass) + 1e4)
+
+
+def _plain_kl(a, b, weight, axis):
+    """KL without selects: +inf exactly where p has mass on an entry where q has none."""
+    za, ea, sa, _ = _plain_parts(a, axis)
+    zb, _, sb, missing_b = _plain_parts(b, axis)
+    weighted = jnp.sum(ea * (za - zb), axis=axis, keepdims=True)
+    lost = jnp.sum(ea * missing_b, axis=axis, keepdims=True)
+    kl = weighted / sa - jnp.log(sa) + jnp.log(sb) + _infinite_if_positive(lost)
+    return jnp.squeeze(kl, axis)
+
+
+def _plain_ce(a, b, weight, axis):
+    """Cross-entropy without selects, +inf exactly where KL is."""
+    _, ea, sa, _ = _plain_parts(a, axis)
+    zb, _, sb, missing_b = _plain_parts(b, axis)
+    weighted = jnp.sum(ea * zb, axis=axis, keepdims=True)
+    lost = jnp.sum(ea * missing_b, axis=axis, keepdims=True)
+    ce = jnp.log(sb) - weighted / sa + _infinite_if_positive(lost)
+    return jnp.squeeze(ce, axis)
+
+
+def _plain_js(a, b, weight, axis):
+    """Jensen-Shannon without selects (always finite)."""
+    _, ea, sa, _ = _plain_parts(a, axis)
+    _, eb, sb, _ = _plain_parts(b, axis)
+    p, q = ea / sa, eb / sb
+    # p log(p / m), with 0 log 0 = 0 by arithmetic alone: m + tiny keeps 0 / 0 out, and the
+    # ratio floored at tiny keeps log finite (where p > 0 neither changes the term by more
+    # than its last digits unless p itself is within a factor 1e8 of tiny).
+    tiny = jnp.finfo(p.dtype).tiny
+    m = weight * p + (1 - weight) * q + tiny
+
+    def term(x):
+        return x * jnp.log(jnp.maximum(x / m, tiny))
+
+    return jnp.sum(weight * term(p) + (1 - weight) * term(q), axis=axis)
+
+
+def _divergence(forward: Callable, coefficients: Callable, plain: Callable, doc: str) -> Callable:
     """A fused divergence ``f(a, b, mask, weight, axis, axis_name)`` with a custom JVP.
 
     ``forward(a, b, mask, shifts, weight, axis, axis_name)``, given the row
@@ -171,6 +248,11 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
     the divergence, the rows of ``a`` and ``b`` and the other per-row values
     the derivatives need (``saved``); ``coefficients(log_p, log_q, p, q, saved, weight, axis)``
     returns the derivatives with respect to ``a`` and ``b`` entry by entry.
+
+    ``plain(a, b, weight, axis)`` is the same value with no select (see
+    :func:`_plain_parts`), used for the value alone (not under
+    differentiation) below :data:`MIN_BLOCK_VOCAB` when nothing is masked or
+    sharded.
     """
 
     def evaluate(a, b, mask, weight, axis, axis_name):
@@ -194,7 +276,9 @@ def _divergence(forward: Callable, coefficients: Callable, doc: str) -> Callable
 
     @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
     def divergence(a, b, mask, weight, axis, axis_name):
-        return evaluate(a, b, mask, weight, axis, axis_name)[0]
+        if mask is not None or axis_name is not None or a.shape[axis] >= MIN_BLOCK_VOCAB:
+            return evaluate(a, b, mask, weight, axis, axis_name)[0]
+        return plain(a, b, weight, axis)
 
     @partial(divergence.defjvp, symbolic_zeros=True)
     def _jvp(weight, axis, axis_name, primals, tangents):
@@ -241,6 +325,7 @@ def _kl_coefficients(log_p, log_q, p, q, kl, *, weight, axis):
 kl_from_logits = _divergence(
     _kl_forward,
     _kl_coefficients,
+    _plain_kl,
     """KL(softmax a || softmax b) along ``axis`` in nats; masked entries are left out.""",
 )
 
@@ -260,6 +345,7 @@ def _ce_coefficients(log_p, log_q, p, q, ce, *, weight, axis):
 cross_entropy_from_logits = _divergence(
     _ce_forward,
     _ce_coefficients,
+    _plain_ce,
     """H(softmax a, softmax b) along ``axis`` in nats; masked entries are left out.""",
 )
 
@@ -307,5 +393,6 @@ def _js_coefficients(log_p, log_q, p, q, saved, *, weight, axis):
 js_from_logits = _divergence(
     _js_forward,
     _js_coefficients,
+    _plain_js,
     """Generalised JS divergence of softmax a and softmax b, weight in (0, 1), in nats.""",
 )

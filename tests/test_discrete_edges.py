@@ -312,3 +312,34 @@ def test_distribution_objects_get_a_clear_error(obj, hint):
 def test_bad_arguments_get_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("fn", "can_be_inf"),
+    [
+        (jaxdiv.kl_divergence_from_logits, True),
+        (jaxdiv.cross_entropy_from_logits, True),
+        (jaxdiv.js_divergence_from_logits, False),
+        (lambda a, b, **kw: jaxdiv.js_divergence_from_logits(a, b, weight=0.3, **kw), False),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_select_free_values_equal_the_guarded_pass(fn, can_be_inf, dtype, rng):
+    """Small vocabularies without a mask get their values from select-free formulas; an
+    all-true mask takes the guarded pass. They agree at -inf logits (anywhere, also whole
+    rows), NaN, and logits of magnitude 1e4, to the last digits."""
+    shape = (400, 6)
+    a = rng.normal(size=shape) * rng.choice([1.0, 30.0, 1e4], size=(shape[0], 1))
+    b = rng.normal(size=shape) * rng.choice([1.0, 30.0, 1e4], size=(shape[0], 1))
+    a[rng.uniform(size=shape) < 0.25] = -np.inf
+    b[rng.uniform(size=shape) < 0.25] = -np.inf
+    a[:8] = -np.inf  # rows without mass
+    b[8:16] = -np.inf
+    a[16, 2] = np.nan
+    b[17, 3] = np.nan
+    a, b = a.astype(dtype), b.astype(dtype)
+    plain = np.asarray(jax.jit(fn)(a, b))
+    guarded = np.asarray(jax.jit(lambda x, y: fn(x, y, where=np.ones(shape, bool)))(a, b))
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+    np.testing.assert_allclose(plain, guarded, equal_nan=True, **tol)
+    assert np.isnan(plain).any() and np.isinf(plain).any() == can_be_inf  # cases exercised

@@ -129,6 +129,7 @@ def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypat
     if one_cpu:
         monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
         monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 2 * 32 * 8)  # blocks of 2 rows
+        monkeypatch.setattr(jaxdiv._fused, "MIN_BLOCK_VOCAB", 1)
     fn = FUSED[name]
     mesh = jax.make_mesh((8,), ("data",), axis_types=(getattr(axis_types, axis_type),))
     rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))
@@ -147,6 +148,10 @@ def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypat
     for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
     assert got[1][0].sharding.spec == PartitionSpec("data", None)
+    # The value alone (the select-free formulas at this vocabulary) stays local too.
+    value = jax.jit(lambda a, b: fn(a, b))
+    assert "all-gather" not in value.lower(sa, sb).compile().as_text()
+    np.testing.assert_allclose(value(sa, sb), fn(a, b), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(FUSED))
@@ -163,9 +168,9 @@ def test_vocabulary_sharded_by_jit(name, spec, rng, axis_types):
     def loss(a, b):
         return fn(a, b).sum()
 
-    got = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(
-        jax.device_put(a, sharding), jax.device_put(b, sharding)
-    )
+    sa, sb = jax.device_put(a, sharding), jax.device_put(b, sharding)
+    got = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(sa, sb)
     expected = jax.value_and_grad(loss, argnums=(0, 1))(a, b)
     for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(jax.jit(fn)(sa, sb), fn(a, b), rtol=1e-10, atol=1e-12)

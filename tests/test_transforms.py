@@ -219,6 +219,7 @@ def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
     expected = [value_and_grads(), value_and_grads(where=mask)]
     # 5 float64 entries per row: blocks of 3 rows (2 blocks and a remainder of 7 rows; 2 of 6).
     monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 3 * 5 * 8)
+    monkeypatch.setattr(jaxdiv._fused, "MIN_BLOCK_VOCAB", 1)  # blocks at any vocabulary
     # The test process has eight CPU devices (conftest.py), which turns the blocks off.
     monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
     assert "scan" in str(jax.make_jaxpr(fn)(a, b))
