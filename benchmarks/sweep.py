@@ -27,8 +27,8 @@ TensorFlow Probability's JAX substrate (``Categorical``) is timed too where
 installed (``pip install tfp-nightly``). The ratio is jaxdiv's median over the
 fastest peer's.
 
-The results go to ``--out`` (JSON) and ``--markdown`` (a table that the
-documentation includes).
+The results go to ``--out`` (JSON) and ``--markdown`` (a table, by default
+beside the JSON; ``docs/benchmarks.md`` records one run).
 
 Run: python -m benchmarks.sweep [--divergence kl ce js labels soft_ce]
      [--shapes 100000x40 64x32768 ...] [--repeats 20] [--cores N]
@@ -37,6 +37,7 @@ Run: python -m benchmarks.sweep [--divergence kl ce js labels soft_ce]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -250,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=0, help="CPUs to use (0 = all)")
     parser.add_argument("--allocator", choices=["steady", "default"], default="steady")
     parser.add_argument("--out", default="results/benchmarks/sweep.json")
-    parser.add_argument("--markdown", default="results/benchmarks/sweep.md")
+    parser.add_argument("--markdown", help="the table's path (default: --out with .md)")
     args = parser.parse_args(argv)
+    args.markdown = args.markdown or os.path.splitext(args.out)[0] + ".md"
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.allocator == "steady":

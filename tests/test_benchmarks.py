@@ -21,6 +21,11 @@ import pytest
             {"machine", "temp_bytes", "seconds"},
         ),
         ("benchmarks.mvn_kl", ["--batch", "4", "--dim", "3", "--repeats", "2"], {"timings"}),
+        (
+            "benchmarks.sweep",
+            ["--shapes", "6x3", "2x40", "--repeats", "2", "--allocator", "default"],
+            {"machine", "results"},
+        ),
     ],
 )
 def test_benchmark_runs_and_writes_json(module, args, keys, tmp_path):
