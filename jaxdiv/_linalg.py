@@ -10,12 +10,13 @@ blocked waiting for chunks that no thread is left to run: the program hangs
 (see ``docs/known_issues.md``; on 2 cores three concurrent calls suffice).
 
 The functions here compute the same quantities with batched matrix products,
-concatenations and elementwise operations only, which XLA runs without
-blocking a thread, so they cannot take part in that deadlock. They recurse
-over halves of the matrix (the blocked algorithms LAPACK's ``trtri`` and
-``potrf`` use), so their rounding errors are those of the textbook blocked
-algorithms; derivatives come from custom JVP rules written with the same
-operations, so gradients are free of LAPACK calls too.
+slices and elementwise operations only, which XLA runs without blocking a
+thread, so they cannot take part in that deadlock. They are the blocked
+algorithms LAPACK's ``trtri`` and ``potrf`` use (the inverse by recursion over
+halves, the factorisation by blocks of columns in a loop, so that its compiled
+size does not grow with the matrix), so their rounding errors are those of the
+textbook blocked algorithms; derivatives come from custom JVP rules written
+with the same operations, so gradients are free of LAPACK calls too.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _tril_inverse_jvp(primals, tangents):
 
 
 def _cholesky_unrolled(a: jax.Array) -> jax.Array:
-    """The Cholesky-Banachiewicz recurrence, one column at a time: for small matrices."""
+    """The Cholesky-Crout recurrence, one column at a time, unrolled: for small matrices."""
     n = a.shape[-1]
     cols: list[jax.Array] = []
     for j in range(n):
@@ -141,11 +142,31 @@ def _cholesky_impl(a: jax.Array) -> jax.Array:
     n = a.shape[-1]
     if n <= _BASE_SIZE:
         return _cholesky_unrolled(a)
-    h = _split(n)
-    l11 = _cholesky_impl(a[..., :h, :h])
-    l21 = matmul(a[..., h:, :h], jnp.swapaxes(tril_inverse(l11), -1, -2))
-    l22 = _cholesky_impl(a[..., h:, h:] - matmul(l21, jnp.swapaxes(l21, -1, -2)))
-    return _assemble_lower(l11, l21, l22)
+    # Left-looking by blocks of b columns, in a fori_loop so that the compiled program has
+    # the same size for every n: the block column of a, minus what the columns already
+    # found contribute (one matrix product), gives the diagonal block's factor Lkk and,
+    # times Lkk^-T, the rows below it. n is padded to a multiple of b with an identity.
+    b = _BASE_SIZE
+    size = -(-n // b) * b
+    padded = _pad_identity(jnp.tril(a), size)
+    rows = jnp.arange(size)[:, None]
+
+    def block_column(k, chol):
+        start = k * b
+        panel = jax.lax.dynamic_slice_in_dim(padded, start, b, axis=-1)
+        done = jax.lax.dynamic_slice_in_dim(chol, start, b, axis=-2)
+        panel = panel - matmul(chol, jnp.swapaxes(done, -1, -2))
+        diag = jax.lax.dynamic_slice_in_dim(panel, start, b, axis=-2)
+        factor = _cholesky_unrolled(diag)
+        below = matmul(panel, jnp.swapaxes(_tril_inverse_unrolled(factor), -1, -2))
+        keep = jnp.broadcast_to(rows >= start + b, below.shape)
+        new = jax.lax.dynamic_update_slice_in_dim(
+            jnp.where(keep, below, jnp.zeros_like(below)), factor, start, axis=-2
+        )
+        return jax.lax.dynamic_update_slice_in_dim(chol, new, start, axis=-1)
+
+    chol = jax.lax.fori_loop(0, size // b, block_column, jnp.zeros_like(padded))
+    return chol[..., :n, :n]
 
 
 def _phi(x: jax.Array) -> jax.Array:
@@ -159,15 +180,16 @@ def cholesky(a: jax.Array) -> jax.Array:
     r"""The lower Cholesky factor ``L`` (``a = L L'``) of each matrix in a batch ``[..., n, n]``.
 
     Only the lower triangle of ``a`` is read (as ``jnp.linalg.cholesky`` with
-    ``symmetrize_input=False``). With ``a = [[A, B'], [B, C]]`` and
-    ``L_A = chol(A)``,
+    ``symmetrize_input=False``). The columns come in the Cholesky-Crout order,
+    by blocks of 8 in a ``fori_loop`` (each block from one matrix product with
+    the columns before it):
 
     .. math::
-        L = \begin{pmatrix} L_A & 0 \\ B L_A^{-T} & \mathrm{chol}(C - B A^{-1} B^T)
-        \end{pmatrix},
+        L_{ij} = \Big(a_{ij} - \sum_{k<j} L_{ik} L_{jk}\Big) / L_{jj}, \qquad
+        L_{jj} = \Big(a_{jj} - \sum_{k<j} L_{jk}^2\Big)^{1/2}.
 
-    applied recursively. A matrix that is not positive definite gives ``nan``
-    entries (``jnp.linalg.cholesky`` gives a matrix of ``nan``).
+    A matrix that is not positive definite gives ``nan`` entries
+    (``jnp.linalg.cholesky`` gives a matrix of ``nan``).
 
     Args:
       a: symmetric positive-definite matrices ``[..., n, n]``, ``n >= 1``.
