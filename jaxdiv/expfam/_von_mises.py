@@ -66,7 +66,10 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
         kappa = jnp.broadcast_to(jnp.maximum(self.concentration, 1e-6), shape)
         tau = 1 + jnp.sqrt(1 + 4 * jnp.square(kappa))
         rho = (tau - jnp.sqrt(2 * tau)) / (2 * kappa)
-        r = (1 + jnp.square(rho)) / (2 * rho)
+        # rho cancels to 0 for small kappa (in float32 sqrt(1 + 4e-12) is 1, so r was inf
+        # and no draw was ever accepted); r -> 1 / kappa there, as in TensorFlow Probability.
+        cutoff = 0.02 if jnp.finfo(self.dtype).bits <= 32 else 1.2e-4
+        r = jnp.where(kappa > cutoff, (1 + jnp.square(rho)) / (2 * rho), 1 / kappa)
 
         def draw(key):
             k1, k2, k3 = jax.random.split(key, 3)
@@ -79,15 +82,17 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
             return ok, angle
 
         def body(state):
-            key, done, out = state
+            key, done, out, rounds = state
             key, sub = jax.random.split(key)
             ok, angle = draw(sub)
             take = ok & ~done
-            return key, done | ok, jnp.where(take, angle, out)
+            return key, done | ok, jnp.where(take, angle, out), rounds + 1
 
-        _, _, angle = jax.lax.while_loop(
-            lambda s: ~jnp.all(s[1]),
+        # Each round accepts with probability above 0.65; the cap only guards against a
+        # loop that never ends (a NaN concentration).
+        _, _, angle, _ = jax.lax.while_loop(
+            lambda s: ~jnp.all(s[1]) & (s[3] < 1000),
             body,
-            (key, jnp.zeros(shape, bool), jnp.zeros(shape, self.dtype)),
+            (key, jnp.zeros(shape, bool), jnp.zeros(shape, self.dtype), 0),
         )
         return jnp.mod(angle + jnp.broadcast_to(self.loc, shape) + jnp.pi, 2 * jnp.pi) - jnp.pi

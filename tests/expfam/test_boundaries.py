@@ -10,6 +10,8 @@ where q = 0 < p) and closed forms in numpy float64.
 
 import doctest
 import math
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -409,3 +411,23 @@ def test_sixteen_bit_probabilities_are_accepted_to_their_precision():
     d = expfam.Categorical.from_probs(p)
     assert d.logits.dtype == jnp.float32
     np.testing.assert_allclose(expfam.entropy(d), np.log(3), rtol=1e-2)
+
+
+def test_von_mises_sampler_at_zero_concentration_in_float32_terminates(tmp_path):
+    """kappa = 0 made the rejection sampler's envelope infinite in float32: it never accepted
+    and ``sample`` looped forever. Run in a subprocess so that a regression fails, not hangs."""
+    code = (
+        "import jax, jax.numpy as jnp, numpy as np\n"
+        "from jaxdiv import expfam\n"
+        "d = expfam.VonMises.from_mean_concentration(jnp.float32(0.5), jnp.float32([0.0, 1e-3]))\n"
+        "x = d.sample(jax.random.key(1), (20000,))\n"
+        f"np.save({str(tmp_path / 'x.npy')!r}, np.asarray(x, np.float64))\n"
+    )
+    try:
+        subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, check=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("VonMises.sample with concentration 0 in float32 did not return")
+    x = np.load(tmp_path / "x.npy")
+    centred = np.mod(x - 0.5 + np.pi, 2 * np.pi) - np.pi
+    assert stats.kstest(centred[:, 0], stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 1e-3
+    assert stats.kstest(centred[:, 1], stats.vonmises(1e-3).cdf).pvalue > 1e-3
