@@ -215,20 +215,24 @@ class MultivariateNormal(ExponentialFamily):
 
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
-        self._check_point(x)
         return (x, x[..., :, None] * x[..., None, :])
 
     def log_base_measure(self, x):
-        self._check_point(x)
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * LOG_2PI, self.dtype)
 
-    def _check_point(self, x) -> None:
+    def log_prob(self, x):
+        """``log p(x)`` at points ``x`` of shape ``[..., d]``.
+
+        The dimension is checked here rather than in :meth:`sufficient_statistics`,
+        which ``moment_match`` evaluates on a placeholder member of any dimension.
+        """
         shape = jnp.shape(x)
         if len(shape) < 1 or shape[-1] != self.dim:
             raise ValueError(
-                f"jaxdiv.expfam.{type(self).__name__}: x has shape {tuple(shape)}; its last axis "
-                f"must be the dimension d = {self.dim} of this distribution."
+                f"jaxdiv.expfam.{type(self).__name__}.log_prob: x has shape {tuple(shape)}; its "
+                f"last axis must be the dimension d = {self.dim} of this distribution."
             )
+        return super().log_prob(x)
 
     def expected_log_base_measure(self):
         return jnp.full(self.batch_shape, -0.5 * self.dim * LOG_2PI, self.dtype)
