@@ -126,3 +126,18 @@ def print_table(title: str, rows: list[tuple[str, float, float | None]]) -> None
     for name, seconds, ratio in rows:
         r = "" if ratio is None else f"{ratio:8.2f}"
         print(f"  {name:<52} {seconds * 1e3:>9.3f} ms {r}")
+
+
+def tfp_distributions():
+    """TensorFlow Probability's JAX-substrate distributions, or None (with a message) without it."""
+    try:
+        from tensorflow_probability.substrates import jax as tfp
+    except ImportError:
+        print("TensorFlow Probability is not installed (pip install tfp-nightly): skipped.")
+        return None
+    return tfp.distributions
+
+
+def softmax_mixture(a, b):
+    """The even mixture of ``softmax(a)`` and ``softmax(b)``."""
+    return 0.5 * (jax.nn.softmax(a) + jax.nn.softmax(b))

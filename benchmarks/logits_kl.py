@@ -46,22 +46,11 @@ from benchmarks._timing import (
     machine,
     pin_to_cores,
     print_table,
+    softmax_mixture,
     steady_allocator,
+    tfp_distributions,
 )
 from experiments._io import write_json
-
-
-def _tfp():
-    try:
-        from tensorflow_probability.substrates import jax as tfp
-    except ImportError:
-        print("TensorFlow Probability is not installed (pip install tfp-nightly): skipped.")
-        return None
-    return tfp.distributions
-
-
-def _mixture(a, b):
-    return 0.5 * (jax.nn.softmax(a) + jax.nn.softmax(b))
 
 
 def _peers(divergence: str) -> dict:
@@ -94,13 +83,13 @@ def _peers(divergence: str) -> dict:
             "jax.scipy rel_entr to the mixture": lambda a, b: (
                 0.5
                 * jnp.sum(
-                    rel_entr(jax.nn.softmax(a), _mixture(a, b))
-                    + rel_entr(jax.nn.softmax(b), _mixture(a, b)),
+                    rel_entr(jax.nn.softmax(a), softmax_mixture(a, b))
+                    + rel_entr(jax.nn.softmax(b), softmax_mixture(a, b)),
                     -1,
                 )
             ),
         }
-    tfd = _tfp()
+    tfd = tfp_distributions()
     if tfd is not None:
         cat = tfd.Categorical
         if divergence == "kl":
@@ -115,8 +104,8 @@ def _peers(divergence: str) -> dict:
             peers["tfp Categorical KL to the mixture"] = lambda a, b: (
                 0.5
                 * (
-                    tfd.kl_divergence(cat(logits=a), cat(probs=_mixture(a, b)))
-                    + tfd.kl_divergence(cat(logits=b), cat(probs=_mixture(a, b)))
+                    tfd.kl_divergence(cat(logits=a), cat(probs=softmax_mixture(a, b)))
+                    + tfd.kl_divergence(cat(logits=b), cat(probs=softmax_mixture(a, b)))
                 )
             )
     return peers

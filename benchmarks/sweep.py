@@ -47,7 +47,14 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxdiv
-from benchmarks._timing import interleaved_medians, machine, pin_to_cores, steady_allocator
+from benchmarks._timing import (
+    interleaved_medians,
+    machine,
+    pin_to_cores,
+    softmax_mixture,
+    steady_allocator,
+    tfp_distributions,
+)
 from experiments._io import atomic_write, write_json
 
 #: rows x vocab: many rows and few classes to few rows and a large vocabulary.
@@ -56,25 +63,13 @@ SHAPES = ((1_000_000, 4), (100_000, 40), (4096, 1000), (512, 8192), (64, 32768),
 DIVERGENCES = ("kl", "ce", "js", "labels", "soft_ce")
 
 
-def _tfp():
-    try:
-        from tensorflow_probability.substrates import jax as tfp
-    except ImportError:
-        return None
-    return tfp.distributions
-
-
-def _mixture(a, b):
-    return 0.5 * (jax.nn.softmax(a) + jax.nn.softmax(b))
-
-
 def methods(divergence: str) -> dict:
     """``{name: f(x, y) -> per-row values}``, jaxdiv's first."""
     import optax
 
     rel_entr = jax.scipy.special.rel_entr
     lsm = jax.nn.log_softmax
-    tfd = _tfp()
+    tfd = tfp_distributions()
     if divergence == "kl":
         out = {
             "jaxdiv kl_divergence_from_logits": jaxdiv.kl_divergence_from_logits,
@@ -108,8 +103,8 @@ def methods(divergence: str) -> dict:
             "jax.scipy rel_entr to the mixture": lambda a, b: (
                 0.5
                 * jnp.sum(
-                    rel_entr(jax.nn.softmax(a), _mixture(a, b))
-                    + rel_entr(jax.nn.softmax(b), _mixture(a, b)),
+                    rel_entr(jax.nn.softmax(a), softmax_mixture(a, b))
+                    + rel_entr(jax.nn.softmax(b), softmax_mixture(a, b)),
                     -1,
                 )
             ),

@@ -70,8 +70,7 @@ def cross_entropy_from_logits(
         H(p, q) = -\sum_i p_i \log q_i
 
     For soft targets given as probabilities, use
-    :func:`jaxdiv.cross_entropy` with ``jax.nn.softmax`` or pass their logs as
-    ``p_logits``.
+    :func:`jaxdiv.cross_entropy_with_logits`.
 
     Examples:
       >>> import jax.numpy as jnp
