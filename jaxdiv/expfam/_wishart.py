@@ -9,16 +9,22 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_solve
 from jax.scipy.special import multigammaln
 
+from jaxdiv import _linalg
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 from jaxdiv.expfam._mvn import _check_square, _sym
 
 
+def _spd_inverse(chol: jax.Array) -> jax.Array:
+    """``(L L')^-1 = L^-T L^-1`` from the Cholesky factor ``L`` (matrix products only)."""
+    inv = _linalg.tril_inverse(chol)
+    return _linalg.matmul(jnp.swapaxes(inv, -1, -2), inv)
+
+
 def _logdet_spd(m: jax.Array) -> jax.Array:
-    chol = jnp.linalg.cholesky(m)
+    chol = _linalg.cholesky(m)
     return 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
 
 
@@ -50,14 +56,13 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         _check_square("scale", scale, fn)
         (df,) = as_params(fn, df=df)
         p = scale.shape[-1]
-        chol = jnp.linalg.cholesky(_sym(scale))
+        chol = _linalg.cholesky(_sym(scale))
         val.check_domain(
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(scale, jnp.swapaxes(scale, -1, -2)),
             f"jaxdiv.expfam.{fn}: scale must be symmetric positive definite.",
         )
         val.check_domain(df > p - 1, f"jaxdiv.expfam.{fn}: df must be > p - 1 = {p - 1}.")
-        eye = jnp.broadcast_to(jnp.eye(p, dtype=scale.dtype), scale.shape)
-        inv_scale = cho_solve((chol, True), eye)
+        inv_scale = _spd_inverse(chol)
         batch = jnp.broadcast_shapes(df.shape, scale.shape[:-2])
         return cls(
             jnp.broadcast_to((df - p - 1) / 2, batch),
@@ -69,8 +74,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         # df = p + 1 and the scale that matches E[X] = df V.
         mean = _sym(jnp.asarray(mu[1]))
         p = mean.shape[-1]
-        eye = jnp.broadcast_to(jnp.eye(p, dtype=mean.dtype), mean.shape)
-        inv_mean = cho_solve((jnp.linalg.cholesky(mean), True), eye)
+        inv_mean = _spd_inverse(_linalg.cholesky(mean))
         return cls(jnp.zeros(mean.shape[:-2], mean.dtype), -0.5 * (p + 1) * inv_mean)
 
     @property
@@ -83,9 +87,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
 
     def scale(self) -> jax.Array:
         inv_scale = -2 * _sym(self.neg_half_inv_scale)
-        chol = jnp.linalg.cholesky(inv_scale)
-        eye = jnp.broadcast_to(jnp.eye(self.dim, dtype=chol.dtype), chol.shape)
-        return cho_solve((chol, True), eye)
+        return _spd_inverse(_linalg.cholesky(inv_scale))
 
     def log_normalizer(self):
         p = self.dim
@@ -98,7 +100,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         return (_logdet_spd(x), x)
 
     def in_domain(self):
-        chol = jnp.linalg.cholesky(-2 * _sym(self.neg_half_inv_scale))
+        chol = _linalg.cholesky(-2 * _sym(self.neg_half_inv_scale))
         return (self.half_df_shift > -1) & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
     def sample(self, key, shape=()):
@@ -116,6 +118,6 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
             jnp.eye(p, dtype=self.dtype), normal.shape
         )
         a = jnp.tril(normal, -1) + diag
-        chol = jnp.broadcast_to(jnp.linalg.cholesky(self.scale()), (*full, p, p))
+        chol = jnp.broadcast_to(_linalg.cholesky(self.scale()), (*full, p, p))
         la = chol @ a
         return la @ jnp.swapaxes(la, -1, -2)

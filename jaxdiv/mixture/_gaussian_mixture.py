@@ -8,12 +8,11 @@ import operator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import solve_triangular
 
+from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv import expfam
-from jaxdiv.expfam._mvn import _diag, _eye_like, _log_abs_diag
+from jaxdiv.expfam._mvn import _diag, _log_abs_diag
 from jaxdiv.expfam._normal import LOG_2PI
 
 
@@ -125,7 +124,7 @@ def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
     factor, so many points per factor cost one matrix-vector product each.
     """
     d = diff.shape[-1]
-    inv = solve_triangular(scale_tril, _eye_like(scale_tril), lower=True)
+    inv = _linalg.tril_inverse(scale_tril)
     z = jnp.einsum("...ij,...j->...i", inv, diff)
     quad, log_det = jnp.broadcast_arrays(jnp.sum(jnp.square(z), -1), _log_abs_diag(scale_tril))
     return -0.5 * quad - log_det - 0.5 * d * LOG_2PI
@@ -180,7 +179,7 @@ class GaussianMixture:
         )
         _check_shapes(fn, weights, means, covariances)
         sym = 0.5 * (covariances + jnp.swapaxes(covariances, -1, -2))
-        chol = jnp.linalg.cholesky(sym)
+        chol = _linalg.cholesky(sym)
         val.check_domain(
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(covariances, sym),
             f"jaxdiv.{fn}: covariances must be symmetric positive definite.",
@@ -417,7 +416,7 @@ def as_mixture(p, *, fn: str) -> GaussianMixture:
         one = jnp.ones((1,), m1.dtype)
         if isinstance(p, expfam.MultivariateNormal):  # Sigma = G^-1 G^-T: L = G^-1
             g = p.precision_factor
-            scale = solve_triangular(g, _eye_like(g), lower=True)
+            scale = _linalg.tril_inverse(g)
             return GaussianMixture._from_leaves(jnp.zeros((1,), m1.dtype), m1[None], scale[None])
         std = num.safe_sqrt(m2 - jnp.square(m1))
         if isinstance(p, expfam.Normal):

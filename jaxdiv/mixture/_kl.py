@@ -21,9 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
+from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv import expfam
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
     as_mixture,
@@ -57,7 +57,7 @@ def pairwise_kl(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
 def pairwise_log_overlap(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     """``[K, M]`` values ``log int p_a q_b dx = log N(mu_a; mu_b, Sigma_a + Sigma_b)``."""
     cov = p.covariances[:, None] + q.covariances[None]
-    chol = jnp.linalg.cholesky(cov)
+    chol = _linalg.cholesky(cov)
     return gaussian_log_pdf(p.means[:, None] - q.means[None], chol)
 
 
