@@ -170,7 +170,7 @@ def _by_row_blocks(fn: Callable, arrays, axis: int, block: int):
 
 
 def _far(dtype) -> float:
-    """How far below its row's maximum a logit counts as ``-inf`` in the plain formulas."""
+    """How far below its row's maximum a logit counts as ``-inf`` in the select-free formulas."""
     return 1e30 if jnp.finfo(dtype).bits <= 32 else 1e300
 
 
@@ -182,16 +182,16 @@ def _plain_parts(x: jax.Array, axis: int):
     everything elementwise before it into one loop over the input only where
     the loop holds no select, and each boundary guard of the guarded pass is a
     select. Clamping keeps every product finite (``0 * inf`` never happens);
-    a row without mass (all ``-inf``) gets a sum of 1, as in
-    :func:`jaxdiv._numerics.softmax_parts`, because a row with mass has a
-    sum of at least 1 (its maximum contributes ``exp(0)``); NaN stays NaN.
+    a row with mass has a sum of at least 1 (its maximum contributes
+    ``exp(0)``), so a sum floored at 1 gives a row without mass (all ``-inf``)
+    the sum 1 of :func:`jaxdiv._numerics.softmax_parts`; NaN stays NaN.
     """
     far = _far(x.dtype)
-    top = jnp.maximum(jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)), -far)
+    lowest = jnp.finfo(x.dtype).min  # keeps -inf - (-inf) out of an all -inf row
+    top = jnp.maximum(jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True)), lowest)
     z = jnp.maximum(x - top, -far)
     e = jnp.exp(z)
-    s = jnp.sum(e, axis=axis, keepdims=True)
-    s = s + jnp.exp(-far * s)  # 0 -> 1, and s >= 1 unchanged
+    s = jnp.maximum(jnp.sum(e, axis=axis, keepdims=True), 1.0)
     # 1 at -far and 0 above (z + far is 0 there, else at least an ulp of far); no minimum,
     # which would split the fusion.
     missing = jnp.maximum(1.0 - (z + far), 0.0)
@@ -203,7 +203,52 @@ def _infinite_if_positive(mass: jax.Array) -> jax.Array:
     return jnp.exp(jnp.log(mass) + 1e4)
 
 
-def _plain_kl(a, b, weight, axis):
+@jax.custom_batching.custom_vmap
+def _any_nan(x: jax.Array) -> jax.Array:
+    """Whether ``x`` holds a NaN; under ``vmap``, over the whole batch (an unbatched answer)."""
+    return jnp.any(jnp.isnan(x))
+
+
+@_any_nan.def_vmap
+def _any_nan_over_batch(axis_size, in_batched, x):
+    del axis_size, in_batched
+    return jnp.any(jnp.isnan(x)), False
+
+
+def _bare_parts(x: jax.Array, axis: int):
+    z = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    e = jnp.exp(z)
+    return z, e, jnp.sum(e, axis=axis, keepdims=True)
+
+
+def _bare_or_exact(bare: jax.Array, exact: Callable[[], jax.Array]) -> jax.Array:
+    """``bare`` (the formula with no clamp), unless it holds a NaN; else ``exact()``.
+
+    The bare formulas are the cheapest (as cheap as optax's). Fed a ``-inf``
+    logit where the other side's is ``-inf`` or its exponential underflows, an
+    all ``-inf`` row or a NaN, they give NaN (``0 * inf``) rather than a wrong
+    number, and their ``+inf`` (q = 0 < p) is exact; so a NaN anywhere in the
+    batch sends the whole batch, once, through the clamped select-free
+    formulas. The check covers the whole batch even under ``vmap``, so that the
+    ``cond`` stays a branch rather than becoming a select that runs both.
+    """
+    return jax.lax.cond(_any_nan(bare), exact, lambda: bare)
+
+
+def _bare_kl(a, b, axis):
+    za, ea, sa = _bare_parts(a, axis)
+    zb, _, sb = _bare_parts(b, axis)
+    kl = jnp.sum(ea * (za - zb), axis=axis, keepdims=True) / sa - jnp.log(sa) + jnp.log(sb)
+    return jnp.squeeze(kl, axis)
+
+
+def _bare_ce(a, b, axis):
+    _, ea, sa = _bare_parts(a, axis)
+    zb, _, sb = _bare_parts(b, axis)
+    return jnp.squeeze(jnp.log(sb) - jnp.sum(ea * zb, axis=axis, keepdims=True) / sa, axis)
+
+
+def _exact_kl(a, b, axis):
     """KL without selects: +inf exactly where p has mass on an entry where q has none."""
     za, ea, sa, _ = _plain_parts(a, axis)
     zb, _, sb, missing_b = _plain_parts(b, axis)
@@ -213,7 +258,7 @@ def _plain_kl(a, b, weight, axis):
     return jnp.squeeze(kl, axis)
 
 
-def _plain_ce(a, b, weight, axis):
+def _exact_ce(a, b, axis):
     """Cross-entropy without selects, +inf exactly where KL is."""
     _, ea, sa, _ = _plain_parts(a, axis)
     zb, _, sb, missing_b = _plain_parts(b, axis)
@@ -221,6 +266,14 @@ def _plain_ce(a, b, weight, axis):
     lost = jnp.sum(ea * missing_b, axis=axis, keepdims=True)
     ce = jnp.log(sb) - weighted / sa + _infinite_if_positive(lost)
     return jnp.squeeze(ce, axis)
+
+
+def _plain_kl(a, b, weight, axis):
+    return _bare_or_exact(_bare_kl(a, b, axis), lambda: _exact_kl(a, b, axis))
+
+
+def _plain_ce(a, b, weight, axis):
+    return _bare_or_exact(_bare_ce(a, b, axis), lambda: _exact_ce(a, b, axis))
 
 
 def _plain_js(a, b, weight, axis):
