@@ -16,6 +16,7 @@ import contextvars
 import functools
 import math
 import numbers
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -252,6 +253,24 @@ def concrete_float(name: str, value: Any, *, fn: str) -> float:
             f"jaxdiv.{fn}: {name} must be a concrete number (a Python float), got {value!r}; "
             "it selects the formula at trace time, so it cannot be a traced value."
         ) from None
+
+
+def positive_int(name: str, value: Any, *, fn: str) -> int:
+    """``value`` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
+    problem = None
+    if isinstance(value, bool | np.bool_):
+        problem = "a bool"
+    else:
+        try:
+            n = operator.index(value)
+        except TypeError:
+            problem = f"of type {type(value).__name__}"
+        else:
+            if n < 1:
+                problem = "not positive"
+    if problem is not None:
+        raise ValueError(f"jaxdiv.{fn}: {name} must be an integer >= 1, got {value!r} ({problem}).")
+    return n
 
 
 def check_base(base: float | None, *, fn: str) -> float | None:

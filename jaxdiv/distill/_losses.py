@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import operator
 from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdiv import _logits
@@ -296,7 +294,7 @@ def fused_linear_distillation_loss(
             f"jaxdiv.distill.{fn}: expected student_hidden [tokens, h], student_weight [h, vocab], "
             f"teacher_hidden [tokens, h_t], teacher_weight [h_t, vocab]; got {shapes}."
         )
-    chunk_size = _check_chunk_size(chunk_size, fn)
+    chunk_size = val.positive_int("chunk_size", chunk_size, fn=f"distill.{fn}")
     ht, wt = jax.lax.stop_gradient(ht), jax.lax.stop_gradient(wt)  # the teacher is a constant
     tokens = hs.shape[0]
     mask = _token_mask(where, (tokens,), fn)
@@ -343,27 +341,6 @@ def _as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
             f"float32 or float64), got dtype {x.dtype}."
         )
     return x
-
-
-def _check_chunk_size(chunk_size, fn: str) -> int:
-    """``chunk_size`` as a Python int >= 1: any integer (NumPy's too), never a bool."""
-    problem = None
-    if isinstance(chunk_size, bool | np.bool_):
-        problem = "a bool"
-    else:
-        try:
-            size = operator.index(chunk_size)
-        except TypeError:
-            problem = f"of type {type(chunk_size).__name__}"
-        else:
-            if size < 1:
-                problem = "not positive"
-    if problem is not None:
-        raise ValueError(
-            f"jaxdiv.distill.{fn}: chunk_size must be an integer >= 1 (an int or a NumPy "
-            f"integer), got {chunk_size!r} ({problem})."
-        )
-    return size
 
 
 def _explicit_layout(arrays, fn: str):

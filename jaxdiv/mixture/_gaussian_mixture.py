@@ -56,24 +56,6 @@ def check_key(key, fn: str) -> jax.Array:
     )
 
 
-def check_count(name: str, value, fn: str) -> int:
-    """``value`` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
-    problem = None
-    if isinstance(value, bool | np.bool_):
-        problem = "a bool"
-    else:
-        try:
-            n = operator.index(value)
-        except TypeError:
-            problem = f"of type {type(value).__name__}"
-        else:
-            if n < 1:
-                problem = "not positive"
-    if problem is not None:
-        raise ValueError(f"jaxdiv.{fn}: {name} must be an integer >= 1, got {value!r} ({problem}).")
-    return n
-
-
 def _sample_shape(shape, fn: str) -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool | np.bool_):
         shape = (shape,)

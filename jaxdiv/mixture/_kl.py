@@ -27,7 +27,6 @@ from jaxdiv import _validation as val
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
     as_mixture,
-    check_count,
     check_key,
     gaussian_log_pdf,
 )
@@ -279,7 +278,7 @@ def _renyi_quadrature(p, q, a, num_points, fn):
 
 
 def check_num_samples(num_samples, fn: str) -> int:
-    return check_count("num_samples", num_samples, fn)
+    return val.positive_int("num_samples", num_samples, fn=fn)
 
 
 def check_order(alpha, fn: str) -> float:
