@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import betaln, digamma
+from jax.scipy.special import digamma
 
 from jaxdiv import _validation as val
+from jaxdiv.expfam._beta import log_beta
 from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
 
 
@@ -56,7 +57,7 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         """
         alpha = self.concentration
         partial = jnp.cumsum(alpha, -1)[..., :-1]
-        return jnp.sum(betaln(partial, alpha[..., 1:]), -1)
+        return jnp.sum(log_beta(partial, alpha[..., 1:]), -1)
 
     def mean_parameters(self):
         alpha = self.concentration

@@ -113,7 +113,10 @@ class ExponentialFamily:
     Hellinger and Jeffreys divergences, mean parameters and Fisher information
     all work (entropy also needs :meth:`expected_log_base_measure` when
     ``h`` is not constant). Built-in families add closed forms, samplers and
-    constructors from the usual parameters.
+    constructors from the usual parameters. A family with members on the
+    boundary of its parameter space where ``A`` is infinite (a Bernoulli with
+    ``p = 1``) overrides :meth:`log_normalizer_minus_inner` with a form that
+    stays finite; every divergence is written with it.
 
     Examples:
       >>> import jax.numpy as jnp
