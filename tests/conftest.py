@@ -40,3 +40,30 @@ def random_simplex(rng, shape, *, floor=0.0):
     x = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1])
     k = shape[-1]
     return (1 - floor) * x + floor / k
+
+
+def run_saved_inputs_script(script: str, inputs: dict, tmp_path, *, hung: str, timeout=120):
+    """Runs ``python -c script inputs.npz out.npz`` on one CPU device (a test that could hang:
+    jaxlib 0.10.2's LAPACK deadlock), failing with ``hung`` past ``timeout`` seconds; returns
+    the arrays the script saved."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(repo))
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", script, tmp_path / "inputs.npz", tmp_path / "out.npz"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(hung)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return np.load(tmp_path / "out.npz")

@@ -1,20 +1,16 @@
 """MultivariateNormal: the CPU thread-pool hang of jaxlib 0.10.2 (issue 13) and shape errors."""
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import run_saved_inputs_script
 
 from jaxdiv import expfam
 
 MVN = expfam.MultivariateNormal
-REPO = Path(__file__).resolve().parents[2]
 _KEY = jax.random.key(0)
 
 # The reported program: jit(value_and_grad) of the summed KL over 1024 pairs in
@@ -97,23 +93,12 @@ def test_kl_value_and_grad_does_not_hang_on_all_cores(tmp_path):
     for i in (1, 2):
         low = inputs[f"l{i}"].astype(np.float64)
         inputs[f"c{i}"] = (low @ np.swapaxes(low, -1, -2)).astype(np.float32)
-    np.savez(tmp_path / "inputs.npz", **inputs)
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
-    try:
-        run = subprocess.run(
-            [sys.executable, "-c", _HANG_SCRIPT, tmp_path / "inputs.npz", tmp_path / "out.npz"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("jit(value_and_grad(KL)) over 1024 pairs in d = 32 hung (120 s, 20 calls)")
-    assert run.returncode == 0, run.stderr[-3000:]
-
-    out = np.load(tmp_path / "out.npz")
+    out = run_saved_inputs_script(
+        _HANG_SCRIPT,
+        inputs,
+        tmp_path,
+        hung="jit(value_and_grad(KL)) over 1024 pairs in d = 32 hung (120 s, 20 calls)",
+    )
     f64 = {k: v.astype(np.float64) for k, v in inputs.items()}
     kl, grads = _closed_form_kl_and_grads(f64["m1"], f64["l1"], f64["m2"], f64["l2"])
     np.testing.assert_allclose(out["per_pair"], kl, rtol=5e-6)

@@ -7,20 +7,15 @@ such calls: ``jit(value_and_grad)`` of the product estimator at K = 32, d = 32
 never returned on 2 cores.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
+from conftest import run_saved_inputs_script
 
 from jaxdiv import expfam, mixture
 
-REPO = Path(__file__).resolve().parents[2]
 _KEY = jax.random.key(0)
 
 # The reported program: jit(value_and_grad) of the product KL between two mixtures of
@@ -93,23 +88,12 @@ def test_product_kl_value_and_grad_does_not_hang_on_all_cores(tmp_path):
         "l2": tril(),
     }
     inputs = {name: v.astype(np.float32) for name, v in inputs.items()}
-    np.savez(tmp_path / "inputs.npz", **inputs)
-    env = {name: v for name, v in os.environ.items() if name != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO))
-    try:
-        run = subprocess.run(
-            [sys.executable, "-c", _HANG_SCRIPT, tmp_path / "inputs.npz", tmp_path / "out.npz"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("jit(value_and_grad(product KL)) at K = 32, d = 32 hung (120 s, 10 calls)")
-    assert run.returncode == 0, run.stderr[-3000:]
-
-    out = np.load(tmp_path / "out.npz")
+    out = run_saved_inputs_script(
+        _HANG_SCRIPT,
+        inputs,
+        tmp_path,
+        hung="jit(value_and_grad(product KL)) at K = 32, d = 32 hung (120 s, 10 calls)",
+    )
     f64 = {name: v.astype(np.float64) for name, v in inputs.items()}
     expected = _product_kl(**f64)
     np.testing.assert_allclose(out["value"], expected, rtol=1e-4, atol=1e-4)
