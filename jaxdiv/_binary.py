@@ -1,11 +1,11 @@
 """Elementwise divergences between Bernoulli distributions.
 
-Each entry of ``p`` (or ``q``) is the probability of success of its own
+Each entry of `p` (or `q`) is the probability of success of its own
 Bernoulli variable, as in multi-label classification; nothing is summed. The
 functions are the categorical ones applied to the two outcomes
-``[p, 1 - p]``, so they share their boundary handling: ``0 log 0 = 0``, honest
-``+inf`` values, finite gradients. ``where`` masks entries (a masked entry
-gives 0 with zero gradient) and ``base`` selects the units.
+`[p, 1 - p]`, so they share their boundary handling: `0 log 0 = 0`, honest
+`+inf` values, finite gradients. `where` masks entries (a masked entry
+gives 0 with zero gradient) and `base` selects the units.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ def binary_entropy(
 ) -> jax.Array:
     r"""Entropy of a Bernoulli(p) variable, elementwise.
 
-    .. math::
-        h(p) = -p \log p - (1 - p) \log(1 - p)
+    $$
+    h(p) = -p \log p - (1 - p) \log(1 - p)
+    $$
 
     Examples:
       >>> import jax.numpy as jnp
@@ -40,10 +41,11 @@ def binary_cross_entropy(
 ) -> jax.Array:
     r"""Cross-entropy of Bernoulli(q) relative to Bernoulli(p), elementwise.
 
-    .. math::
-        H(p, q) = -p \log q - (1 - p) \log(1 - q)
+    $$
+    H(p, q) = -p \log q - (1 - p) \log(1 - q)
+    $$
 
-    ``p`` is the target (it may be soft), ``q`` the predicted probability.
+    `p` is the target (it may be soft), `q` the predicted probability.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -62,8 +64,9 @@ def binary_kl_divergence(
 ) -> jax.Array:
     r"""KL(Bernoulli(p) || Bernoulli(q)), elementwise.
 
-    .. math::
-        \mathrm{KL}(p \,\|\, q) = p \log\frac{p}{q} + (1 - p) \log\frac{1 - p}{1 - q}
+    $$
+    \mathrm{KL}(p \,\|\, q) = p \log\frac{p}{q} + (1 - p) \log\frac{1 - p}{1 - q}
+    $$
 
     Examples:
       >>> import jax.numpy as jnp
@@ -82,12 +85,13 @@ def binary_cross_entropy_from_logits(
 ) -> jax.Array:
     r"""Cross-entropy of Bernoulli(sigmoid(q_logits)) relative to Bernoulli(p).
 
-    .. math::
-        H(p, q) = -p \log \sigma(z) - (1 - p) \log \sigma(-z)
+    $$
+    H(p, q) = -p \log \sigma(z) - (1 - p) \log \sigma(-z)
+    $$
 
-    computed with ``log_sigmoid``, so it is exact for logits of any size. The
-    target ``p`` (a probability, possibly soft) comes first, as everywhere in
-    jaxdiv; ``optax.sigmoid_binary_cross_entropy(logits, labels)`` computes the
+    computed with `log_sigmoid`, so it is exact for logits of any size. The
+    target `p` (a probability, possibly soft) comes first, as everywhere in
+    jaxdiv; `optax.sigmoid_binary_cross_entropy(logits, labels)` computes the
     same value with the arguments the other way round.
 
     Examples:
@@ -112,9 +116,10 @@ def binary_kl_divergence_from_logits(
 ) -> jax.Array:
     r"""KL(Bernoulli(sigmoid(p_logits)) || Bernoulli(sigmoid(q_logits))), elementwise.
 
-    .. math::
-        \mathrm{KL} = \sigma(a)\left(\log\sigma(a) - \log\sigma(b)\right)
-            + \sigma(-a)\left(\log\sigma(-a) - \log\sigma(-b)\right)
+    $$
+    \mathrm{KL} = \sigma(a)\left(\log\sigma(a) - \log\sigma(b)\right)
+        + \sigma(-a)\left(\log\sigma(-a) - \log\sigma(-b)\right)
+    $$
 
     Examples:
       >>> import jax.numpy as jnp

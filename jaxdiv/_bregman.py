@@ -34,7 +34,7 @@ GENERATORS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def _outside(domain: jax.Array, value: jax.Array) -> jax.Array:
-    """``value``, NaN for the rows (last axis) with an entry outside the generator's domain."""
+    """`value`, NaN for the rows (last axis) with an entry outside the generator's domain."""
     return jnp.where(jnp.all(domain, axis=-1), value, jnp.nan)
 
 
@@ -69,38 +69,39 @@ def bregman_divergence(
     *,
     matrix: jax.typing.ArrayLike | None = None,
 ) -> jax.Array:
-    r"""Bregman divergence of a convex function ``F``, for arrays or any pytrees.
+    r"""Bregman divergence of a convex function `F`, for arrays or any pytrees.
 
-    .. math::
-        D_F(x, y) = F(x) - F(y) - \langle \nabla F(y), x - y \rangle
+    $$
+    D_F(x, y) = F(x) - F(y) - \langle \nabla F(y), x - y \rangle
+    $$
 
-    For a callable ``F`` it is computed with one ``jax.jvp`` (``F(y)`` and the
-    directional derivative in one pass); ``F`` may return a batch of values, as
+    For a callable `F` it is computed with one `jax.jvp` (`F(y)` and the
+    directional derivative in one pass); `F` may return a batch of values, as
     long as each depends only on its own batch entry (as when it reduces over
     the last axis). The named generators use their divergences' closed forms,
-    which are exact at the boundary of the domain (``+inf`` for the generalised
-    KL where ``y = 0 < x``, as ``scipy.special.kl_div``) and accurate where
-    ``x`` is close to ``y``; a row with an entry outside the domain (a negative
+    which are exact at the boundary of the domain (`+inf` for the generalised
+    KL where `y = 0 < x`, as `scipy.special.kl_div`) and accurate where
+    `x` is close to `y`; a row with an entry outside the domain (a negative
     entry) gives NaN. 16-bit inputs are computed in float32.
 
     Named generators (each reducing over the last axis):
 
-    * ``"squared_euclidean"``: F(x) = sum x^2, D = ||x - y||^2;
-    * ``"mahalanobis"`` (with ``matrix=M``, SPD): F(x) = x' M x, D = (x - y)' M (x - y);
-    * ``"negative_entropy"``: F(x) = sum x log x - x, D = sum x log(x / y) - x + y
+    * `"squared_euclidean"`: F(x) = sum x^2, D = ||x - y||^2;
+    * `"mahalanobis"` (with `matrix=M`, SPD): F(x) = x' M x, D = (x - y)' M (x - y);
+    * `"negative_entropy"`: F(x) = sum x log x - x, D = sum x log(x / y) - x + y
       (the generalised KL divergence);
-    * ``"burg_entropy"``: F(x) = -sum log x, D = sum x / y - log(x / y) - 1
+    * `"burg_entropy"`: F(x) = -sum log x, D = sum x / y - log(x / y) - 1
       (the Itakura-Saito divergence).
 
     Args:
       generator: a name from the table, or a convex, differentiable function
-        of a pytree shaped like ``x``.
+        of a pytree shaped like `x`.
       x: the first point (array or pytree).
       y: the second point, the one the tangent is taken at.
-      matrix: the matrix ``M`` of the Mahalanobis generator.
+      matrix: the matrix `M` of the Mahalanobis generator.
 
     Returns:
-      ``D_F(x, y) >= 0``.
+      `D_F(x, y) >= 0`.
 
     Examples:
       >>> import jax.numpy as jnp

@@ -1,8 +1,8 @@
 """The shared machinery of the discrete divergences.
 
 Every discrete divergence is written once, as a *kernel* over two
-:class:`Dist` values (probabilities together with their logarithms) and a
-:class:`Reduction` (the axis, mask and units). The public functions only build
+`Dist` values (probabilities together with their logarithms) and a
+`Reduction` (the axis, mask and units). The public functions only build
 those from probabilities, from logits or from Bernoulli parameters, so the
 probability and logits forms share one implementation of each formula and its
 boundary handling.
@@ -23,7 +23,7 @@ from jaxdiv import _validation as val
 
 
 class Dist(NamedTuple):
-    """A batch of discrete distributions: probabilities and their logs (``-inf`` at 0)."""
+    """A batch of discrete distributions: probabilities and their logs (`-inf` at 0)."""
 
     prob: jax.Array
     logp: jax.Array
@@ -31,7 +31,7 @@ class Dist(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Reduction:
-    """How terms are summed: over ``axis``, with an optional mask, in units of ``base``."""
+    """How terms are summed: over `axis`, with an optional mask, in units of `base`."""
 
     axis: int | tuple[int, ...]
     mask: jax.Array | None
@@ -59,10 +59,10 @@ class Reduction:
         return num.to_base(value, self.base)
 
     def with_nan_rows(self, *arrays: jax.Array) -> Reduction:
-        """This reduction, marking the rows where an unmasked entry of ``arrays`` is NaN.
+        """This reduction, marking the rows where an unmasked entry of `arrays` is NaN.
 
         The boundary guards read a NaN probability as "not positive" and the
-        convention ``0 log 0 = 0`` would hide a NaN in ``q`` where ``p = 0``; a NaN
+        convention `0 log 0 = 0` would hide a NaN in `q` where `p = 0`; a NaN
         in must give NaN out, so those rows are set to NaN at the end.
         """
         bad = functools.reduce(jnp.logical_or, [jnp.isnan(x) for x in arrays])
@@ -80,11 +80,11 @@ def prepare(
     where: jax.typing.ArrayLike | None,
     base: float | None = None,
 ) -> tuple[list[jax.Array], tuple[int, ...] | None, jax.Array | None, float | None]:
-    """Checks and broadcasts inputs; returns ``(arrays, axes, mask, base)``.
+    """Checks and broadcasts inputs; returns `(arrays, axes, mask, base)`.
 
     Arrays come back in the compute dtype (their common float dtype, at least
-    float32, so 16-bit inputs accumulate in float32); ``axes`` is the sorted
-    tuple of the distribution axes (see :func:`merge_axes`).
+    float32, so 16-bit inputs accumulate in float32); `axes` is the sorted
+    tuple of the distribution axes (see `merge_axes`).
     """
     base = val.check_base(base, fn=fn)
     arrays = [val.as_float(name, x, fn=fn) for name, x in named]
@@ -100,7 +100,7 @@ def prepare(
 def merge_axes(
     arrays: list[jax.Array], mask: jax.Array | None, axes: tuple[int, ...]
 ) -> tuple[list[jax.Array], int, jax.Array | None]:
-    """One distribution axis: returns ``(arrays, axis, mask)``.
+    """One distribution axis: returns `(arrays, axis, mask)`.
 
     Several axes are merged into one last axis (the other axes keep their
     order). An empty distribution axis has no outcomes: it is treated as a
@@ -123,7 +123,7 @@ def merge_axes(
 def from_probs(
     fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
 ) -> tuple[list[Dist], Reduction]:
-    """Distributions from probabilities along ``axis``; masked entries get zero mass."""
+    """Distributions from probabilities along `axis`; masked entries get zero mass."""
     arrays, axes, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     for (name, _), p in zip(named, arrays, strict=True):
         val.check_probabilities(name, p, axis=axes, mask=mask, fn=fn)
@@ -145,7 +145,7 @@ def logits_arrays(
     base=None,
     axis_name: str | None = None,
 ) -> tuple[list[jax.Array], Reduction]:
-    """Checked logits in the compute dtype, for the fused kernels of :mod:`jaxdiv._fused`."""
+    """Checked logits in the compute dtype, for the fused kernels of `jaxdiv._fused`."""
     arrays, axes, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
     for (name, _), x in zip(named, arrays, strict=True):
         val.check_logits(name, x, mask=mask, fn=fn)
@@ -162,7 +162,7 @@ def from_logits(
     base=None,
     axis_name: str | None = None,
 ) -> tuple[list[Dist], Reduction]:
-    """Distributions from logits along ``axis``, normalised over unmasked entries."""
+    """Distributions from logits along `axis`, normalised over unmasked entries."""
     arrays, r = logits_arrays(fn, named, axis=axis, where=where, base=base, axis_name=axis_name)
     dists = []
     for x in arrays:
@@ -172,7 +172,7 @@ def from_logits(
 
 
 def bernoulli_from_probs(p: jax.Array) -> Dist:
-    """The two-outcome distribution ``[p, 1 - p]`` on a new last axis."""
+    """The two-outcome distribution `[p, 1 - p]` on a new last axis."""
     return Dist(
         jnp.stack([p, 1.0 - p], axis=-1),
         jnp.stack([num.safe_log(p), num.safe_log1m(p)], axis=-1),
@@ -180,7 +180,7 @@ def bernoulli_from_probs(p: jax.Array) -> Dist:
 
 
 def bernoulli_from_logits(z: jax.Array) -> Dist:
-    """The two-outcome distribution ``[sigmoid(z), sigmoid(-z)]`` on a new last axis."""
+    """The two-outcome distribution `[sigmoid(z), sigmoid(-z)]` on a new last axis."""
     logp = jnp.stack([jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)], axis=-1)
     return Dist(jnp.exp(logp), logp)
 
@@ -192,7 +192,7 @@ def elementwise(
     where,
     base,
 ) -> tuple[list[Dist], Reduction]:
-    """Bernoulli distributions, elementwise; each entry is ``(name, value, is_logits)``."""
+    """Bernoulli distributions, elementwise; each entry is `(name, value, is_logits)`."""
     arrays, _, mask, base = prepare(
         fn, [(name, x) for name, x, _ in named], axis=None, where=where, base=base
     )
@@ -228,7 +228,7 @@ def kl(r: Reduction, p: Dist, q: Dist) -> jax.Array:
 
 
 def jeffreys(r: Reduction, p: Dist, q: Dist) -> jax.Array:
-    """``sum (p - q) log(p / q)`` in one sum: the two KLs' first-order terms cancel exactly
+    """`sum (p - q) log(p / q)` in one sum: the two KLs' first-order terms cancel exactly
     rather than in floating point."""
     log_r = num.log_ratio(p.prob, q.prob, p.logp, q.logp)
     terms = num.guard(
@@ -238,7 +238,7 @@ def jeffreys(r: Reduction, p: Dist, q: Dist) -> jax.Array:
 
 
 def log_mixture(p: Dist, q: Dist, weight: float) -> jax.Array:
-    """``log(w p + (1 - w) q)`` in log space, ``-inf`` where both are 0; ``0 < w < 1``."""
+    """`log(w p + (1 - w) q)` in log space, `-inf` where both are 0; `0 < w < 1`."""
     log_w, log_1mw = math.log(weight), math.log1p(-weight)
     return num.guard(
         (p.prob > 0) | (q.prob > 0),
@@ -260,7 +260,7 @@ def js(r: Reduction, p: Dist, q: Dist, weight: float) -> jax.Array:
 
 
 def log_power_mix(p: Dist, q: Dist, alpha: float, cond: jax.Array) -> jax.Array:
-    """``alpha * log p + (1 - alpha) * log q`` where ``cond``, ``-inf`` elsewhere."""
+    """`alpha * log p + (1 - alpha) * log q` where `cond`, `-inf` elsewhere."""
     return num.guard(
         cond, lambda lp, lq: alpha * lp + (1.0 - alpha) * lq, p.logp, q.logp, otherwise=-jnp.inf
     )

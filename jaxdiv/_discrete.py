@@ -2,23 +2,23 @@
 
 Conventions shared by every function here:
 
-* Distributions lie along ``axis`` (default -1); all other axes are batch axes
+* Distributions lie along `axis` (default -1); all other axes are batch axes
   and broadcast. The distribution axis must have the same size in both
   arguments. Argument order always means D(p || q).
-* ``where`` is a boolean mask, broadcastable to the inputs: masked entries are
+* `where` is a boolean mask, broadcastable to the inputs: masked entries are
   left out of every sum (they count as zero mass in both arguments) and get a
   zero gradient; a fully masked row gives 0. Probabilities are taken as given,
   not renormalised over the unmasked entries.
-* ``base`` selects the units of logarithmic quantities: ``None`` for nats, 2 for
+* `base` selects the units of logarithmic quantities: `None` for nats, 2 for
   bits, any other base > 0. Quantities that are not logarithmic (total
   variation, Hellinger, chi-square, alpha- and f-divergences, perplexity) take
-  no ``base``.
-* ``0 * log(0 / q) = 0``; ``p > 0`` where ``q = 0`` gives an honest ``+inf``.
-  Gradients are finite wherever the value is finite: at ``p_i = 0`` the
-  derivative with respect to ``p_i`` (whose one-sided value is ``-inf``) is
+  no `base`.
+* `0 * log(0 / q) = 0`; `p > 0` where `q = 0` gives an honest `+inf`.
+  Gradients are finite wherever the value is finite: at `p_i = 0` the
+  derivative with respect to `p_i` (whose one-sided value is `-inf`) is
   taken as 0, the gradient of the entry held at zero mass.
 * float16 and bfloat16 inputs are computed and returned in float32; float64
-  works when ``jax_enable_x64`` is on.
+  works when `jax_enable_x64` is on.
 """
 
 from __future__ import annotations
@@ -42,23 +42,24 @@ def entropy(
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
-    r"""Shannon entropy of ``p``: the optimal mean code length.
+    r"""Shannon entropy of `p`: the optimal mean code length.
 
-    .. math::
-        H(p) = -\sum_i p_i \log p_i
+    $$
+    H(p) = -\sum_i p_i \log p_i
+    $$
 
     Args:
-      p: probabilities along ``axis``; any batch shape.
+      p: probabilities along `axis`; any batch shape.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
 
     Returns:
-      The entropy, with ``axis`` removed.
+      The entropy, with `axis` removed.
 
     Raises:
-      TypeError: if ``p`` is not floating point.
-      ValueError: for an out-of-range ``axis`` or ``base``.
+      TypeError: if `p` is not floating point.
+      ValueError: for an out-of-range `axis` or `base`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -82,21 +83,22 @@ def cross_entropy(
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
-    r"""Cross-entropy of ``q`` relative to ``p``: the mean code length when data
-    drawn from ``p`` are coded with the code that is optimal for ``q``.
+    r"""Cross-entropy of `q` relative to `p`: the mean code length when data
+    drawn from `p` are coded with the code that is optimal for `q`.
 
-    .. math::
-        H(p, q) = -\sum_i p_i \log q_i = H(p) + \mathrm{KL}(p \,\|\, q)
+    $$
+    H(p, q) = -\sum_i p_i \log q_i = H(p) + \mathrm{KL}(p \,\|\, q)
+    $$
 
     Args:
-      p: the distribution of the data (the target), along ``axis``.
-      q: the model distribution, along ``axis``.
+      p: the distribution of the data (the target), along `axis`.
+      q: the model distribution, along `axis`.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
 
     Returns:
-      The cross-entropy, with ``axis`` removed; ``+inf`` where ``q_i = 0 < p_i``.
+      The cross-entropy, with `axis` removed; `+inf` where `q_i = 0 < p_i`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -118,24 +120,25 @@ def kl_divergence(
     base: float | None = None,
 ) -> jax.Array:
     r"""Kullback-Leibler divergence KL(p || q): the extra code length paid for
-    coding data from ``p`` with the code of ``q``.
+    coding data from `p` with the code of `q`.
 
-    .. math::
-        \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log \frac{p_i}{q_i}
+    $$
+    \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log \frac{p_i}{q_i}
+    $$
 
-    with ``0 log(0/q) = 0`` and ``p log(p/0) = +inf``. Unlike
-    ``optax.kl_divergence(log_predictions, targets)``, the arguments are in the
+    with `0 log(0/q) = 0` and `p log(p/0) = +inf`. Unlike
+    `optax.kl_divergence(log_predictions, targets)`, the arguments are in the
     order of the notation.
 
     Args:
-      p: the first distribution, along ``axis``.
-      q: the second distribution, along ``axis``.
+      p: the first distribution, along `axis`.
+      q: the second distribution, along `axis`.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
 
     Returns:
-      KL(p || q) >= 0, with ``axis`` removed.
+      KL(p || q) >= 0, with `axis` removed.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -164,27 +167,28 @@ def js_divergence(
 ) -> jax.Array:
     r"""Generalised (skew) Jensen-Shannon divergence.
 
-    .. math::
-        \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
-        \qquad m = w p + (1 - w) q
+    $$
+    \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
+    \qquad m = w p + (1 - w) q
+    $$
 
-    Always finite, and at most the binary entropy of ``w`` (log 2 at
-    ``w = 0.5``, where it is symmetric). Its square root at ``w = 0.5`` is the
-    Jensen-Shannon distance of ``scipy.spatial.distance.jensenshannon``.
+    Always finite, and at most the binary entropy of `w` (log 2 at
+    `w = 0.5`, where it is symmetric). Its square root at `w = 0.5` is the
+    Jensen-Shannon distance of `scipy.spatial.distance.jensenshannon`.
 
     Args:
-      p: the first distribution, along ``axis``.
-      q: the second distribution, along ``axis``.
-      weight: ``w`` in [0, 1], a concrete number.
+      p: the first distribution, along `axis`.
+      q: the second distribution, along `axis`.
+      weight: `w` in [0, 1], a concrete number.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
 
     Returns:
-      The divergence, with ``axis`` removed.
+      The divergence, with `axis` removed.
 
     Raises:
-      ValueError: if ``weight`` is outside [0, 1].
+      ValueError: if `weight` is outside [0, 1].
 
     Examples:
       >>> import jax.numpy as jnp
@@ -210,29 +214,30 @@ def renyi_divergence(
     where: ArrayLike | None = None,
     base: float | None = None,
 ) -> jax.Array:
-    r"""Renyi divergence of order ``alpha``.
+    r"""Renyi divergence of order `alpha`.
 
-    .. math::
-        D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1} \log \sum_i p_i^\alpha q_i^{1 - \alpha}
+    $$
+    D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1} \log \sum_i p_i^\alpha q_i^{1 - \alpha}
+    $$
 
-    with the limits ``alpha = 0``: ``-log sum_{p_i > 0} q_i``; ``alpha = 1``:
-    KL(p || q); ``alpha = inf``: ``log max_{p_i > 0} p_i / q_i``. Non-decreasing in
-    ``alpha``; ``alpha = 0.5`` gives twice the Bhattacharyya distance.
+    with the limits `alpha = 0`: `-log sum_{p_i > 0} q_i`; `alpha = 1`:
+    KL(p || q); `alpha = inf`: `log max_{p_i > 0} p_i / q_i`. Non-decreasing in
+    `alpha`; `alpha = 0.5` gives twice the Bhattacharyya distance.
 
     Args:
-      p: the first distribution, along ``axis``.
-      q: the second distribution, along ``axis``.
+      p: the first distribution, along `axis`.
+      q: the second distribution, along `axis`.
       alpha: the order, a concrete number in [0, inf].
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
 
     Returns:
-      The divergence, with ``axis`` removed; ``+inf`` where ``q_i = 0 < p_i``
-      and ``alpha >= 1``.
+      The divergence, with `axis` removed; `+inf` where `q_i = 0 < p_i`
+      and `alpha >= 1`.
 
     Raises:
-      ValueError: if ``alpha`` is negative or NaN.
+      ValueError: if `alpha` is negative or NaN.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -261,26 +266,27 @@ def alpha_divergence(
 ) -> jax.Array:
     r"""Amari alpha-divergence (in the parameterisation of Zhu-Rohwer and Minka).
 
-    .. math::
-        D_\alpha(p \,\|\, q) = \frac{1}{\alpha(\alpha - 1)}
-            \sum_i \left(p_i^\alpha q_i^{1-\alpha} - \alpha p_i - (1 - \alpha) q_i\right)
+    $$
+    D_\alpha(p \,\|\, q) = \frac{1}{\alpha(\alpha - 1)}
+        \sum_i \left(p_i^\alpha q_i^{1-\alpha} - \alpha p_i - (1 - \alpha) q_i\right)
+    $$
 
-    ``alpha = 1`` gives KL(p || q), ``alpha = 0`` gives KL(q || p), ``alpha = 0.5``
-    gives four times the squared Hellinger distance and ``alpha = 2`` half the
+    `alpha = 1` gives KL(p || q), `alpha = 0` gives KL(q || p), `alpha = 0.5`
+    gives four times the squared Hellinger distance and `alpha = 2` half the
     Pearson chi-square. The form is valid for unnormalised positive measures
-    too, where every term is non-negative. Amari's own ``alpha'`` is
-    ``1 - 2 * alpha``. This is TensorFlow Probability's ``amari_alpha`` Csiszar
+    too, where every term is non-negative. Amari's own `alpha'` is
+    `1 - 2 * alpha`. This is TensorFlow Probability's `amari_alpha` Csiszar
     function, summed.
 
     Args:
-      p: the first distribution, along ``axis``.
-      q: the second distribution, along ``axis``.
+      p: the first distribution, along `axis`.
+      q: the second distribution, along `axis`.
       alpha: any real number, concrete.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
 
     Returns:
-      The divergence (not logarithmic, so no ``base``), with ``axis`` removed.
+      The divergence (not logarithmic, so no `base`), with `axis` removed.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -310,33 +316,34 @@ def f_divergence(
     where: ArrayLike | None = None,
     slope_at_infinity: float = math.inf,
 ) -> jax.Array:
-    r"""Csiszar f-divergence for a convex generator ``f`` with ``f(1) = 0``.
+    r"""Csiszar f-divergence for a convex generator `f` with `f(1) = 0`.
 
-    .. math::
-        D_f(p \,\|\, q) = \sum_{q_i > 0} q_i\, f\!\left(\frac{p_i}{q_i}\right)
-            + f'(\infty) \sum_{q_i = 0} p_i,
-        \qquad f'(\infty) = \lim_{t \to \infty} f(t) / t
+    $$
+    D_f(p \,\|\, q) = \sum_{q_i > 0} q_i\, f\!\left(\frac{p_i}{q_i}\right)
+        + f'(\infty) \sum_{q_i = 0} p_i,
+    \qquad f'(\infty) = \lim_{t \to \infty} f(t) / t
+    $$
 
-    Entries with ``p_i = 0 < q_i`` contribute ``q_i f(0)`` (``f(0)`` is evaluated
-    once, so ``f`` may be infinite there but not NaN). Examples of generators:
-    ``t log t`` (KL, use ``jax.scipy.special.xlogy(t, t)``), ``-log t`` (reverse
-    KL, ``f(0) = inf``), ``|t - 1| / 2`` (total variation, slope 1/2),
-    ``(t - 1)**2`` (Pearson chi-square), ``(sqrt(t) - 1)**2 / 2`` (squared
+    Entries with `p_i = 0 < q_i` contribute `q_i f(0)` (`f(0)` is evaluated
+    once, so `f` may be infinite there but not NaN). Examples of generators:
+    `t log t` (KL, use `jax.scipy.special.xlogy(t, t)`), `-log t` (reverse
+    KL, `f(0) = inf`), `|t - 1| / 2` (total variation, slope 1/2),
+    `(t - 1)**2` (Pearson chi-square), `(sqrt(t) - 1)**2 / 2` (squared
     Hellinger, slope 1/2).
 
     Args:
-      p: the first distribution, along ``axis``.
-      q: the second distribution, along ``axis``.
-      f: a convex, elementwise, JAX-traceable function of the ratio ``p / q``.
+      p: the first distribution, along `axis`.
+      q: the second distribution, along `axis`.
+      f: a convex, elementwise, JAX-traceable function of the ratio `p / q`.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
-      slope_at_infinity: ``f'(inf)``, used for entries with ``q_i = 0 < p_i``.
+      slope_at_infinity: `f'(inf)`, used for entries with `q_i = 0 < p_i`.
 
     Returns:
-      The divergence, with ``axis`` removed.
+      The divergence, with `axis` removed.
 
     Raises:
-      ValueError: if ``f(1)`` is not 0 or ``f(0)`` is NaN (checked when ``f`` does
+      ValueError: if `f(1)` is not 0 or `f(0)` is NaN (checked when `f` does
         not depend on traced values).
 
     Examples:
@@ -378,10 +385,11 @@ def total_variation(
 ) -> jax.Array:
     r"""Total variation distance, in [0, 1].
 
-    .. math::
-        \mathrm{TV}(p, q) = \tfrac{1}{2} \sum_i |p_i - q_i|
+    $$
+    \mathrm{TV}(p, q) = \tfrac{1}{2} \sum_i |p_i - q_i|
+    $$
 
-    Pinsker's inequality bounds it by ``sqrt(KL(p || q) / 2)`` (KL in nats).
+    Pinsker's inequality bounds it by `sqrt(KL(p || q) / 2)` (KL in nats).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -399,11 +407,12 @@ def hellinger_distance(
 ) -> jax.Array:
     r"""Hellinger distance, in [0, 1].
 
-    .. math::
-        H(p, q) = \sqrt{\tfrac{1}{2} \sum_i \left(\sqrt{p_i} - \sqrt{q_i}\right)^2}
-                = \sqrt{1 - \sum_i \sqrt{p_i q_i}}
+    $$
+    H(p, q) = \sqrt{\tfrac{1}{2} \sum_i \left(\sqrt{p_i} - \sqrt{q_i}\right)^2}
+            = \sqrt{1 - \sum_i \sqrt{p_i q_i}}
+    $$
 
-    The gradient at ``p = q`` (where the distance has a kink) is taken as 0.
+    The gradient at `p = q` (where the distance has a kink) is taken as 0.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -425,10 +434,11 @@ def chi_square_divergence(
 ) -> jax.Array:
     r"""Pearson chi-square divergence.
 
-    .. math::
-        \chi^2(p \,\|\, q) = \sum_i \frac{(p_i - q_i)^2}{q_i}
+    $$
+    \chi^2(p \,\|\, q) = \sum_i \frac{(p_i - q_i)^2}{q_i}
+    $$
 
-    ``+inf`` where ``q_i = 0 < p_i``. ``KL(p || q) <= log(1 + chi^2(p || q))``.
+    `+inf` where `q_i = 0 < p_i`. `KL(p || q) <= log(1 + chi^2(p || q))`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -461,9 +471,10 @@ def jeffreys_divergence(
 ) -> jax.Array:
     r"""Jeffreys divergence, the symmetrised KL.
 
-    .. math::
-        J(p, q) = \mathrm{KL}(p \,\|\, q) + \mathrm{KL}(q \,\|\, p)
-                = \sum_i (p_i - q_i) \log \frac{p_i}{q_i}
+    $$
+    J(p, q) = \mathrm{KL}(p \,\|\, q) + \mathrm{KL}(q \,\|\, p)
+            = \sum_i (p_i - q_i) \log \frac{p_i}{q_i}
+    $$
 
     Examples:
       >>> import jax.numpy as jnp
@@ -491,10 +502,11 @@ def bhattacharyya_distance(
 ) -> jax.Array:
     r"""Bhattacharyya distance, minus the log of the Bhattacharyya coefficient.
 
-    .. math::
-        D_B(p, q) = -\log \sum_i \sqrt{p_i q_i} = \tfrac{1}{2} D_{1/2}(p \,\|\, q)
+    $$
+    D_B(p, q) = -\log \sum_i \sqrt{p_i q_i} = \tfrac{1}{2} D_{1/2}(p \,\|\, q)
+    $$
 
-    ``+inf`` for distributions with disjoint supports.
+    `+inf` for distributions with disjoint supports.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -521,20 +533,21 @@ def mutual_information(
 ) -> jax.Array:
     r"""Mutual information of a joint distribution, as a KL divergence.
 
-    .. math::
-        I(X; Y) = \mathrm{KL}\left(p_{XY} \,\|\, p_X \otimes p_Y\right)
-                = \sum_{x, y} p(x, y) \log \frac{p(x, y)}{p(x)\, p(y)}
+    $$
+    I(X; Y) = \mathrm{KL}\left(p_{XY} \,\|\, p_X \otimes p_Y\right)
+            = \sum_{x, y} p(x, y) \log \frac{p(x, y)}{p(x)\, p(y)}
+    $$
 
     Args:
-      joint: joint probabilities with ``X`` along ``axes[0]`` and ``Y`` along
-        ``axes[1]``; other axes are batch axes.
+      joint: joint probabilities with `X` along `axes[0]` and `Y` along
+        `axes[1]`; other axes are batch axes.
       axes: the two axes of the joint table.
       where: optional boolean mask over the joint table; masked cells are left
         out of the sums and of the marginals.
       base: None for nats, 2 for bits.
 
     Returns:
-      I(X; Y) >= 0, with both ``axes`` removed.
+      I(X; Y) >= 0, with both `axes` removed.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -568,8 +581,9 @@ def perplexity(
 ) -> jax.Array:
     r"""Perplexity, the effective number of equally likely outcomes.
 
-    .. math::
-        \mathrm{PP}(p) = e^{H(p)} = b^{H_b(p)}\ \text{for any base } b
+    $$
+    \mathrm{PP}(p) = e^{H(p)} = b^{H_b(p)}\ \text{for any base } b
+    $$
 
     A fully masked row has no outcomes and gives 0.
 

@@ -1,21 +1,21 @@
 """Numerical guards: one helper for each boundary case, all gradient-safe.
 
-The where-gradient trap: ``jnp.where(p == 0, 0, p * jnp.log(p))`` has the right
-value but a NaN gradient at ``p == 0``, because the gradient of the branch that
-was not taken (``log(0) = -inf``) is multiplied by zero. :func:`guard` is the
+The where-gradient trap: `jnp.where(p == 0, 0, p * jnp.log(p))` has the right
+value but a NaN gradient at `p == 0`, because the gradient of the branch that
+was not taken (`log(0) = -inf`) is multiplied by zero. `guard` is the
 one remedy used throughout jaxdiv: it replaces the inputs by a safe value where
 the condition fails *before* calling the function (the "double where"), so the
 untaken branch never sees a bad input, and whatever it computes there is cut
-off from the inputs' gradients by the inner ``where``.
+off from the inputs' gradients by the inner `where`.
 
-The other helpers are thin uses of :func:`guard`:
+The other helpers are thin uses of `guard`:
 
-* :func:`safe_log` is ``log`` with ``log(0) = -inf`` and a zero gradient at 0;
-* :func:`mul_log` is ``x * log_y`` with ``0 * log(0) = 0`` and a zero gradient
-  where ``x == 0``, including where ``log_y`` is infinite;
-* :func:`safe_sqrt` is ``sqrt`` with a zero (not infinite) gradient at 0;
-* :func:`logsumexp` handles rows that are entirely ``-inf`` or hold ``+inf``;
-* :func:`log_softmax` normalises over the unmasked entries only.
+* `safe_log` is `log` with `log(0) = -inf` and a zero gradient at 0;
+* `mul_log` is `x * log_y` with `0 * log(0) = 0` and a zero gradient
+  where `x == 0`, including where `log_y` is infinite;
+* `safe_sqrt` is `sqrt` with a zero (not infinite) gradient at 0;
+* `logsumexp` handles rows that are entirely `-inf` or hold `+inf`;
+* `log_softmax` normalises over the unmasked entries only.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def guard(
     safe: float = 1.0,
     otherwise: float = 0.0,
 ) -> jax.Array:
-    """``fn(*args)`` where ``cond`` holds, ``otherwise`` elsewhere, gradient-safe.
+    """`fn(*args)` where `cond` holds, `otherwise` elsewhere, gradient-safe.
 
-    ``fn`` must be elementwise. Where ``cond`` is false the arguments are
-    replaced by ``safe`` before ``fn`` sees them, and the inner ``where``
+    `fn` must be elementwise. Where `cond` is false the arguments are
+    replaced by `safe` before `fn` sees them, and the inner `where`
     discards any cotangent there, so those entries get an exactly zero gradient.
 
-    The selects are ``lax.select`` against ``lax.full_like``, not ``jnp.where``
-    with a scalar: reverse mode hoisted ``jnp.where``'s broadcast constants out
+    The selects are `lax.select` against `lax.full_like`, not `jnp.where`
+    with a scalar: reverse mode hoisted `jnp.where`'s broadcast constants out
     of loops (the CPU row blocks), where they became arrays read on every
     iteration (three 1 MiB arrays per block in the gradient of the fused KL).
     """
@@ -59,27 +59,27 @@ def _fill_where_not(cond: jax.Array, x: jax.Array, fill: float) -> jax.Array:
 
 
 def safe_log(x: jax.Array) -> jax.Array:
-    """``log(x)`` with ``log(0) = -inf`` and a zero gradient at ``x = 0``."""
+    """`log(x)` with `log(0) = -inf` and a zero gradient at `x = 0`."""
     return guard(x > 0, jnp.log, x, otherwise=-jnp.inf)
 
 
 def mul_log(x: jax.Array, log_y: jax.Array) -> jax.Array:
-    """``x * log_y`` with the convention ``0 * log(0) = 0`` (and ``0 * log(inf) = 0``).
+    """`x * log_y` with the convention `0 * log(0) = 0` (and `0 * log(inf) = 0`).
 
-    Where ``x == 0`` the value is 0 and the gradient with respect to both
-    arguments is 0, whatever ``log_y`` holds there.
+    Where `x == 0` the value is 0 and the gradient with respect to both
+    arguments is 0, whatever `log_y` holds there.
     """
     return guard(x != 0, jnp.multiply, x, log_y)
 
 
 def log_ratio(x: jax.Array, y: jax.Array, log_x: jax.Array, log_y: jax.Array) -> jax.Array:
-    """``log(x / y)`` from two non-negative numbers and their logs, accurate where x ≈ y.
+    """`log(x / y)` from two non-negative numbers and their logs, accurate where x ≈ y.
 
-    ``log_x - log_y`` loses the relative precision of a small difference (each
-    logarithm carries an error of a few ulps of ``|log x|``); within a factor
-    of two ``x - y`` is exact, so ``log1p((x - y) / y)`` keeps it. Elsewhere,
-    and where ``y = 0``, the difference of the logs is used (``+inf`` for
-    ``x > 0 = y``).
+    `log_x - log_y` loses the relative precision of a small difference (each
+    logarithm carries an error of a few ulps of `|log x|`); within a factor
+    of two `x - y` is exact, so `log1p((x - y) / y)` keeps it. Elsewhere,
+    and where `y = 0`, the difference of the logs is used (`+inf` for
+    `x > 0 = y`).
     """
     close = (y > 0) & (x >= 0.5 * y) & (x <= 2.0 * y)
     near = guard(close, lambda a, b: jnp.log1p((a - b) / b), x, y)
@@ -87,22 +87,22 @@ def log_ratio(x: jax.Array, y: jax.Array, log_x: jax.Array, log_y: jax.Array) ->
 
 
 def safe_sqrt(x: jax.Array) -> jax.Array:
-    """``sqrt(x)`` with a zero (rather than infinite) gradient at ``x = 0``."""
+    """`sqrt(x)` with a zero (rather than infinite) gradient at `x = 0`."""
     return guard(x > 0, jnp.sqrt, x)
 
 
 def psum(x: jax.Array, axis_name: str | None) -> jax.Array:
-    """Sum over the devices of ``axis_name`` (identity without one)."""
+    """Sum over the devices of `axis_name` (identity without one)."""
     return x if axis_name is None else jax.lax.psum(x, axis_name)
 
 
 def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
-    """Maximum over the devices of ``axis_name`` (identity without one)."""
+    """Maximum over the devices of `axis_name` (identity without one)."""
     return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
 
 def explicit_spec(x) -> tuple:
-    """The entries of the sharding ``x``'s type carries (explicit mesh axes), ``()`` if none.
+    """The entries of the sharding `x`'s type carries (explicit mesh axes), `()` if none.
 
     Automatic shardings do not show in types at trace time; their entries read as None.
     """
@@ -111,11 +111,11 @@ def explicit_spec(x) -> tuple:
 
 
 def vary(tree, axis_name):
-    """``tree`` marked as differing between the devices of ``axis_name`` (identity without one).
+    """`tree` marked as differing between the devices of `axis_name` (identity without one).
 
-    Inside ``shard_map`` a loop carry that starts equal on every device (a
+    Inside `shard_map` a loop carry that starts equal on every device (a
     zero) but accumulates per-device values must be typed as varying from the
-    start. ``jax.lax.pcast`` in recent jax, ``jax.lax.pvary`` before it; a jax
+    start. `jax.lax.pcast` in recent jax, `jax.lax.pvary` before it; a jax
     without either does not type the variance.
     """
     if axis_name is None:
@@ -131,7 +131,7 @@ def max_over(x: jax.Array, *, axis, axis_name: str | None) -> jax.Array:
     """Differentiable maximum over a (possibly sharded) axis.
 
     Sharded, the gradient goes to the shards that hold the maximum (split
-    evenly between ties), as for ``jnp.max`` on one device.
+    evenly between ties), as for `jnp.max` on one device.
     """
     local = jnp.max(x, axis=axis)
     if axis_name is None:
@@ -143,17 +143,17 @@ def max_over(x: jax.Array, *, axis, axis_name: str | None) -> jax.Array:
 
 
 def pany(x: jax.Array, axis_name: str | None) -> jax.Array:
-    """Logical or over the devices of ``axis_name``."""
+    """Logical or over the devices of `axis_name`."""
     return x if axis_name is None else pmax(x.astype(jnp.int32), axis_name) > 0
 
 
 def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.Array:
-    """``log(sum(exp(s)))`` over ``axis``, finite-gradient at the boundaries.
+    """`log(sum(exp(s)))` over `axis`, finite-gradient at the boundaries.
 
-    A row that is entirely ``-inf`` gives ``-inf``; a row holding ``+inf`` gives
-    ``+inf``. Both get a zero gradient instead of NaN. With ``axis_name`` the
-    axis is split over devices (inside ``shard_map``): the maxima are combined
-    with ``pmax`` and the sums with ``psum``.
+    A row that is entirely `-inf` gives `-inf`; a row holding `+inf` gives
+    `+inf`. Both get a zero gradient instead of NaN. With `axis_name` the
+    axis is split over devices (inside `shard_map`): the maxima are combined
+    with `pmax` and the sums with `psum`.
     """
     has_pos_inf = pany(jnp.any(s == jnp.inf, axis=axis), axis_name)
     has_finite = pany(jnp.any(jnp.isfinite(s), axis=axis), axis_name)
@@ -165,7 +165,7 @@ def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.A
 
 
 class SoftmaxParts(NamedTuple):
-    """A row of logits taken apart for a softmax (see :func:`softmax_parts`)."""
+    """A row of logits taken apart for a softmax (see `softmax_parts`)."""
 
     z: jax.Array  #: shifted logits, ``-inf`` where masked
     e: jax.Array  #: ``exp(z)``
@@ -177,7 +177,7 @@ def row_shift(
     logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
 ) -> jax.Array:
     """The maximum of each row's unmasked logits (dims kept), 0 for a row without a finite
-    maximum; no gradient flows through it. With ``axis_name`` it is combined with ``pmax``."""
+    maximum; no gradient flows through it. With `axis_name` it is combined with `pmax`."""
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
     shift = pmax(jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True)), axis_name)
@@ -185,7 +185,7 @@ def row_shift(
 
 
 def shifted(logits: jax.Array, *, mask: jax.Array | None, shift: jax.Array) -> jax.Array:
-    """``logits - shift``, with ``-inf`` at masked entries."""
+    """`logits - shift`, with `-inf` at masked entries."""
     if mask is not None:
         logits = jnp.where(mask, logits, -jnp.inf)
     return logits - shift
@@ -199,15 +199,15 @@ def softmax_parts(
     axis_name: str | None = None,
     shift: jax.Array | None = None,
 ) -> SoftmaxParts:
-    """Shifted logits ``z``, ``e = exp(z)``, ``s = sum(e)`` over ``axis``, and the shift.
+    """Shifted logits `z`, `e = exp(z)`, `s = sum(e)` over `axis`, and the shift.
 
-    ``log softmax = z - log s`` and ``softmax = e / s``. Masked entries and
-    ``-inf`` logits get ``z = -inf`` and ``e = 0``; a fully masked (or all
-    ``-inf``) row has zero mass, ``s = 1`` and shift 0, so nothing is NaN. The
-    row maximum (:func:`row_shift`, unless ``shift`` is given) is subtracted
+    `log softmax = z - log s` and `softmax = e / s`. Masked entries and
+    `-inf` logits get `z = -inf` and `e = 0`; a fully masked (or all
+    `-inf`) row has zero mass, `s = 1` and shift 0, so nothing is NaN. The
+    row maximum (`row_shift`, unless `shift` is given) is subtracted
     first, so logits of magnitude 1e4 keep full relative precision. With
-    ``axis_name`` the row is split over devices and the sum is combined with
-    ``psum``.
+    `axis_name` the row is split over devices and the sum is combined with
+    `psum`.
     """
     if shift is None:
         shift = row_shift(logits, axis=axis, mask=mask, axis_name=axis_name)
@@ -221,39 +221,39 @@ def log_softmax(
     logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
 ) -> jax.Array:
     """Log-probabilities from logits, normalised over the unmasked entries (see
-    :func:`softmax_parts`): ``-inf`` for masked entries, ``-inf`` logits and
+    `softmax_parts`): `-inf` for masked entries, `-inf` logits and
     fully masked rows, never NaN."""
     parts = softmax_parts(logits, axis=axis, mask=mask, axis_name=axis_name)
     return parts.z - jnp.log(parts.s)
 
 
 def to_base(x: jax.Array, base: float | None) -> jax.Array:
-    """Converts a quantity in nats to units of ``log(base)`` (bits for base 2)."""
+    """Converts a quantity in nats to units of `log(base)` (bits for base 2)."""
     return x if base is None else x / math.log(base)
 
 
 def safe_log1m(x: jax.Array) -> jax.Array:
-    """``log(1 - x)`` (via ``log1p``) with ``log(0) = -inf`` and a zero gradient at ``x = 1``."""
+    """`log(1 - x)` (via `log1p`) with `log(0) = -inf` and a zero gradient at `x = 1`."""
     return guard(x < 1, lambda y: jnp.log1p(-y), x, safe=0.0, otherwise=-jnp.inf)
 
 
 def masked_mean(
     values: jax.Array, where: jax.Array | None = None, *, axis_name: str | None = None
 ) -> jax.Array:
-    """The mean of ``values`` over the entries where ``where`` holds, as a scalar.
+    """The mean of `values` over the entries where `where` holds, as a scalar.
 
     The one masked mean of jaxdiv's losses (distillation, mixture objectives):
 
-    * ``where=None`` averages every entry;
-    * an empty ``values`` or an all-False ``where`` gives 0, with a zero
+    * `where=None` averages every entry;
+    * an empty `values` or an all-False `where` gives 0, with a zero
       gradient (not NaN): a fully masked batch contributes nothing, as a fully
       masked row of the discrete API does;
     * masked entries get an exactly zero gradient, whatever they hold (NaN
       included);
     * 16-bit values are summed in float32 and the mean is returned in the
       accumulation dtype (at least float32); their gradients come back in the
-      dtype of ``values``;
-    * with ``axis_name`` (inside ``shard_map``) the sum and the count are
+      dtype of `values`;
+    * with `axis_name` (inside `shard_map`) the sum and the count are
       taken over the devices of that mesh axis.
     """
     values = jnp.asarray(values)

@@ -1,12 +1,12 @@
 """Static argument checks and the opt-in, jit-safe value checks.
 
 Static checks (shapes, dtypes, axes, hyperparameters) run at trace time and
-raise ``TypeError`` or ``ValueError`` whose messages say what was wrong and what
+raise `TypeError` or `ValueError` whose messages say what was wrong and what
 was expected. Value checks (negative probabilities, rows that do not sum to
 one, NaN logits) cost a reduction per call, so they are opt-in: they are traced
-only inside :func:`checked`, which runs a function under
-:func:`jax.experimental.checkify.checkify` so that the checks also work under
-``jax.jit``.
+only inside [`checked`][jaxdiv.checked], which runs a function under
+`jax.experimental.checkify.checkify` so that the checks also work under
+`jax.jit`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _CHECKS = contextvars.ContextVar("jaxdiv_value_checks", default=False)
 
 
 def value_checks_enabled() -> bool:
-    """Whether value checks are being traced (inside :func:`checked`)."""
+    """Whether value checks are being traced (inside [`checked`][jaxdiv.checked])."""
     return _CHECKS.get()
 
 
@@ -43,27 +43,29 @@ def _enable_value_checks():
 
 
 def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]:
-    """Runs ``fn`` with jaxdiv's value checks switched on.
+    """Runs `fn` with jaxdiv's value checks switched on.
 
     jaxdiv checks shapes, dtypes and hyperparameters at trace time, always.
     Checks on the *values* of its inputs (probabilities that are negative or do
-    not sum to one along ``axis``, NaN or ``+inf`` logits, integer labels out of
-    range) are opt-in: they are traced only while ``fn`` runs inside
-    ``checked``. The wrapped function returns ``(error, result)`` as
-    :func:`jax.experimental.checkify.checkify` does; call ``error.throw()`` to
-    raise the first failed check as a ``ValueError``.
+    not sum to one along `axis`, NaN or `+inf` logits, integer labels out of
+    range) are opt-in: they are traced only while `fn` runs inside
+    `checked`. The wrapped function returns `(error, result)` as
+    `jax.experimental.checkify.checkify` does; call `error.throw()` to
+    raise the first failed check as a `ValueError`.
 
-    Wrap *before* jitting, so that the checks are part of the traced program::
+    Wrap *before* jitting, so that the checks are part of the traced program:
 
-        safe_kl = jax.jit(jaxdiv.checked(jaxdiv.kl_divergence))
-        error, kl = safe_kl(p, q)
-        error.throw()
+    ```python
+    safe_kl = jax.jit(jaxdiv.checked(jaxdiv.kl_divergence))
+    error, kl = safe_kl(p, q)
+    error.throw()
+    ```
 
     Args:
       fn: any function that calls jaxdiv functions.
 
     Returns:
-      A function with the signature of ``fn`` that returns ``(error, result)``.
+      A function with the signature of `fn` that returns `(error, result)`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -89,7 +91,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]
 
 
 def as_float(name: str, x: jax.typing.ArrayLike, *, fn: str) -> jax.Array:
-    """Converts ``x`` to a floating array, rejecting integer, boolean and complex input."""
+    """Converts `x` to a floating array, rejecting integer, boolean and complex input."""
     try:
         x = jnp.asarray(x)
     except (TypeError, ValueError):
@@ -149,7 +151,7 @@ def compute_dtype(*arrays: jax.Array) -> np.dtype:
 
     JAX's promotion rules decide, so Python numbers (weakly typed) follow the
     arrays they meet and alone give the default float (float64 under
-    ``jax_enable_x64``); 16-bit results are raised to float32.
+    `jax_enable_x64`); 16-bit results are raised to float32.
     """
     dtype = jnp.result_type(*arrays)
     return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else dtype
@@ -166,7 +168,7 @@ def normalize_axis(axis: int, ndim: int, *, fn: str) -> int:
 
 
 def normalize_axes(axis: int | Sequence[int], ndim: int, *, fn: str) -> tuple[int, ...]:
-    """``axis`` (an int or a tuple of distinct ints) as a sorted tuple of non-negative axes."""
+    """`axis` (an int or a tuple of distinct ints) as a sorted tuple of non-negative axes."""
     if isinstance(axis, tuple | list):
         axes = tuple(normalize_axis(a, ndim, fn=fn) for a in axis)
         if not axes:
@@ -181,7 +183,7 @@ def normalize_axes(axis: int | Sequence[int], ndim: int, *, fn: str) -> tuple[in
 
 
 def flatten_axes(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
-    """``x`` with ``axes`` moved to the end and merged into one, the other axes in order."""
+    """`x` with `axes` moved to the end and merged into one, the other axes in order."""
     if axes == (x.ndim - 1,):
         return x
     x = jnp.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
@@ -196,8 +198,8 @@ def broadcast_inputs(
 ) -> tuple[list[jax.Array], tuple[int, ...] | None]:
     """Broadcasts arrays to one shape; the distribution axes must match exactly.
 
-    Returns the broadcast arrays and ``axis`` as a sorted tuple of
-    non-negative indices into the broadcast shape (``None`` for elementwise
+    Returns the broadcast arrays and `axis` as a sorted tuple of
+    non-negative indices into the broadcast shape (`None` for elementwise
     functions).
     """
     shapes = [x.shape for _, x in named]
@@ -224,7 +226,7 @@ def broadcast_inputs(
 
 
 def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax.Array | None:
-    """Checks the ``where`` mask and broadcasts it to ``shape``."""
+    """Checks the `where` mask and broadcasts it to `shape`."""
     if where is None:
         return None
     where = jnp.asarray(where)
@@ -243,7 +245,7 @@ def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax
 
 
 def concrete_float(name: str, value: Any, *, fn: str) -> float:
-    """``value`` as a Python float; hyperparameters must be known at trace time."""
+    """`value` as a Python float; hyperparameters must be known at trace time."""
     if isinstance(value, str | bytes):  # float("2") would accept it
         raise TypeError(f"jaxdiv.{fn}: {name} must be a number, got the string {value!r}.")
     try:
@@ -256,7 +258,7 @@ def concrete_float(name: str, value: Any, *, fn: str) -> float:
 
 
 def positive_int(name: str, value: Any, *, fn: str) -> int:
-    """``value`` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
+    """`value` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
     problem = None
     if isinstance(value, bool | np.bool_):
         problem = "a bool"
@@ -274,7 +276,7 @@ def positive_int(name: str, value: Any, *, fn: str) -> int:
 
 
 def check_base(base: float | None, *, fn: str) -> float | None:
-    """Validates ``base``: None for nats, else a number > 0 and != 1."""
+    """Validates `base`: None for nats, else a number > 0 and != 1."""
     if base is None:
         return None
     b = concrete_float("base", base, fn=fn)
@@ -310,11 +312,11 @@ def _tolerance(dtype) -> float:
 def check_probabilities(
     name: str, p: jax.Array, *, axis: int | None, mask: jax.Array | None, fn: str
 ) -> None:
-    """Opt-in value checks on probabilities (traced only inside :func:`checked`).
+    """Opt-in value checks on probabilities (traced only inside [`checked`][jaxdiv.checked]).
 
-    With ``axis``, entries must be finite and >= 0 and the unmasked entries of
+    With `axis`, entries must be finite and >= 0 and the unmasked entries of
     each row must sum to one (a fully masked row passes); elementwise
-    (``axis=None``, the Bernoulli forms) entries must lie in [0, 1].
+    (`axis=None`, the Bernoulli forms) entries must lie in [0, 1].
     """
     if not value_checks_enabled():
         return
@@ -348,7 +350,7 @@ def _describe_axis(axis: int | tuple[int, ...]) -> str:
 
 
 def check_logits(name: str, x: jax.Array, *, mask: jax.Array | None, fn: str) -> None:
-    """Opt-in value checks on logits: no NaN and no ``+inf`` where unmasked."""
+    """Opt-in value checks on logits: no NaN and no `+inf` where unmasked."""
     if not value_checks_enabled():
         return
     valid = jnp.ones(x.shape, bool) if mask is None else mask
@@ -359,7 +361,7 @@ def check_logits(name: str, x: jax.Array, *, mask: jax.Array | None, fn: str) ->
 
 
 def check_labels(labels: jax.Array, num_classes: int, ignore_index: int | None, *, fn: str) -> None:
-    """Opt-in value check: integer labels lie in [0, num_classes) or equal ``ignore_index``."""
+    """Opt-in value check: integer labels lie in [0, num_classes) or equal `ignore_index`."""
     if not value_checks_enabled():
         return
     ok = (labels >= 0) & (labels < num_classes)
@@ -377,10 +379,10 @@ def check_labels(labels: jax.Array, num_classes: int, ignore_index: int | None, 
 def check_domain(ok: jax.typing.ArrayLike, message: str) -> None:
     """A parameter-domain check: eager ValueError, opt-in checkify error under jit.
 
-    ``ok`` is a boolean array that holds where the parameters are valid. With
-    concrete values (eager mode) a failure raises ``ValueError(message)`` at
+    `ok` is a boolean array that holds where the parameters are valid. With
+    concrete values (eager mode) a failure raises `ValueError(message)` at
     once. Under a transformation the values are unknown at trace time; the
-    check is then traced only inside :func:`checked`.
+    check is then traced only inside [`checked`][jaxdiv.checked].
     """
     ok = jnp.asarray(ok)
     if isinstance(ok, jax.core.Tracer):

@@ -43,7 +43,7 @@ def token_divergences(
     temperature: float,
     axis_name: str | None = None,
 ) -> jax.Array:
-    """The per-token divergence (times ``temperature**2``), vocabulary on the last axis."""
+    """The per-token divergence (times `temperature**2`), vocabulary on the last axis."""
     s = student_logits / temperature
     t = teacher_logits / temperature
     if divergence == "forward_kl":
@@ -82,24 +82,25 @@ def distillation_loss(
 ) -> jax.Array:
     r"""Distillation loss between student and teacher logits, averaged over tokens.
 
-    With ``p_t = softmax(teacher / T)`` and ``p_s = softmax(student / T)``:
+    With `p_t = softmax(teacher / T)` and `p_s = softmax(student / T)`:
 
-    * ``"forward_kl"``: KL(p_t || p_s) (mass-covering, the classic Hinton loss);
-    * ``"reverse_kl"``: KL(p_s || p_t) (mode-seeking);
-    * ``"jsd"``: the generalised Jensen-Shannon divergence
-      ``beta KL(p_t || m) + (1 - beta) KL(p_s || m)``, ``m = beta p_t + (1 - beta) p_s``.
+    * `"forward_kl"`: KL(p_t || p_s) (mass-covering, the classic Hinton loss);
+    * `"reverse_kl"`: KL(p_s || p_t) (mode-seeking);
+    * `"jsd"`: the generalised Jensen-Shannon divergence
+      `beta KL(p_t || m) + (1 - beta) KL(p_s || m)`, `m = beta p_t + (1 - beta) p_s`.
 
-    Each token's divergence is multiplied by ``T**2`` (Hinton et al. 2015), so
+    Each token's divergence is multiplied by `T**2` (Hinton et al. 2015), so
     that gradient magnitudes do not shrink as the temperature grows, and the
     result is the mean over the unmasked tokens. PyTorch's
-    ``KLDivLoss(reduction="batchmean")`` divides the sum by the batch size
+    `KLDivLoss(reduction="batchmean")` divides the sum by the batch size
     instead, which for [batch, seq, vocab] inputs is not a per-token mean and
     counts padding tokens.
 
-    Conventions shared with :func:`fused_linear_distillation_loss`:
+    Conventions shared with
+    [`fused_linear_distillation_loss`][jaxdiv.distill.fused_linear_distillation_loss]:
 
     * the teacher is a constant: its logits pass through
-      ``jax.lax.stop_gradient``, so the gradient with respect to them (and to
+      `jax.lax.stop_gradient`, so the gradient with respect to them (and to
       whatever produced them) is zero;
     * no tokens, or every token masked, give a loss of 0 with a zero gradient
       (the mean of nothing is 0, never NaN);
@@ -108,25 +109,25 @@ def distillation_loss(
       gradient with respect to each input comes back in that input's dtype.
 
     Args:
-      student_logits: ``[..., vocab]`` logits of the student.
-      teacher_logits: ``[..., vocab]`` logits of the teacher, a constant (no
+      student_logits: `[..., vocab]` logits of the student.
+      teacher_logits: `[..., vocab]` logits of the teacher, a constant (no
         gradient reaches them).
-      divergence: ``"forward_kl"``, ``"reverse_kl"`` or ``"jsd"``.
+      divergence: `"forward_kl"`, `"reverse_kl"` or `"jsd"`.
       beta: the JSD weight in [0, 1].
-      temperature: ``T > 0``.
-      where: boolean token mask of shape ``logits.shape[:-1]`` (False for
+      temperature: `T > 0`.
+      where: boolean token mask of shape `logits.shape[:-1]` (False for
         padding).
-      axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
+      axis_name: the mesh axis that splits the vocabulary (inside `shard_map`).
       token_axis_name: the mesh axis that splits the tokens (inside
-        ``shard_map``): the mean is then over the unmasked tokens of all
-        devices. Under plain ``jit`` with sharded inputs nothing is needed.
+        `shard_map`): the mean is then over the unmasked tokens of all
+        devices. Under plain `jit` with sharded inputs nothing is needed.
 
     Returns:
       A scalar, in nats: float32 for 16-bit logits, else their dtype.
 
     Raises:
       TypeError: non-floating logits or a non-boolean mask.
-      ValueError: an unknown divergence, ``beta`` outside [0, 1], a
+      ValueError: an unknown divergence, `beta` outside [0, 1], a
         temperature that is not a finite number > 0, logits of different
         shapes or without a vocabulary axis, or a mask of the wrong shape.
 
@@ -184,35 +185,36 @@ def fused_linear_distillation_loss(
     axis_name: str | None = None,
     token_axis_name: str | None = None,
 ) -> jax.Array:
-    r""":func:`distillation_loss` of ``hidden @ weight`` logits, never materialising them.
+    r"""[`distillation_loss`][jaxdiv.distill.distillation_loss] of `hidden @ weight` logits, never
+    materialising them.
 
-    The tokens are processed in chunks of ``chunk_size``: each chunk's student
-    and teacher logits (``[chunk_size, vocab]``) are formed, reduced to the
+    The tokens are processed in chunks of `chunk_size`: each chunk's student
+    and teacher logits (`[chunk_size, vocab]`) are formed, reduced to the
     chunk's loss and the gradient of the loss with respect to the chunk's
     student logits, which is contracted at once into the gradients of the
     student hidden states and weight. A custom VJP returns those gradients, so
-    neither the forward nor the backward pass holds a ``[tokens, vocab]``
+    neither the forward nor the backward pass holds a `[tokens, vocab]`
     array.
 
-    The conventions of :func:`distillation_loss` hold here too: the teacher is
-    a constant (its hidden states and weight get a zero gradient, as if
-    wrapped in ``jax.lax.stop_gradient``); no tokens, or every token masked,
+    The conventions of [`distillation_loss`][jaxdiv.distill.distillation_loss] hold here too: the
+    teacher is a constant (its hidden states and weight get a zero gradient, as if
+    wrapped in `jax.lax.stop_gradient`); no tokens, or every token masked,
     give 0 with a zero gradient. 16-bit operands (bfloat16, float16, in any
-    combination) are multiplied with float32 products (``preferred_element_type``),
+    combination) are multiplied with float32 products (`preferred_element_type`),
     so neither the logits nor their gradients are rounded to 16 bits, and the
     loss and the weight's gradient are accumulated over the chunks in float32:
     the loss is returned in float32 and each gradient in the dtype of its
     input. The float32 accumulator of the weight's gradient is the one
     weight-sized temporary.
 
-    With ``axis_name``, inside ``shard_map``, both weights hold this device's
-    columns of the vocabulary (``[hidden, vocab / devices]``) and the hidden
+    With `axis_name`, inside `shard_map`, both weights hold this device's
+    columns of the vocabulary (`[hidden, vocab / devices]`) and the hidden
     states are whole on every device: each device forms only its columns of
     the logits, the row maxima and sums are combined across devices, and the
     gradient of the student hidden states is summed over them (each device
     gets the gradient of its own weight columns).
 
-    Under ``jit`` with explicit shardings (``jax.make_mesh``'s default), the
+    Under `jit` with explicit shardings (`jax.make_mesh`'s default), the
     split of the student's hidden states over the tokens and that of the
     student's weight over the vocabulary are kept (data and tensor
     parallelism): each device runs the chunks of its own tokens over its own
@@ -221,29 +223,29 @@ def fused_linear_distillation_loss(
     resharded to match, and a split of the hidden axes is gathered.
 
     With an automatic mesh the split cannot be seen at trace time. The chunks
-    are strided (chunk ``j`` holds tokens ``j, j + chunks, ...``) and their
+    are strided (chunk `j` holds tokens `j, j + chunks, ...`) and their
     size is rounded up to a multiple of the number of devices, so that each
     chunk is split like the tokens; XLA then partitions every chunk and adds
-    the weight gradients once, after the loop. Inside ``shard_map``, pass
-    ``token_axis_name``.
+    the weight gradients once, after the loop. Inside `shard_map`, pass
+    `token_axis_name`.
 
     Args:
-      student_hidden: ``[tokens, hidden]``.
-      student_weight: ``[hidden, vocab]``.
-      teacher_hidden: ``[tokens, teacher_hidden]``.
-      teacher_weight: ``[teacher_hidden, vocab]``.
-      divergence: ``"forward_kl"``, ``"reverse_kl"`` or ``"jsd"``, as in
-        :func:`distillation_loss`.
+      student_hidden: `[tokens, hidden]`.
+      student_weight: `[hidden, vocab]`.
+      teacher_hidden: `[tokens, teacher_hidden]`.
+      teacher_weight: `[teacher_hidden, vocab]`.
+      divergence: `"forward_kl"`, `"reverse_kl"` or `"jsd"`, as in
+        [`distillation_loss`][jaxdiv.distill.distillation_loss].
       beta: the JSD weight in [0, 1].
-      temperature: ``T > 0``.
-      where: boolean mask of shape ``[tokens]``.
+      temperature: `T > 0`.
+      where: boolean mask of shape `[tokens]`.
       chunk_size: tokens per chunk, an integer >= 1 (the peak memory is about
-        ``chunk_size * vocab`` floats times a small constant). Outside
-        ``shard_map`` and without explicit shardings, it is rounded up to a
-        multiple of ``jax.device_count()`` (see above).
-      axis_name: the mesh axis that splits the vocabulary (inside ``shard_map``).
+        `chunk_size * vocab` floats times a small constant). Outside
+        `shard_map` and without explicit shardings, it is rounded up to a
+        multiple of `jax.device_count()` (see above).
+      axis_name: the mesh axis that splits the vocabulary (inside `shard_map`).
       token_axis_name: the mesh axis that splits the tokens (inside
-        ``shard_map``, data parallelism): the mean is over the unmasked
+        `shard_map`, data parallelism): the mean is over the unmasked
         tokens of all devices, and the weight's gradient is summed over them.
 
     Returns:
@@ -254,8 +256,8 @@ def fused_linear_distillation_loss(
     Raises:
       TypeError: non-floating operands or a non-boolean mask.
       ValueError: operands that are not matrices of matching sizes, a
-        ``chunk_size`` that is not an integer >= 1, or a bad configuration as
-        in :func:`distillation_loss`.
+        `chunk_size` that is not an integer >= 1, or a bad configuration as
+        in [`distillation_loss`][jaxdiv.distill.distillation_loss].
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -344,7 +346,7 @@ def _as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
 
 
 def _explicit_layout(arrays, fn: str):
-    """``(mesh, token axes, vocabulary axes)`` where an operand has an explicit sharding.
+    """`(mesh, token axes, vocabulary axes)` where an operand has an explicit sharding.
 
     The tokens keep the split of the student's hidden states and the
     vocabulary that of the student's weight (None where unsplit); the other
@@ -373,10 +375,10 @@ def _mesh_axes(entry) -> tuple[str, ...] | None:
 
 
 def _chunks(x: jax.Array, size: int) -> jax.Array:
-    """``[tokens, ...]`` to ``[chunks, size, ...]``, zero-padded, in strided order.
+    """`[tokens, ...]` to `[chunks, size, ...]`, zero-padded, in strided order.
 
-    Chunk ``j`` holds tokens ``j, j + chunks, j + 2 chunks, ...``. Where the
-    tokens are split over devices by ``jit`` (an automatic mesh), each chunk is
+    Chunk `j` holds tokens `j, j + chunks, j + 2 chunks, ...`. Where the
+    tokens are split over devices by `jit` (an automatic mesh), each chunk is
     then split the same way, and the loop runs over an axis that no device
     splits: XLA partitions every chunk and adds the devices' weight gradients
     once, after the loop. Contiguous chunks would make the loop run over the
@@ -388,7 +390,7 @@ def _chunks(x: jax.Array, size: int) -> jax.Array:
 
 
 def _unchunk(x: jax.Array, tokens: int) -> jax.Array:
-    """The inverse of :func:`_chunks`: ``[chunks, size, ...]`` to ``[tokens, ...]``."""
+    """The inverse of `_chunks`: `[chunks, size, ...]` to `[tokens, ...]`."""
     x = jnp.moveaxis(x, 0, 1)
     return x.reshape(-1, *x.shape[2:])[:tokens]
 

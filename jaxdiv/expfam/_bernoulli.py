@@ -13,16 +13,16 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 
 def logits_from_probs(p: jax.Array) -> jax.Array:
-    """``log(p / (1 - p))``: ``-inf`` at ``p = 0``, ``+inf`` at ``p = 1`` (zero gradient there)."""
+    """`log(p / (1 - p))`: `-inf` at `p = 0`, `+inf` at `p = 1` (zero gradient there)."""
     return num.safe_log(p) - num.safe_log1m(p)
 
 
 def binary_log_normalizer_minus_inner(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``softplus(b) - b sigmoid(a)``, as ``-s(a) log s(b) - s(-a) log s(-b)`` (``s`` the sigmoid).
+    """`softplus(b) - b sigmoid(a)`, as `-s(a) log s(b) - s(-a) log s(-b)` (`s` the sigmoid).
 
-    Each outcome's term is 0 where its probability under ``a`` is 0, so the
-    value is exact for logits of any size, ``+inf`` included (where
-    ``softplus(b)`` and ``b sigmoid(a)`` are both infinite), with finite
+    Each outcome's term is 0 where its probability under `a` is 0, so the
+    value is exact for logits of any size, `+inf` included (where
+    `softplus(b)` and `b sigmoid(a)` are both infinite), with finite
     gradients wherever it is finite.
     """
     a, b = jnp.broadcast_arrays(a, b)
@@ -33,7 +33,7 @@ def binary_log_normalizer_minus_inner(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def binary_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
-    """``x log sigmoid(logits) + (1 - x) log sigmoid(-logits)``, 0 log 0 = 0."""
+    """`x log sigmoid(logits) + (1 - x) log sigmoid(-logits)`, 0 log 0 = 0."""
     logits, x = jnp.broadcast_arrays(logits, x)
     return num.mul_log(x, jax.nn.log_sigmoid(logits)) + num.mul_log(
         1 - x, jax.nn.log_sigmoid(-logits)
@@ -42,10 +42,10 @@ def binary_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
 
 @family
 class Bernoulli(UnitBaseMeasure, ExponentialFamily):
-    """Bernoulli(p) with natural parameter ``logit = log(p / (1 - p))``; outcomes {0, 1}.
+    """Bernoulli(p) with natural parameter `logit = log(p / (1 - p))`; outcomes {0, 1}.
 
-    The degenerate members ``p = 0`` and ``p = 1`` (logits ``-inf`` and
-    ``+inf``) are members: their entropy is 0, and ``KL(Bernoulli(1) ||
+    The degenerate members `p = 0` and `p = 1` (logits `-inf` and
+    `+inf`) are members: their entropy is 0, and ``KL(Bernoulli(1) ||
     Bernoulli(0)) = +inf``, as in TensorFlow Probability and PyTorch.
 
     Examples:

@@ -12,9 +12,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @jax.custom_jvp
 def log_beta(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``log B(a, b)`` with ``betaln`` (no cancellation of large log-gammas), and the
-    tangent ``(psi(a) - psi(a + b), psi(b) - psi(a + b))``, so that its derivatives of every
-    order are those of the digamma mean parameters (``betaln``'s own second derivative is not
+    """`log B(a, b)` with `betaln` (no cancellation of large log-gammas), and the
+    tangent `(psi(a) - psi(a + b), psi(b) - psi(a + b))`, so that its derivatives of every
+    order are those of the digamma mean parameters (`betaln`'s own second derivative is not
     accurate enough for Newton's method)."""
     return betaln(a, b)
 
@@ -29,7 +29,7 @@ def _log_beta_jvp(primals, tangents):
 
 @family
 class Beta(UnitBaseMeasure, ExponentialFamily):
-    """Beta(a, b) with natural parameters ``(a - 1, b - 1)``; ``A = log B(a, b)``.
+    """Beta(a, b) with natural parameters `(a - 1, b - 1)`; `A = log B(a, b)`.
 
     Examples:
       >>> from jaxdiv import expfam

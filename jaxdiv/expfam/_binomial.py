@@ -27,9 +27,9 @@ def _log_choose(n: int, x: jax.Array) -> jax.Array:
 
 @family
 class Binomial(ExponentialFamily):
-    """Binomial(n, p) for a fixed (static) count ``n``; natural parameter ``logit(p)``.
+    """Binomial(n, p) for a fixed (static) count `n`; natural parameter `logit(p)`.
 
-    ``p = 0`` and ``p = 1`` (logits ``-inf`` and ``+inf``) are members: all the
+    `p = 0` and `p = 1` (logits `-inf` and `+inf`) are members: all the
     mass at 0 or at n.
 
     Examples:
@@ -86,7 +86,7 @@ class Binomial(ExponentialFamily):
         return _log_choose(self.total_count, jnp.asarray(x, self.dtype))
 
     def expected_log_base_measure(self):
-        """``E[log C(n, X)]``, summed exactly over the n + 1 outcomes."""
+        """`E[log C(n, X)]`, summed exactly over the n + 1 outcomes."""
         support = jnp.arange(self.total_count + 1, dtype=self.dtype)
         support = jnp.broadcast_to(support, (*self.batch_shape, self.total_count + 1))
         logits = self.logits[..., None]

@@ -15,10 +15,10 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 class Categorical(UnitBaseMeasure, ExponentialFamily):
     """Categorical over K outcomes with natural parameters the logits (overcomplete).
 
-    ``-inf`` logits (zero-probability outcomes) are allowed, as are zero
-    probabilities in :meth:`from_probs`; every divergence gives the limit there
-    (``0 log 0 = 0``, and ``+inf`` where ``q`` gives zero probability to an
-    outcome of ``p``). A member needs at least one finite logit and no ``+inf``.
+    `-inf` logits (zero-probability outcomes) are allowed, as are zero
+    probabilities in [`from_probs`][jaxdiv.expfam.Categorical.from_probs]; every divergence gives
+    the limit there (`0 log 0 = 0`, and `+inf` where `q` gives zero probability to an
+    outcome of `p`). A member needs at least one finite logit and no `+inf`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -78,7 +78,7 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
         return (self.probs,)
 
     def log_normalizer_minus_inner(self, other):
-        """``-sum_k p_k log q_k`` with ``0 log 0 = 0``, ``p`` the other member, ``q`` this one."""
+        """`-sum_k p_k log q_k` with `0 log 0 = 0`, `p` the other member, `q` this one."""
         logq = _numerics.log_softmax(self.logits, axis=-1, mask=None)
         p, logq = jnp.broadcast_arrays(other.probs, logq)
         return -jnp.sum(_numerics.mul_log(p, logq), axis=-1)

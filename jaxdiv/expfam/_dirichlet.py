@@ -13,9 +13,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Dirichlet(UnitBaseMeasure, ExponentialFamily):
-    """Dirichlet(concentration) with natural parameter ``concentration - 1``.
+    """Dirichlet(concentration) with natural parameter `concentration - 1`.
 
-    ``A = sum(lgamma(alpha)) - lgamma(sum(alpha))``.
+    `A = sum(lgamma(alpha)) - lgamma(sum(alpha))`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -50,10 +50,10 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         return self.concentration_m1 + 1
 
     def log_normalizer(self):
-        """``log B(alpha) = sum_k betaln(alpha_1 + ... + alpha_(k-1), alpha_k)`` for k >= 2.
+        """`log B(alpha) = sum_k betaln(alpha_1 + ... + alpha_(k-1), alpha_k)` for k >= 2.
 
         The telescoping product of Beta functions avoids the cancellation of
-        ``sum lgamma(alpha) - lgamma(sum alpha)`` at large concentrations.
+        `sum lgamma(alpha) - lgamma(sum alpha)` at large concentrations.
         """
         alpha = self.concentration
         partial = jnp.cumsum(alpha, -1)[..., :-1]

@@ -1,11 +1,11 @@
 """Divergences between members of one exponential family, from the log-normalizer.
 
-With ``A`` the log-normalizer, ``mu = grad A(theta)`` the mean parameters and
-``C(theta, mu) = A(theta) - <theta, mu>`` (the member's
-:meth:`~jaxdiv.expfam.ExponentialFamily.log_normalizer_minus_inner`):
+With `A` the log-normalizer, `mu = grad A(theta)` the mean parameters and
+`C(theta, mu) = A(theta) - <theta, mu>` (the member's
+[`log_normalizer_minus_inner`][jaxdiv.expfam.ExponentialFamily.log_normalizer_minus_inner]):
 
 * KL(p1 || p2) = A(theta2) - A(theta1) - <theta2 - theta1, mu1>, the Bregman
-  divergence of ``A``, computed as C(theta2, mu1) - C(theta1, mu1);
+  divergence of `A`, computed as C(theta2, mu1) - C(theta1, mu1);
 * the same in the dual coordinates: KL(p1 || p2) = A*(mu1) - A*(mu2) -
   <mu1 - mu2, theta2>, with the convex conjugate A*(mu) = <theta, mu> - A(theta);
 * entropy H(p) = A(theta) - <theta, mu> - E[log h(X)];
@@ -20,8 +20,8 @@ With ``A`` the log-normalizer, ``mu = grad A(theta)`` the mean parameters and
 Boundary members (an outcome of probability 0, a Bernoulli with p = 1, a
 Poisson with rate 0) have infinite natural parameters. The forms above are
 chosen so that they give the limits there, never NaN: inner products skip the
-terms whose mean parameter is 0 (``0 log 0 = 0``), and no two infinite values
-of ``A`` are subtracted (the Renyi form uses KLs, which are finite or +inf).
+terms whose mean parameter is 0 (`0 log 0 = 0`), and no two infinite values
+of `A` are subtracted (the Renyi form uses KLs, which are finite or +inf).
 
 References:
   F. Nielsen and R. Nock, Entropies and cross-entropies of exponential
@@ -45,7 +45,8 @@ _CLOSED_FORM_KL: dict[type, Callable[[ExponentialFamily, ExponentialFamily], jax
 
 
 def register_kl(cls: type) -> Callable:
-    """Registers a closed-form KL for members of ``cls`` (used by :func:`kl_divergence`).
+    """Registers a closed-form KL for members of `cls` (used by
+    [`kl_divergence`][jaxdiv.expfam.kl_divergence]).
 
     Examples:
       >>> from jaxdiv import expfam
@@ -109,15 +110,16 @@ def _describe_events(d: ExponentialFamily) -> str:
 def bregman_kl(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     r"""KL(p || q) by the generic Bregman route, for any family.
 
-    .. math::
-        \mathrm{KL}(p_{\theta_1} \,\|\, p_{\theta_2}) = A(\theta_2) - A(\theta_1)
-            - \langle \theta_2 - \theta_1, \nabla A(\theta_1) \rangle
+    $$
+    \mathrm{KL}(p_{\theta_1} \,\|\, p_{\theta_2}) = A(\theta_2) - A(\theta_1)
+        - \langle \theta_2 - \theta_1, \nabla A(\theta_1) \rangle
+    $$
 
-    computed as ``C(theta2, mu1) - C(theta1, mu1)`` with
-    ``C(theta, mu) = A(theta) - <theta, mu>``
-    (:meth:`~jaxdiv.expfam.ExponentialFamily.log_normalizer_minus_inner`), so
-    that boundary members give the limit: terms with ``mu1 = 0`` count as 0,
-    and ``+inf`` where ``q`` gives zero probability to an outcome that ``p``
+    computed as `C(theta2, mu1) - C(theta1, mu1)` with
+    `C(theta, mu) = A(theta) - <theta, mu>`
+    ([`log_normalizer_minus_inner`][jaxdiv.expfam.ExponentialFamily.log_normalizer_minus_inner]), so
+    that boundary members give the limit: terms with `mu1 = 0` count as 0,
+    and `+inf` where `q` gives zero probability to an outcome that `p`
     can take. No closed form of the KL is used.
 
     Examples:
@@ -135,10 +137,10 @@ def kl_divergence(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     r"""KL(p || q) between two members of one exponential family.
 
     Uses the family's closed form where one is registered (cheaper or more
-    accurate), else :func:`bregman_kl`. Batch shapes broadcast.
+    accurate), else [`bregman_kl`][jaxdiv.expfam.bregman_kl]. Batch shapes broadcast.
 
     Raises:
-      TypeError: if ``p`` and ``q`` belong to different families (naming both).
+      TypeError: if `p` and `q` belong to different families (naming both).
       ValueError: if their event shapes (dimensions) differ, naming both.
 
     Examples:
@@ -154,12 +156,13 @@ def kl_divergence(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
 
 
 def convex_conjugate(p: ExponentialFamily) -> jax.Array:
-    r"""The convex conjugate of ``A`` at this member's mean parameters.
+    r"""The convex conjugate of `A` at this member's mean parameters.
 
-    .. math::
-        A^*(\mu) = \langle \theta, \mu \rangle - A(\theta), \qquad \mu = \nabla A(\theta)
+    $$
+    A^*(\mu) = \langle \theta, \mu \rangle - A(\theta), \qquad \mu = \nabla A(\theta)
+    $$
 
-    It equals the negative entropy minus ``E[log h(X)]``.
+    It equals the negative entropy minus `E[log h(X)]`.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -171,15 +174,16 @@ def convex_conjugate(p: ExponentialFamily) -> jax.Array:
 
 
 def kl_divergence_dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
-    r"""KL(p || q) as the Bregman divergence of ``A*`` over mean parameters.
+    r"""KL(p || q) as the Bregman divergence of `A*` over mean parameters.
 
-    .. math::
-        \mathrm{KL}(p_1 \,\|\, p_2) = A^*(\mu_1) - A^*(\mu_2)
-            - \langle \mu_1 - \mu_2, \theta_2 \rangle
+    $$
+    \mathrm{KL}(p_1 \,\|\, p_2) = A^*(\mu_1) - A^*(\mu_2)
+        - \langle \mu_1 - \mu_2, \theta_2 \rangle
+    $$
 
-    (``grad A*(mu2) = theta2``). Equal to :func:`kl_divergence`; it shows the
+    (`grad A*(mu2) = theta2`). Equal to [`kl_divergence`][jaxdiv.expfam.kl_divergence]; it shows the
     duality and serves as a check. Terms of the inner product where
-    ``mu1 = mu2`` count as 0, whatever ``theta2`` holds there.
+    `mu1 = mu2` count as 0, whatever `theta2` holds there.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -199,10 +203,11 @@ def kl_divergence_dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
 def entropy(p: ExponentialFamily) -> jax.Array:
     r"""Differential (or Shannon) entropy of a member, in nats.
 
-    .. math::
-        H(p) = A(\theta) - \langle \theta, \nabla A(\theta) \rangle - E[\log h(X)]
+    $$
+    H(p) = A(\theta) - \langle \theta, \nabla A(\theta) \rangle - E[\log h(X)]
+    $$
 
-    A boundary member gives the limit (0 for a Bernoulli with ``p`` = 0 or 1).
+    A boundary member gives the limit (0 for a Bernoulli with `p` = 0 or 1).
 
     Examples:
       >>> import math
@@ -222,9 +227,10 @@ def entropy(p: ExponentialFamily) -> jax.Array:
 def cross_entropy(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     r"""Cross-entropy H(p, q) = -E_p[log q(X)], in nats.
 
-    .. math::
-        H(p, q) = A(\theta_q) - \langle \theta_q, \mu_p \rangle - E_p[\log h(X)]
-                = H(p) + \mathrm{KL}(p \,\|\, q)
+    $$
+    H(p, q) = A(\theta_q) - \langle \theta_q, \mu_p \rangle - E_p[\log h(X)]
+            = H(p) + \mathrm{KL}(p \,\|\, q)
+    $$
 
     Examples:
       >>> from jaxdiv import expfam
@@ -243,7 +249,7 @@ def _expand(mask: jax.Array, leaf: jax.Array) -> jax.Array:
 
 
 def _select(mask: jax.Array, a: ExponentialFamily, b: ExponentialFamily) -> ExponentialFamily:
-    """``a`` where the batch-shaped ``mask`` holds, else ``b`` (same family and shapes)."""
+    """`a` where the batch-shaped `mask` holds, else `b` (same family and shapes)."""
     fields = jax.tree.map(
         lambda x, y: jnp.where(_expand(mask, x), x, y), a.stored_parameters(), b.stored_parameters()
     )
@@ -251,12 +257,12 @@ def _select(mask: jax.Array, a: ExponentialFamily, b: ExponentialFamily) -> Expo
 
 
 def _mixture(p: ExponentialFamily, q: ExponentialFamily, alpha: float):
-    """The member at ``alpha theta_p + (1 - alpha) theta_q`` and where it has no mass.
+    """The member at `alpha theta_p + (1 - alpha) theta_q` and where it has no mass.
 
-    Equal infinite parameters stay as they are (``inf - inf`` would be NaN).
+    Equal infinite parameters stay as they are (`inf - inf` would be NaN).
     Opposite infinite ones (a Bernoulli with p = 1 against one with p = 0),
-    or a point whose ``A`` is ``-inf`` (Categoricals with disjoint supports),
-    mean that ``p^alpha q^(1 - alpha)`` has no mass: those entries are flagged.
+    or a point whose `A` is `-inf` (Categoricals with disjoint supports),
+    mean that `p^alpha q^(1 - alpha)` has no mass: those entries are flagged.
     """
     nds = p.natural_event_ndims
     clash = jnp.zeros(p.batch_shape, bool)
@@ -271,11 +277,11 @@ def _mixture(p: ExponentialFamily, q: ExponentialFamily, alpha: float):
 
 
 def _chernoff_gap(p: ExponentialFamily, q: ExponentialFamily, alpha: float, fn: str) -> jax.Array:
-    r"""``alpha A(theta_p) + (1 - alpha) A(theta_q) - A(theta_m)``, ``theta_m`` the mixture.
+    r"""`alpha A(theta_p) + (1 - alpha) A(theta_q) - A(theta_m)`, `theta_m` the mixture.
 
-    Written as ``alpha KL(m || p) + (1 - alpha) KL(m || q)`` (the affine part of
-    the Bregman divergences cancels): each term is finite or ``+inf``, also where
-    ``A`` itself is infinite, and it loses less to cancellation.
+    Written as `alpha KL(m || p) + (1 - alpha) KL(m || q)` (the affine part of
+    the Bregman divergences cancels): each term is finite or `+inf`, also where
+    `A` itself is infinite, and it loses less to cancellation.
     """
     mix, empty = _mixture(p, q, alpha)
     inside = mix.in_domain()
@@ -294,27 +300,28 @@ def _chernoff_gap(p: ExponentialFamily, q: ExponentialFamily, alpha: float, fn: 
 
 
 def renyi_divergence(p: ExponentialFamily, q: ExponentialFamily, *, alpha: float) -> jax.Array:
-    r"""Renyi divergence of order ``alpha`` in closed form through ``A``.
+    r"""Renyi divergence of order `alpha` in closed form through `A`.
 
-    .. math::
-        D_\alpha(p_1 \,\|\, p_2) = \frac{\alpha A(\theta_1) + (1 - \alpha) A(\theta_2)
-            - A(\alpha \theta_1 + (1 - \alpha) \theta_2)}{1 - \alpha}
-          = \frac{\alpha \mathrm{KL}(m \,\|\, p_1) + (1 - \alpha) \mathrm{KL}(m \,\|\, p_2)}
-            {1 - \alpha}
+    $$
+    D_\alpha(p_1 \,\|\, p_2) = \frac{\alpha A(\theta_1) + (1 - \alpha) A(\theta_2)
+        - A(\alpha \theta_1 + (1 - \alpha) \theta_2)}{1 - \alpha}
+      = \frac{\alpha \mathrm{KL}(m \,\|\, p_1) + (1 - \alpha) \mathrm{KL}(m \,\|\, p_2)}
+        {1 - \alpha}
+    $$
 
-    with ``m`` the member at ``alpha theta1 + (1 - alpha) theta2`` (the
-    normalised ``p1^alpha p2^(1 - alpha)``); the second form is the one
-    computed, as it stays finite where ``A`` is infinite at a boundary member.
-    ``alpha = 1`` gives KL. For ``alpha > 1`` the point
-    ``alpha theta1 + (1 - alpha) theta2`` can leave the natural parameter
-    space (the integral of ``p1^alpha p2^(1-alpha)`` diverges and the
-    divergence is ``+inf``): eagerly that raises ``ValueError``; under ``jit``
-    the value is ``+inf``, and :func:`jaxdiv.checked` reports it. Members
-    whose ``p1^alpha p2^(1 - alpha)`` has no mass (disjoint supports) give
-    ``+inf``.
+    with `m` the member at `alpha theta1 + (1 - alpha) theta2` (the
+    normalised `p1^alpha p2^(1 - alpha)`); the second form is the one
+    computed, as it stays finite where `A` is infinite at a boundary member.
+    `alpha = 1` gives KL. For `alpha > 1` the point
+    `alpha theta1 + (1 - alpha) theta2` can leave the natural parameter
+    space (the integral of `p1^alpha p2^(1-alpha)` diverges and the
+    divergence is `+inf`): eagerly that raises `ValueError`; under `jit`
+    the value is `+inf`, and [`jaxdiv.checked`][jaxdiv.checked] reports it. Members
+    whose `p1^alpha p2^(1 - alpha)` has no mass (disjoint supports) give
+    `+inf`.
 
     Raises:
-      ValueError: for ``alpha`` outside (0, inf), or a point outside the domain.
+      ValueError: for `alpha` outside (0, inf), or a point outside the domain.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -335,14 +342,15 @@ def renyi_divergence(p: ExponentialFamily, q: ExponentialFamily, *, alpha: float
 
 
 def bhattacharyya_distance(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
-    r"""Bhattacharyya distance, a Jensen gap of ``A`` (half the Renyi divergence of order 1/2).
+    r"""Bhattacharyya distance, a Jensen gap of `A` (half the Renyi divergence of order 1/2).
 
-    .. math::
-        D_B(p_1, p_2) = \frac{A(\theta_1) + A(\theta_2)}{2}
-            - A\!\left(\frac{\theta_1 + \theta_2}{2}\right)
+    $$
+    D_B(p_1, p_2) = \frac{A(\theta_1) + A(\theta_2)}{2}
+        - A\!\left(\frac{\theta_1 + \theta_2}{2}\right)
+    $$
 
-    computed as ``(KL(m || p1) + KL(m || p2)) / 2`` with ``m`` the member at
-    ``(theta1 + theta2) / 2``; ``+inf`` for members with disjoint supports.
+    computed as `(KL(m || p1) + KL(m || p2)) / 2` with `m` the member at
+    `(theta1 + theta2) / 2`; `+inf` for members with disjoint supports.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -360,8 +368,9 @@ def bhattacharyya_distance(p: ExponentialFamily, q: ExponentialFamily) -> jax.Ar
 def hellinger_distance(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     r"""Hellinger distance, in [0, 1].
 
-    .. math::
-        H(p_1, p_2) = \sqrt{1 - e^{-D_B(p_1, p_2)}}
+    $$
+    H(p_1, p_2) = \sqrt{1 - e^{-D_B(p_1, p_2)}}
+    $$
 
     Examples:
       >>> import math
@@ -378,12 +387,13 @@ def hellinger_distance(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
 def jeffreys_divergence(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     r"""Jeffreys divergence KL(p || q) + KL(q || p).
 
-    .. math::
-        J(p_1, p_2) = \langle \theta_1 - \theta_2, \mu_1 - \mu_2 \rangle
-            = \mathrm{KL}(p_1 \,\|\, p_2) + \mathrm{KL}(p_2 \,\|\, p_1)
+    $$
+    J(p_1, p_2) = \langle \theta_1 - \theta_2, \mu_1 - \mu_2 \rangle
+        = \mathrm{KL}(p_1 \,\|\, p_2) + \mathrm{KL}(p_2 \,\|\, p_1)
+    $$
 
-    computed as the sum of the two KLs (:func:`kl_divergence`), which stays
-    exact at boundary members where the inner product would meet ``inf - inf``.
+    computed as the sum of the two KLs ([`kl_divergence`][jaxdiv.expfam.kl_divergence]), which stays
+    exact at boundary members where the inner product would meet `inf - inf`.
 
     Examples:
       >>> from jaxdiv import expfam

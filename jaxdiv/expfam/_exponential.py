@@ -11,7 +11,7 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Exponential(UnitBaseMeasure, ExponentialFamily):
-    """Exponential(rate) with natural parameter ``-rate``.
+    """Exponential(rate) with natural parameter `-rate`.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -51,6 +51,6 @@ class Exponential(UnitBaseMeasure, ExponentialFamily):
         return self.neg_rate < 0
 
     def sample(self, key, shape=()):
-        """Reparameterised: ``E / rate`` with ``E ~ Exponential(1)``."""
+        """Reparameterised: `E / rate` with `E ~ Exponential(1)`."""
         shape = tuple(shape) + self.batch_shape
         return jax.random.exponential(key, shape, self.dtype) / jnp.broadcast_to(self.rate, shape)

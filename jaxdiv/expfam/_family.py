@@ -4,21 +4,22 @@ A member of an exponential family has density
 
     p_theta(x) = h(x) exp(<theta, T(x)> - A(theta))
 
-with natural parameters ``theta``, sufficient statistics ``T``, base measure
-``h`` and log-normalizer ``A``. Everything else follows from ``A`` by automatic
-differentiation: the mean parameters are ``grad A``, the Fisher information is
-``hess A``, and divergences between members are expressions in ``A`` (see
-:mod:`jaxdiv.expfam`).
+with natural parameters `theta`, sufficient statistics `T`, base measure
+`h` and log-normalizer `A`. Everything else follows from `A` by automatic
+differentiation: the mean parameters are `grad A`, the Fisher information is
+`hess A`, and divergences between members are expressions in `A` (see
+[`jaxdiv.expfam`][jaxdiv.expfam]).
 
 A family is a frozen dataclass whose data fields are its natural parameters
 (each with any batch shape in front of its own event shape) and whose static
-fields (marked ``static=True`` in their metadata) are fixed configuration such
-as a Binomial's count. Decorate it with :func:`family` to make it a JAX pytree.
+fields (marked `static=True` in their metadata) are fixed configuration such
+as a Binomial's count. Decorate it with [`family`][jaxdiv.expfam.family] to make it a JAX pytree.
 A family may instead store a better-conditioned form of the same parameters
 (each field with the event rank of its natural parameter): the full-covariance
 Normal stores the precision's triangular factor, the diagonal Gaussians their
-log-scale. It then overrides :meth:`~ExponentialFamily.natural_parameters` and
-:meth:`~ExponentialFamily.with_natural_parameters`.
+log-scale. It then overrides
+[`natural_parameters`][jaxdiv.expfam.ExponentialFamily.natural_parameters] and
+[`with_natural_parameters`][jaxdiv.expfam.ExponentialFamily.with_natural_parameters].
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ Params = tuple[jax.Array, ...]
 
 
 def family(cls: type[T]) -> type[T]:
-    """Makes ``cls`` a frozen dataclass registered as a JAX pytree.
+    """Makes `cls` a frozen dataclass registered as a JAX pytree.
 
-    Fields with ``dataclasses.field(metadata={"static": True})`` are static
+    Fields with `dataclasses.field(metadata={"static": True})` are static
     (part of the tree structure); all other fields are natural parameters.
-    Their number must match ``cls.natural_event_ndims``.
+    Their number must match `cls.natural_event_ndims`.
 
     Examples:
       >>> import dataclasses
@@ -54,7 +55,8 @@ def family(cls: type[T]) -> type[T]:
       >>> dataclasses.is_dataclass(expfam.Normal)  # every family is built with it
       True
 
-      See :class:`ExponentialFamily` for a family defined from ``A`` alone.
+      See [`ExponentialFamily`][jaxdiv.expfam.ExponentialFamily] for a family defined from `A`
+      alone.
     """
     cls = dataclasses.dataclass(frozen=True)(cls)
     fields = dataclasses.fields(cls)
@@ -83,13 +85,13 @@ def static_field(**kwargs) -> Any:
 
 
 def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
-    """``<a, b>`` summed over each parameter's event axes, batch axes kept.
+    """`<a, b>` summed over each parameter's event axes, batch axes kept.
 
-    Terms where an entry of ``b`` is zero count as zero, with zero gradient,
-    whatever ``a`` holds there: ``b`` is a statistic or a mean parameter and
-    ``a`` a natural parameter, which is infinite at a boundary member (a
-    zero-probability outcome has logit ``-inf`` and mean 0, and contributes
-    ``0 * log 0 = 0``).
+    Terms where an entry of `b` is zero count as zero, with zero gradient,
+    whatever `a` holds there: `b` is a statistic or a mean parameter and
+    `a` a natural parameter, which is infinite at a boundary member (a
+    zero-probability outcome has logit `-inf` and mean 0, and contributes
+    `0 * log 0 = 0`).
     """
     total = None
     for x, y, nd in zip(a, b, event_ndims, strict=True):
@@ -102,21 +104,24 @@ def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
 class ExponentialFamily:
     """Base class of the exponential families.
 
-    A subclass (decorated with :func:`family`) declares its natural-parameter
-    fields and ``natural_event_ndims``, and implements
+    A subclass (decorated with [`family`][jaxdiv.expfam.family]) declares its natural-parameter
+    fields and `natural_event_ndims`, and implements
 
-    * :meth:`log_normalizer` -- ``A(theta)``, one value per batch entry;
-    * :meth:`sufficient_statistics` -- ``T(x)`` as a tuple in field order;
-    * :meth:`log_base_measure` -- ``log h(x)``.
+    * [`log_normalizer`][jaxdiv.expfam.ExponentialFamily.log_normalizer] -- `A(theta)`, one value
+      per batch entry;
+    * [`sufficient_statistics`][jaxdiv.expfam.ExponentialFamily.sufficient_statistics] -- `T(x)` as
+      a tuple in field order;
+    * [`log_base_measure`][jaxdiv.expfam.ExponentialFamily.log_base_measure] -- `log h(x)`.
 
     With those three, KL, Bregman KL, cross-entropy, Renyi, Bhattacharyya,
     Hellinger and Jeffreys divergences, mean parameters and Fisher information
-    all work (entropy also needs :meth:`expected_log_base_measure` when
-    ``h`` is not constant). Built-in families add closed forms, samplers and
-    constructors from the usual parameters. A family with members on the
-    boundary of its parameter space where ``A`` is infinite (a Bernoulli with
-    ``p = 1``) overrides :meth:`log_normalizer_minus_inner` with a form that
-    stays finite; every divergence is written with it.
+    all work (entropy also needs
+    [`expected_log_base_measure`][jaxdiv.expfam.ExponentialFamily.expected_log_base_measure] when
+    `h` is not constant). Built-in families add closed forms, samplers and constructors from the
+    usual parameters. A family with members on the boundary of its parameter space where `A` is
+    infinite (a Bernoulli with `p = 1`) overrides
+    [`log_normalizer_minus_inner`][jaxdiv.expfam.ExponentialFamily.log_normalizer_minus_inner] with
+    a form that stays finite; every divergence is written with it.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -144,11 +149,11 @@ class ExponentialFamily:
     # ------------------------------------------------------------------ parameters
 
     def natural_parameters(self) -> Params:
-        """The natural parameters ``theta`` as a tuple, in field order."""
+        """The natural parameters `theta` as a tuple, in field order."""
         return self.stored_parameters()
 
     def with_natural_parameters(self: T, theta: Params) -> T:
-        """A member of the same family (same static fields) with parameters ``theta``."""
+        """A member of the same family (same static fields) with parameters `theta`."""
         return self._with_stored(theta)
 
     def stored_parameters(self) -> Params:
@@ -182,19 +187,19 @@ class ExponentialFamily:
     # ------------------------------------------------------------------ to implement
 
     def log_normalizer(self) -> jax.Array:
-        """``A(theta)``, the log-partition function, one value per batch entry."""
+        """`A(theta)`, the log-partition function, one value per batch entry."""
         raise NotImplementedError(f"{type(self).__name__} must define log_normalizer().")
 
     def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
-        """``T(x)``, a tuple shaped like the natural parameters."""
+        """`T(x)`, a tuple shaped like the natural parameters."""
         raise NotImplementedError(f"{type(self).__name__} must define sufficient_statistics(x).")
 
     def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
-        """``log h(x)``."""
+        """`log h(x)`."""
         raise NotImplementedError(f"{type(self).__name__} must define log_base_measure(x).")
 
     def expected_log_base_measure(self) -> jax.Array:
-        """``E[log h(X)]`` under this member; needed by entropy and cross-entropy."""
+        """`E[log h(X)]` under this member; needed by entropy and cross-entropy."""
         raise NotImplementedError(
             f"{type(self).__name__} must define expected_log_base_measure() for entropy and "
             "cross-entropy (KL and the other divergences do not need it)."
@@ -205,16 +210,16 @@ class ExponentialFamily:
         return jnp.ones(self.batch_shape, bool)
 
     def log_normalizer_minus_inner(self, other: ExponentialFamily) -> jax.Array:
-        """``A(theta) - <theta, mu_other>``, the cross-entropy ``H(other, self)`` without
-        ``other``'s base-measure term ``-E_other[log h(X)]``.
+        """`A(theta) - <theta, mu_other>`, the cross-entropy `H(other, self)` without
+        `other`'s base-measure term `-E_other[log h(X)]`.
 
-        Every divergence of :mod:`jaxdiv.expfam` other than the closed forms is
-        written with it: at ``other = self`` it is minus the convex conjugate
-        ``A*(mu)``. Terms where a mean parameter of ``other`` is zero count as
-        zero (:func:`inner`), so boundary members whose natural parameter is
-        ``-inf`` there (a zero-probability outcome) give their limits. A family
-        whose ``A`` is itself infinite at a boundary member (a Bernoulli with
-        ``p = 1`` has ``A = +inf``) or loses precision at extreme parameters
+        Every divergence of [`jaxdiv.expfam`][jaxdiv.expfam] other than the closed forms is
+        written with it: at `other = self` it is minus the convex conjugate
+        `A*(mu)`. Terms where a mean parameter of `other` is zero count as
+        zero (`inner`), so boundary members whose natural parameter is
+        `-inf` there (a zero-probability outcome) give their limits. A family
+        whose `A` is itself infinite at a boundary member (a Bernoulli with
+        `p = 1` has `A = +inf`) or loses precision at extreme parameters
         overrides this with a form that stays finite.
         """
         return self.log_normalizer() - inner(
@@ -222,7 +227,7 @@ class ExponentialFamily:
         )
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-        """Draws samples of shape ``shape + batch_shape + event_shape``."""
+        """Draws samples of shape `shape + batch_shape + event_shape`."""
         raise NotImplementedError(f"{type(self).__name__} has no sampler.")
 
     # ------------------------------------------------------------------ derived
@@ -231,12 +236,12 @@ class ExponentialFamily:
         return self.with_natural_parameters(theta).log_normalizer()
 
     def mean_parameters(self) -> Params:
-        """``mu = grad A(theta) = E[T(X)]``, by automatic differentiation."""
+        """`mu = grad A(theta) = E[T(X)]`, by automatic differentiation."""
         theta = self.natural_parameters()
         return jax.grad(lambda th: jnp.sum(self._log_normalizer_at(th)))(theta)
 
     def _flat(self) -> tuple[jax.Array, Callable[[jax.Array], Params]]:
-        """The natural parameters flattened per batch entry, ``[*batch, n]``, and the inverse map
+        """The natural parameters flattened per batch entry, `[*batch, n]`, and the inverse map
         from one entry's flat vector back to a parameter tuple."""
         theta, batch = self.natural_parameters(), self.batch_shape
         event_shapes = [
@@ -258,28 +263,28 @@ class ExponentialFamily:
         return flat, unflatten
 
     def _per_entry(self, fn: Callable, *args: jax.Array) -> jax.Array:
-        """Maps ``fn`` over the batch entries of flat ``[*batch, n]`` arguments."""
+        """Maps `fn` over the batch entries of flat `[*batch, n]` arguments."""
         for _ in self.batch_shape:
             fn = jax.vmap(fn)
         return fn(*args)
 
     def fisher_information(self) -> jax.Array:
-        """The Hessian of ``A``, ``Cov[T(X)]``, over the flattened natural parameters.
+        """The Hessian of `A`, `Cov[T(X)]`, over the flattened natural parameters.
 
-        Returns an array of shape ``batch_shape + (n, n)``, with the parameters
+        Returns an array of shape `batch_shape + (n, n)`, with the parameters
         flattened in field order (row-major within each field).
         """
         flat, unflatten = self._flat()
         return self._per_entry(jax.hessian(lambda v: self._log_normalizer_at(unflatten(v))), flat)
 
     def solve_mean_parameters(self: T, mu: Params, *, steps: int = 60) -> T:
-        """The member with mean parameters ``mu``, by damped Newton steps from this member.
+        """The member with mean parameters `mu`, by damped Newton steps from this member.
 
-        Minimises the convex ``A(theta) - <theta, mu>`` (its gradient is
-        ``grad A(theta) - mu``) per batch entry; each step halves until the
+        Minimises the convex `A(theta) - <theta, mu>` (its gradient is
+        `grad A(theta) - mu`) per batch entry; each step halves until the
         point stays in the natural parameter space and the objective does not
-        increase. Families without a closed-form inverse of ``grad A`` use this
-        in :meth:`from_mean_parameters`.
+        increase. Families without a closed-form inverse of `grad A` use this
+        in [`from_mean_parameters`][jaxdiv.expfam.ExponentialFamily.from_mean_parameters].
         """
         target = self.with_natural_parameters(tuple(jnp.asarray(m) for m in mu))
         flat_mu, _ = target._flat()
@@ -320,7 +325,7 @@ class ExponentialFamily:
         return member.with_natural_parameters(theta)
 
     def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
-        """``log p(x) = <theta, T(x)> + log h(x) - A(theta)``."""
+        """`log p(x) = <theta, T(x)> + log h(x) - A(theta)`."""
         stats = self.sufficient_statistics(x)
         return add(
             inner(self.natural_parameters(), stats, self.natural_event_ndims),
@@ -329,7 +334,7 @@ class ExponentialFamily:
         )
 
     def broadcast_to(self: T, batch_shape: tuple[int, ...]) -> T:
-        """This member with its parameters broadcast to ``batch_shape``."""
+        """This member with its parameters broadcast to `batch_shape`."""
         fields = tuple(
             jnp.broadcast_to(t, tuple(batch_shape) + t.shape[t.ndim - nd :])
             for t, nd in zip(self.stored_parameters(), self.natural_event_ndims, strict=True)
@@ -338,17 +343,18 @@ class ExponentialFamily:
 
     @classmethod
     def _statistics_template(cls: type[T], dtype, **static) -> T:
-        """A member with placeholder parameters, used only to evaluate ``T(x)``."""
+        """A member with placeholder parameters, used only to evaluate `T(x)`."""
         theta = [jnp.zeros((1,) * nd, dtype) for nd in cls.natural_event_ndims]
         return cls(*theta, **static)
 
     @classmethod
     def from_mean_parameters(cls: type[T], mu: Params, *, init: T | None = None, **static) -> T:
-        """The member whose mean parameters are ``mu`` (the inverse of ``grad A``).
+        """The member whose mean parameters are `mu` (the inverse of `grad A`).
 
         Families with a closed-form inverse override this. Otherwise Newton's
-        method (:meth:`solve_mean_parameters`) starts from ``init``, or from the
-        family's own starting point where it defines ``_newton_start``.
+        method ([`solve_mean_parameters`][jaxdiv.expfam.ExponentialFamily.solve_mean_parameters])
+        starts from `init`, or from the family's own starting point where it defines
+        `_newton_start`.
         """
         start = init if init is not None else cls._newton_start(mu, **static)
         return start.solve_mean_parameters(mu)
@@ -364,9 +370,9 @@ class ExponentialFamily:
 
 
 class UnitBaseMeasure:
-    """Mixin for families with ``h(x) = 1``: ``log h = 0`` and ``E[log h(X)] = 0``.
+    """Mixin for families with `h(x) = 1`: `log h = 0` and `E[log h(X)] = 0`.
 
-    ``data_event_ndim`` is the number of trailing axes of one observation
+    `data_event_ndim` is the number of trailing axes of one observation
     (0 for scalars, 1 for vectors, 2 for matrices).
     """
 
@@ -381,7 +387,7 @@ class UnitBaseMeasure:
 
 
 def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
-    """Usual parameters as floating arrays (see :func:`jaxdiv._validation.float_params`),
+    """Usual parameters as floating arrays (see `jaxdiv._validation.float_params`),
     broadcast to one shape."""
     arrays = val.float_params(f"expfam.{fn}", **named)
     try:
@@ -392,7 +398,7 @@ def as_params(fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
 
 
 def log_factorial(k: jax.Array) -> jax.Array:
-    """``log k!`` for counts ``k >= 0``, exactly 0 at ``k`` = 0 and 1 (float32 ``gammaln(1)``
+    """`log k!` for counts `k >= 0`, exactly 0 at `k` = 0 and 1 (float32 `gammaln(1)`
     is 5e-7, which would make the entropy of a point mass at 0 nonzero)."""
     return jnp.where(k < 2, jnp.zeros_like(k), gammaln(k + 1))
 

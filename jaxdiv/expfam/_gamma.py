@@ -12,9 +12,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Gamma(UnitBaseMeasure, ExponentialFamily):
-    """Gamma(shape, rate) with natural parameters ``(shape - 1, -rate)``.
+    """Gamma(shape, rate) with natural parameters `(shape - 1, -rate)`.
 
-    ``A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)``.
+    `A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)`.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -65,7 +65,7 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
         return (self.shape_m1 > -1) & (self.neg_rate < 0)
 
     def sample(self, key, shape=()):
-        """Reparameterised (implicit gradients of ``jax.random.gamma``)."""
+        """Reparameterised (implicit gradients of `jax.random.gamma`)."""
         shape = tuple(shape) + self.batch_shape
         draw = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.dtype)
         return draw / jnp.broadcast_to(self.rate, shape)

@@ -14,9 +14,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 class Geometric(UnitBaseMeasure, ExponentialFamily):
     """Geometric(p) on {0, 1, 2, ...}: the number of failures before the first success.
 
-    ``P(x) = (1 - p)^x p``; natural parameter ``log(1 - p) < 0``;
-    ``A = -log(1 - exp(theta)) = -log p``. (scipy's ``geom(p, loc=-1)``.)
-    ``p = 1`` (natural parameter ``-inf``, all the mass at 0) is a member.
+    `P(x) = (1 - p)^x p`; natural parameter `log(1 - p) < 0`;
+    `A = -log(1 - exp(theta)) = -log p`. (scipy's `geom(p, loc=-1)`.)
+    `p = 1` (natural parameter `-inf`, all the mass at 0) is a member.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -50,7 +50,7 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
         return (jnp.asarray(x, self.dtype),)
 
     def mean_parameters(self):
-        """``E[X] = (1 - p) / p``, 0 at ``p = 1``."""
+        """`E[X] = (1 - p) / p`, 0 at `p = 1`."""
         return (jnp.exp(self.log_failure - jnp.log(self.probs)),)
 
     def in_domain(self):

@@ -14,9 +14,9 @@ from jaxdiv.expfam._normal import LOG_2PI, Normal, gaussian_kl
 class LogNormal(Normal):
     """LogNormal whose logarithm is Normal(mean, std); same natural parameters as Normal.
 
-    ``from_mean_std(mean, std)`` takes the mean and standard deviation of
-    ``log x`` (scipy's ``lognorm(s=std, scale=exp(mean))``), and
-    ``from_mean_log_std(mean, log_std)`` the logarithm of that standard deviation.
+    `from_mean_std(mean, std)` takes the mean and standard deviation of
+    `log x` (scipy's `lognorm(s=std, scale=exp(mean))`), and
+    `from_mean_log_std(mean, log_std)` the logarithm of that standard deviation.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -36,7 +36,7 @@ class LogNormal(Normal):
         return -0.5 * LOG_2PI - self.loc
 
     def sample(self, key, shape=()):
-        """Reparameterised: ``exp(loc + std * N(0, 1))``."""
+        """Reparameterised: `exp(loc + std * N(0, 1))`."""
         return jnp.exp(super().sample(key, shape))
 
 

@@ -18,35 +18,36 @@ def moment_match(
 ) -> ExponentialFamily:
     r"""The M-projection of a distribution onto an exponential family.
 
-    The member ``q*`` with ``E_{q*}[T(X)] = E_p[T(X)]`` minimises ``KL(p || q)``
-    over the family, and for every member ``q`` the Pythagorean identity holds:
+    The member `q*` with `E_{q*}[T(X)] = E_p[T(X)]` minimises `KL(p || q)`
+    over the family, and for every member `q` the Pythagorean identity holds:
 
-    .. math::
-        \mathrm{KL}(p \,\|\, q) = \mathrm{KL}(p \,\|\, q^*) + \mathrm{KL}(q^* \,\|\, q)
+    $$
+    \mathrm{KL}(p \,\|\, q) = \mathrm{KL}(p \,\|\, q^*) + \mathrm{KL}(q^* \,\|\, q)
+    $$
 
     Args:
       family: the family's class, or a member used as a template (needed for
         Categorical samples, whose statistics depend on the number of classes).
-      samples_or_mean_statistics: samples of ``p`` along axis 0, or the tuple of
-        expected sufficient statistics ``E_p[T(X)]`` (as ``mean_parameters()``
+      samples_or_mean_statistics: samples of `p` along axis 0, or the tuple of
+        expected sufficient statistics `E_p[T(X)]` (as `mean_parameters()`
         returns them).
       weights: optional non-negative weights of the samples (normalised here).
       init: a member of the family to start Newton's method from, for a family
         without a closed-form inverse of its mean map and without a starting
         point of its own (a family you define); passed to
-        ``from_mean_parameters``. Families with a closed-form inverse do not
+        `from_mean_parameters`. Families with a closed-form inverse do not
         use it.
-      **static: fixed parameters of the family (``total_count`` for Binomial)
-        when ``family`` is a class.
+      **static: fixed parameters of the family (`total_count` for Binomial)
+        when `family` is a class.
 
     Returns:
       The member with those mean parameters (via the family's
-      ``from_mean_parameters``).
+      `from_mean_parameters`).
 
     Raises:
-      TypeError: if ``family`` is not an exponential family, or ``init`` is not
+      TypeError: if `family` is not an exponential family, or `init` is not
         a member of it.
-      NotImplementedError: for a family that needs ``init`` and was given none.
+      NotImplementedError: for a family that needs `init` and was given none.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -89,7 +90,7 @@ def moment_match(
 
 
 def _solves_by_newton(cls: type[ExponentialFamily]) -> bool:
-    """Whether ``cls`` inverts its mean map with the generic Newton solver (which takes init)."""
+    """Whether `cls` inverts its mean map with the generic Newton solver (which takes init)."""
     return getattr(cls.from_mean_parameters, "__func__", None) is getattr(
         ExponentialFamily.from_mean_parameters, "__func__", None
     )

@@ -18,9 +18,9 @@ _SERIES_FROM = 200.0
 
 @family
 class Poisson(ExponentialFamily):
-    """Poisson(rate) with natural parameter ``log(rate)``.
+    """Poisson(rate) with natural parameter `log(rate)`.
 
-    ``rate = 0`` (natural parameter ``-inf``, all the mass at 0) is a member.
+    `rate = 0` (natural parameter `-inf`, all the mass at 0) is a member.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -63,7 +63,7 @@ class Poisson(ExponentialFamily):
         return -log_factorial(jnp.asarray(x, self.dtype))
 
     def expected_log_base_measure(self):
-        """``-E[log X!]``: an exact sum for rates below 200, the asymptotic series above."""
+        """`-E[log X!]`: an exact sum for rates below 200, the asymptotic series above."""
         lam = self.rate
         small = jnp.minimum(lam, _SERIES_FROM)[..., None]
         k = jnp.broadcast_to(jnp.arange(_SUM_TERMS, dtype=self.dtype), (*lam.shape, _SUM_TERMS))

@@ -17,8 +17,8 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 class VonMises(UnitBaseMeasure, ExponentialFamily):
     """VonMises(mean, concentration) on [-pi, pi).
 
-    ``A = log(2 pi I0(kappa))`` with ``kappa = |theta|``; computed with the
-    exponentially scaled ``i0e`` so that large concentrations do not overflow.
+    `A = log(2 pi I0(kappa))` with `kappa = |theta|`; computed with the
+    exponentially scaled `i0e` so that large concentrations do not overflow.
 
     Examples:
       >>> from jaxdiv import expfam

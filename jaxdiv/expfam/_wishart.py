@@ -18,7 +18,7 @@ from jaxdiv.expfam._mvn import _check_square, _sym
 
 
 def _spd_inverse(chol: jax.Array) -> jax.Array:
-    """``(L L')^-1 = L^-T L^-1`` from the Cholesky factor ``L`` (matrix products only)."""
+    """`(L L')^-1 = L^-T L^-1` from the Cholesky factor `L` (matrix products only)."""
     inv = _linalg.tril_inverse(chol)
     return _linalg.matmul(jnp.swapaxes(inv, -1, -2), inv)
 
@@ -30,10 +30,10 @@ def _logdet_spd(m: jax.Array) -> jax.Array:
 
 @family
 class Wishart(UnitBaseMeasure, ExponentialFamily):
-    """Wishart(df n, scale V): density proportional to ``|X|^((n-p-1)/2) exp(-tr(V^-1 X) / 2)``.
+    """Wishart(df n, scale V): density proportional to `|X|^((n-p-1)/2) exp(-tr(V^-1 X) / 2)`.
 
-    ``A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)``, the convention of
-    ``scipy.stats.wishart``.
+    `A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)`, the convention of
+    `scipy.stats.wishart`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -104,7 +104,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         return (self.half_df_shift > -1) & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
     def sample(self, key, shape=()):
-        """Bartlett decomposition ``X = L A A' L'`` (reparameterised through the gamma draws)."""
+        """Bartlett decomposition `X = L A A' L'` (reparameterised through the gamma draws)."""
         p = self.dim
         full = tuple(shape) + self.batch_shape
         k_chi, k_norm = jax.random.split(key)

@@ -1,11 +1,12 @@
 """Gaussian mixtures, divergences between them, and the objectives that fit them.
 
-* :class:`GaussianMixture`: a pytree with ``log_prob``, ``sample``, moments and
-  an unconstrained parameterisation for optax;
-* :func:`kl_divergence` (Monte Carlo, variational, Goldberger, product,
-  Durrieu bounds, quadrature) and :func:`renyi_divergence`;
-* the fitting objectives :func:`negative_log_likelihood` (forward KL),
-  :func:`reverse_kl` and :func:`variational_renyi`.
+* [`GaussianMixture`][jaxdiv.mixture.GaussianMixture]: a pytree with `log_prob`, `sample`, moments
+  and an unconstrained parameterisation for optax;
+* [`kl_divergence`][jaxdiv.mixture.kl_divergence] (Monte Carlo, variational, Goldberger, product,
+  Durrieu bounds, quadrature) and [`renyi_divergence`][jaxdiv.mixture.renyi_divergence];
+* the fitting objectives [`negative_log_likelihood`][jaxdiv.mixture.negative_log_likelihood]
+  (forward KL), [`reverse_kl`][jaxdiv.mixture.reverse_kl] and
+  [`variational_renyi`][jaxdiv.mixture.variational_renyi].
 """
 
 from jaxdiv.mixture._gaussian_mixture import GaussianMixture

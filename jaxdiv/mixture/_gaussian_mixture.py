@@ -40,7 +40,7 @@ def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
 
 
 def check_key(key, fn: str) -> jax.Array:
-    """``key`` if it is a PRNG key (``jax.random.key`` or a raw ``jax.random.PRNGKey``)."""
+    """`key` if it is a PRNG key (`jax.random.key` or a raw `jax.random.PRNGKey`)."""
     if isinstance(key, jax.Array | np.ndarray):
         dtype = key.dtype
         if jnp.issubdtype(dtype, jax.dtypes.prng_key) or (
@@ -71,8 +71,8 @@ def _sample_shape(shape, fn: str) -> tuple[int, ...]:
 
 
 def _log_weights(fn: str, weights: jax.Array, given=None) -> jax.Array:
-    """``log weights`` after checking they lie on the simplex, to the precision they were given
-    in (``given``: the user's array; 16-bit weights cannot sum to 1 closer than a few ulps)."""
+    """`log weights` after checking they lie on the simplex, to the precision they were given
+    in (`given`: the user's array; 16-bit weights cannot sum to 1 closer than a few ulps)."""
     tol = 1e-6 if weights.dtype == jnp.float64 else 1e-4
     given_dtype = getattr(given, "dtype", None)
     if given_dtype is not None and jnp.issubdtype(given_dtype, jnp.floating):
@@ -85,22 +85,22 @@ def _log_weights(fn: str, weights: jax.Array, given=None) -> jax.Array:
 
 
 def _diag_matrix(v: jax.Array) -> jax.Array:
-    """Diagonal matrices ``[..., d, d]`` from their diagonals ``[..., d]``."""
+    """Diagonal matrices `[..., d, d]` from their diagonals `[..., d]`."""
     return jnp.einsum("...i,ij->...ij", v, jnp.eye(v.shape[-1], dtype=v.dtype))
 
 
 def _with_diag(m: jax.Array, diag: jax.Array) -> jax.Array:
-    """The strictly lower triangle of ``m`` with ``diag`` on the diagonal."""
+    """The strictly lower triangle of `m` with `diag` on the diagonal."""
     return jnp.tril(m, -1) + _diag_matrix(diag)
 
 
 def inverse_softplus(y: jax.Array) -> jax.Array:
-    """The ``x`` with ``softplus(x) = y`` for ``y > 0``, stable for small and large ``y``."""
+    """The `x` with `softplus(x) = y` for `y > 0`, stable for small and large `y`."""
     return y + jnp.log(-jnp.expm1(-y))
 
 
 def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
-    """``log N(diff; 0, L L')`` for a batch of differences ``[..., d]`` and factors ``[..., d, d]``.
+    """`log N(diff; 0, L L')` for a batch of differences `[..., d]` and factors `[..., d, d]`.
 
     The batch shapes must broadcast; the inverse factor is formed once per
     factor, so many points per factor cost one matrix-vector product each.
@@ -113,23 +113,26 @@ def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
 
 
 class GaussianMixture:
-    r"""A mixture of ``K`` Gaussians in ``d`` dimensions, an immutable JAX pytree.
+    r"""A mixture of `K` Gaussians in `d` dimensions, an immutable JAX pytree.
 
-    .. math::
-        p(x) = \sum_k w_k \, \mathcal N(x; \mu_k, \Sigma_k)
+    $$
+    p(x) = \sum_k w_k \, \mathcal N(x; \mu_k, \Sigma_k)
+    $$
 
-    The leaves are ``log_weights`` ``[K]``, ``means`` ``[K, d]`` and the
-    lower-triangular Cholesky factors ``scale_tril`` ``[K, d, d]``
-    (``Sigma_k = L_k L_k'``). Build one from the usual parameters
-    (``GaussianMixture(weights, means, covariances)``), from Cholesky factors
-    (:meth:`from_scale_tril`), from per-axis variances (:meth:`diagonal`), in
-    one dimension (:meth:`univariate`), or from unconstrained values
-    (:meth:`from_unconstrained`) that optax can optimise directly.
+    The leaves are `log_weights` `[K]`, `means` `[K, d]` and the
+    lower-triangular Cholesky factors `scale_tril` `[K, d, d]`
+    (`Sigma_k = L_k L_k'`). Build one from the usual parameters
+    (`GaussianMixture(weights, means, covariances)`), from Cholesky factors
+    ([`from_scale_tril`][jaxdiv.mixture.GaussianMixture.from_scale_tril]), from per-axis variances
+    ([`diagonal`][jaxdiv.mixture.GaussianMixture.diagonal]), in one dimension
+    ([`univariate`][jaxdiv.mixture.GaussianMixture.univariate]), or from unconstrained values
+    ([`from_unconstrained`][jaxdiv.mixture.GaussianMixture.from_unconstrained]) that optax can
+    optimise directly.
 
     Args:
-      weights: ``[K]`` non-negative mixture weights that sum to 1.
-      means: ``[K, d]`` component means.
-      covariances: ``[K, d, d]`` symmetric positive-definite covariances.
+      weights: `[K]` non-negative mixture weights that sum to 1.
+      means: `[K, d]` component means.
+      covariances: `[K, d, d]` symmetric positive-definite covariances.
 
     Raises:
       ValueError: on shapes that do not fit together, or (with concrete
@@ -190,9 +193,9 @@ class GaussianMixture:
 
     @classmethod
     def from_scale_tril(cls, weights, means, scale_tril) -> GaussianMixture:
-        """From weights ``[K]``, means ``[K, d]`` and Cholesky factors ``[K, d, d]``.
+        """From weights `[K]`, means `[K, d]` and Cholesky factors `[K, d, d]`.
 
-        Only the lower triangle of ``scale_tril`` is read; its diagonal must be
+        Only the lower triangle of `scale_tril` is read; its diagonal must be
         non-zero.
         """
         fn = _fn("from_scale_tril")
@@ -208,7 +211,7 @@ class GaussianMixture:
 
     @classmethod
     def diagonal(cls, weights, means, variances) -> GaussianMixture:
-        """From weights ``[K]``, means ``[K, d]`` and per-axis variances ``[K, d]`` (all > 0)."""
+        """From weights `[K]`, means `[K, d]` and per-axis variances `[K, d]` (all > 0)."""
         fn = _fn("diagonal")
         given = weights
         weights, means, variances = val.float_params(
@@ -226,7 +229,7 @@ class GaussianMixture:
 
     @classmethod
     def univariate(cls, weights, locs, scales) -> GaussianMixture:
-        """A 1-D mixture from weights, locations and standard deviations, each ``[K]``."""
+        """A 1-D mixture from weights, locations and standard deviations, each `[K]`."""
         fn = _fn("univariate")
         given = weights
         weights, locs, scales = val.float_params(fn, weights=weights, locs=locs, scales=scales)
@@ -245,15 +248,15 @@ class GaussianMixture:
     def from_unconstrained(cls, weight_logits, means, raw_scale_tril) -> GaussianMixture:
         r"""From unconstrained values, the parameterisation to hand to optax.
 
-        ``weights = softmax(weight_logits)`` and ``L = tril(raw, -1) +
+        `weights = softmax(weight_logits)` and ``L = tril(raw, -1) +
         diag(softplus(diag(raw)))``, so every real input is a valid mixture
-        and gradients reach all three arrays. :meth:`unconstrained` is the
-        inverse.
+        and gradients reach all three arrays.
+        [`unconstrained`][jaxdiv.mixture.GaussianMixture.unconstrained] is the inverse.
 
         Args:
-          weight_logits: ``[K]`` real values.
-          means: ``[K, d]``.
-          raw_scale_tril: ``[K, d, d]`` real values; the upper triangle is ignored.
+          weight_logits: `[K]` real values.
+          means: `[K, d]`.
+          raw_scale_tril: `[K, d, d]` real values; the upper triangle is ignored.
         """
         fn = _fn("from_unconstrained")
         logits, means, raw = val.float_params(
@@ -264,11 +267,11 @@ class GaussianMixture:
         return cls._from_leaves(jax.nn.log_softmax(logits), means, scale)
 
     def unconstrained(self) -> dict[str, jax.Array]:
-        """The unconstrained values ``{weight_logits, means, raw_scale_tril}`` of this mixture.
+        """The unconstrained values `{weight_logits, means, raw_scale_tril}` of this mixture.
 
-        ``GaussianMixture.from_unconstrained(**m.unconstrained())`` rebuilds ``m``
+        `GaussianMixture.from_unconstrained(**m.unconstrained())` rebuilds `m`
         (with each factor's diagonal made positive, which leaves the covariance
-        unchanged); a zero weight becomes a ``-inf`` logit.
+        unchanged); a zero weight becomes a `-inf` logit.
         """
         raw = _with_diag(self.scale_tril, inverse_softplus(jnp.abs(_diag(self.scale_tril))))
         return {"weight_logits": self.log_weights, "means": self.means, "raw_scale_tril": raw}
@@ -277,12 +280,12 @@ class GaussianMixture:
 
     @property
     def num_components(self) -> int:
-        """``K``, the number of components."""
+        """`K`, the number of components."""
         return self.means.shape[0]
 
     @property
     def dim(self) -> int:
-        """``d``, the dimension of the points."""
+        """`d`, the dimension of the points."""
         return self.means.shape[1]
 
     @property
@@ -292,20 +295,21 @@ class GaussianMixture:
 
     @property
     def weights(self) -> jax.Array:
-        """``[K]`` mixture weights."""
+        """`[K]` mixture weights."""
         return jnp.exp(self.log_weights)
 
     @property
     def covariances(self) -> jax.Array:
-        """``[K, d, d]`` component covariances ``L_k L_k'``."""
+        """`[K, d, d]` component covariances `L_k L_k'`."""
         return self.scale_tril @ jnp.swapaxes(self.scale_tril, -1, -2)
 
     def components(self) -> expfam.MultivariateNormal:
-        """The components as a batch ``[K]`` of :class:`jaxdiv.expfam.MultivariateNormal`."""
+        """The components as a batch `[K]` of
+        [`jaxdiv.expfam.MultivariateNormal`][jaxdiv.expfam.MultivariateNormal]."""
         return expfam.MultivariateNormal.from_mean_scale_tril(self.means, self.scale_tril)
 
     def component_entropies(self) -> jax.Array:
-        """``[K]`` differential entropies ``log det(2 pi e Sigma_k) / 2`` in nats."""
+        """`[K]` differential entropies `log det(2 pi e Sigma_k) / 2` in nats."""
         return _log_abs_diag(self.scale_tril) + 0.5 * self.dim * (1 + LOG_2PI)
 
     # ----------------------------------------------------------------------- densities
@@ -320,13 +324,13 @@ class GaussianMixture:
         return x.astype(jnp.result_type(x, self.means))
 
     def component_log_prob(self, x) -> jax.Array:
-        """``[..., K]`` log-densities ``log N(x; mu_k, Sigma_k)`` of points ``x`` ``[..., d]``."""
+        """`[..., K]` log-densities `log N(x; mu_k, Sigma_k)` of points `x` `[..., d]`."""
         x = self._points(x, "component_log_prob")
         means = jnp.reshape(self.means, (1,) * (x.ndim - 1) + self.means.shape)
         return gaussian_log_pdf(x[..., None, :] - means, self.scale_tril)
 
     def log_prob(self, x) -> jax.Array:
-        """``[...]`` log-density ``log sum_k w_k N(x; mu_k, Sigma_k)`` of points ``[..., d]``."""
+        """`[...]` log-density `log sum_k w_k N(x; mu_k, Sigma_k)` of points `[..., d]`."""
         comp = self.component_log_prob(x)
         lw = jnp.reshape(self.log_weights, (1,) * (comp.ndim - 1) + self.log_weights.shape)
         return num.logsumexp(lw + comp, axis=-1)
@@ -334,12 +338,13 @@ class GaussianMixture:
     # ----------------------------------------------------------------------- sampling
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-        """Draws ``[*shape, d]`` points.
+        """Draws `[*shape, d]` points.
 
         The component is drawn first, then a point from it by
-        reparameterisation (``mu_k + L_k z``), so the samples are differentiable
+        reparameterisation (`mu_k + L_k z`), so the samples are differentiable
         in the means and scales but not in the weights; for objectives whose
-        weights need gradients use :meth:`sample_components`.
+        weights need gradients use
+        [`sample_components`][jaxdiv.mixture.GaussianMixture.sample_components].
         """
         fn = _fn("sample")
         shape, key = _sample_shape(shape, fn), check_key(key, fn)
@@ -349,9 +354,9 @@ class GaussianMixture:
         return self.means[idx] + jnp.einsum("...ij,...j->...i", self.scale_tril[idx], z)
 
     def sample_components(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-        """Draws ``[*shape, K, d]`` points, one batch from each component, by reparameterisation.
+        """Draws `[*shape, K, d]` points, one batch from each component, by reparameterisation.
 
-        Expectations under the mixture are then ``sum_k w_k E_k[f]``, which is
+        Expectations under the mixture are then `sum_k w_k E_k[f]`, which is
         differentiable in the weights as well as in the means and scales.
         """
         fn = _fn("sample_components")
@@ -363,11 +368,11 @@ class GaussianMixture:
     # ----------------------------------------------------------------------- moments
 
     def mean(self) -> jax.Array:
-        """``[d]`` mixture mean ``sum_k w_k mu_k``."""
+        """`[d]` mixture mean `sum_k w_k mu_k`."""
         return self.weights @ self.means
 
     def covariance(self) -> jax.Array:
-        """``[d, d]`` mixture covariance ``sum_k w_k (Sigma_k + mu_k mu_k') - m m'``."""
+        """`[d, d]` mixture covariance `sum_k w_k (Sigma_k + mu_k mu_k') - m m'`."""
         m = self.mean()
         second = self.covariances + self.means[:, :, None] * self.means[:, None, :]
         return jnp.einsum("k,kij->ij", self.weights, second) - m[:, None] * m[None, :]
@@ -381,10 +386,12 @@ jax.tree_util.register_pytree_node(
 
 
 def as_mixture(p, *, fn: str) -> GaussianMixture:
-    """``p`` as a mixture: a :class:`GaussianMixture` as it is, or a single Gaussian as K = 1.
+    """`p` as a mixture: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] as it is, or a single
+    Gaussian as K = 1.
 
-    Accepts :class:`jaxdiv.expfam.Normal`, :class:`~jaxdiv.expfam.MultivariateNormalDiag`
-    and :class:`~jaxdiv.expfam.MultivariateNormal` members with an empty batch shape.
+    Accepts [`jaxdiv.expfam.Normal`][jaxdiv.expfam.Normal],
+    [`MultivariateNormalDiag`][jaxdiv.expfam.MultivariateNormalDiag] and
+    [`MultivariateNormal`][jaxdiv.expfam.MultivariateNormal] members with an empty batch shape.
     """
     if isinstance(p, GaussianMixture):
         return p

@@ -1,12 +1,12 @@
 """KL and Renyi divergences between Gaussian mixtures: estimators, bounds and quadrature.
 
-Between two mixtures ``f = sum_a pi_a f_a`` and ``g = sum_b omega_b g_b`` the
+Between two mixtures `f = sum_a pi_a f_a` and `g = sum_b omega_b g_b` the
 KL divergence has no closed form. The approximations here use only the
 closed-form quantities between pairs of Gaussian components:
 
-* ``KL(f_a || g_b)``, the Gaussian KL (from :mod:`jaxdiv.expfam`);
-* ``t_ab = int f_a g_b = N(mu_a; mu_b, Sigma_a + Sigma_b)``, the overlap;
-* ``H(f_a)``, the component entropies.
+* `KL(f_a || g_b)`, the Gaussian KL (from [`jaxdiv.expfam`][jaxdiv.expfam]);
+* `t_ab = int f_a g_b = N(mu_a; mu_b, Sigma_a + Sigma_b)`, the overlap;
+* `H(f_a)`, the component entropies.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _FN = "mixture.kl_divergence"
 
 
 def pairwise_kl(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
-    """``[K, M]`` Gaussian KL divergences ``KL(p_a || q_b)`` between all pairs of components."""
+    """`[K, M]` Gaussian KL divergences `KL(p_a || q_b)` between all pairs of components."""
     k, m = p.num_components, q.num_components
     pa = expfam.MultivariateNormal.from_mean_scale_tril(p.means[:, None], p.scale_tril[:, None])
     qb = expfam.MultivariateNormal.from_mean_scale_tril(q.means[None], q.scale_tril[None])
@@ -54,29 +54,29 @@ def pairwise_kl(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
 
 
 def pairwise_log_overlap(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
-    """``[K, M]`` values ``log int p_a q_b dx = log N(mu_a; mu_b, Sigma_a + Sigma_b)``."""
+    """`[K, M]` values `log int p_a q_b dx = log N(mu_a; mu_b, Sigma_a + Sigma_b)`."""
     cov = p.covariances[:, None] + q.covariances[None]
     chol = _linalg.cholesky(cov)
     return gaussian_log_pdf(p.means[:, None] - q.means[None], chol)
 
 
 def _expect(p: GaussianMixture, per_component: jax.Array) -> jax.Array:
-    """``sum_a pi_a x_a``, with zero-weight components contributing exactly 0."""
+    """`sum_a pi_a x_a`, with zero-weight components contributing exactly 0."""
     return jnp.sum(num.mul_log(p.weights, per_component))
 
 
 def _lse(log_w: jax.Array, terms: jax.Array) -> jax.Array:
-    """``log sum_b w_b exp(terms[a, b])`` for each row ``a``."""
+    """`log sum_b w_b exp(terms[a, b])` for each row `a`."""
     return num.logsumexp(log_w[None, :] + terms, axis=-1)
 
 
 def _variational_log_self(p: GaussianMixture) -> jax.Array:
-    """Per component ``log sum_a' pi_a' exp(-KL(p_a || p_a'))``."""
+    """Per component `log sum_a' pi_a' exp(-KL(p_a || p_a'))`."""
     return _lse(p.log_weights, -pairwise_kl(p, p))
 
 
 def _product_log_self(p: GaussianMixture) -> jax.Array:
-    """Per component ``log sum_a' pi_a' int p_a p_a'``."""
+    """Per component `log sum_a' pi_a' int p_a p_a'`."""
     return _lse(p.log_weights, pairwise_log_overlap(p, p))
 
 
@@ -151,7 +151,7 @@ _RULE_POINTS = 15
 
 
 class _Rule(NamedTuple):
-    """A composite quadrature rule: points ``[I * 15, 1]`` and weights ``[I, 15]``."""
+    """A composite quadrature rule: points `[I * 15, 1]` and weights `[I, 15]`."""
 
     x: jax.Array
     kronrod: jax.Array  #: the weights of the 15-point Kronrod rule on each interval
@@ -161,9 +161,9 @@ class _Rule(NamedTuple):
 def _component_rule(mixtures, num_points: int) -> _Rule:
     """A 15-point Gauss-Kronrod rule on intervals placed from the components' scales.
 
-    Each component contributes the edges ``mean + std * c`` for ``n + 1``
-    evenly spaced ``c`` in ``[-12, 12]``, with ``n`` chosen so that the rule
-    has about ``num_points`` points in all. The union of the edges, sorted,
+    Each component contributes the edges `mean + std * c` for `n + 1`
+    evenly spaced `c` in `[-12, 12]`, with `n` chosen so that the rule
+    has about `num_points` points in all. The union of the edges, sorted,
     splits the line into intervals, so that every component is resolved on
     the scale of its own standard deviation, however narrow it is next to the
     others (a single grid spanning a component with std 10 meets one with std
@@ -213,12 +213,12 @@ def quadrature_tolerance(dtype) -> float:
 
 
 def _check_accuracy(error, scale, dtype, fn: str) -> None:
-    """Says when the error estimate exceeds :func:`quadrature_tolerance` times ``scale``.
+    """Says when the error estimate exceeds `quadrature_tolerance` times `scale`.
 
-    With concrete values (eager mode) a ``RuntimeWarning``; under a
-    transformation, a checkify error inside :func:`jaxdiv.checked` (the
+    With concrete values (eager mode) a `RuntimeWarning`; under a
+    transformation, a checkify error inside [`jaxdiv.checked`][jaxdiv.checked] (the
     opt-in value checks), and nothing otherwise. (A host callback would also
-    warn under ``jit``, but ``vmap`` unrolls it into one callback per batch
+    warn under `jit`, but `vmap` unrolls it into one callback per batch
     element: the demo's grid of 8181 quadratures never finished compiling.)
     """
     tol = quadrature_tolerance(dtype)
@@ -237,11 +237,11 @@ def _check_accuracy(error, scale, dtype, fn: str) -> None:
 
 
 def _interval_errors(rule: _Rule, integrand: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Per-interval Kronrod values ``[I]`` and QUADPACK's error estimates for them.
+    """Per-interval Kronrod values `[I]` and QUADPACK's error estimates for them.
 
     QUADPACK (qk15) scales the difference between the Kronrod and the Gauss
-    values, ``resasc * min(1, (200 |K - G| / resasc) ** 1.5)``, with ``resasc``
-    the integral of ``|f - mean f|`` over the interval: the raw difference is
+    values, `resasc * min(1, (200 |K - G| / resasc) ** 1.5)`, with `resasc`
+    the integral of `|f - mean f|` over the interval: the raw difference is
     the error of the 7-point rule, far larger than that of the 15-point one.
     """
     kronrod = jnp.sum(rule.kronrod * integrand, axis=1)
@@ -326,73 +326,74 @@ def kl_divergence(
 ) -> jax.Array:
     r"""KL(p || q) between Gaussian mixtures, in nats, by the chosen estimator or bound.
 
-    .. math::
-        KL(f \| g) = \int f(x) \log \frac{f(x)}{g(x)} \, dx,
-        \quad f = \sum_a \pi_a f_a, \; g = \sum_b \omega_b g_b
+    $$
+    KL(f \| g) = \int f(x) \log \frac{f(x)}{g(x)} \, dx,
+    \quad f = \sum_a \pi_a f_a, \; g = \sum_b \omega_b g_b
+    $$
 
-    There is no closed form; ``method`` picks the approximation:
+    There is no closed form; `method` picks the approximation:
 
-    * ``"monte_carlo"``: ``num_samples`` draws ``x ~ f`` with ``r = g(x) / f(x)``;
-      ``estimator="k1"`` averages ``-log r`` (unbiased, can be negative),
-      ``"k2"`` averages ``(log r)^2 / 2`` (biased, low variance), ``"k3"``
-      averages ``(r - 1) - log r`` (unbiased and never negative). Needs ``key``.
-    * ``"variational"`` (Hershey and Olsen 2007):
+    * `"monte_carlo"`: `num_samples` draws `x ~ f` with `r = g(x) / f(x)`;
+      `estimator="k1"` averages `-log r` (unbiased, can be negative),
+      `"k2"` averages `(log r)^2 / 2` (biased, low variance), `"k3"`
+      averages `(r - 1) - log r` (unbiased and never negative). Needs `key`.
+    * `"variational"` (Hershey and Olsen 2007):
       :math:`\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
       {\sum_b \omega_b e^{-KL(f_a\|g_b)}}`. Exact when both are single
       Gaussians; neither a lower nor an upper bound.
-    * ``"goldberger"``: the matched bound, each ``f_a`` matched to the
-      ``g_b`` minimising ``KL(f_a || g_b) - log omega_b``:
-      :math:`\sum_a \pi_a (KL(f_a \| g_{m(a)}) + \log \pi_a / \omega_{m(a)})`.
+    * `"goldberger"`: the matched bound, each `f_a` matched to the
+      `g_b` minimising `KL(f_a || g_b) - log omega_b`:
+      $\sum_a \pi_a (KL(f_a \| g_{m(a)}) + \log \pi_a / \omega_{m(a)})$.
       Good when the components are well separated.
-    * ``"product"`` (Hershey and Olsen 2007):
-      :math:`\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} t_{aa'}}{\sum_b \omega_b t_{ab}}`
-      with overlaps :math:`t_{ab} = \int f_a g_b`.
-    * ``"lower_bound"`` and ``"upper_bound"`` (Durrieu, Thiran and Kelly 2012):
+    * `"product"` (Hershey and Olsen 2007):
+      $\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} t_{aa'}}{\sum_b \omega_b t_{ab}}$
+      with overlaps $t_{ab} = \int f_a g_b$.
+    * `"lower_bound"` and `"upper_bound"` (Durrieu, Thiran and Kelly 2012):
       :math:`\sum_a \pi_a \big(\log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
       {\sum_b \omega_b t_{ab}} - H(f_a)\big) \le KL \le
       \sum_a \pi_a \big(\log \frac{\sum_{a'} \pi_{a'} t_{aa'}}
       {\sum_b \omega_b e^{-KL(f_a\|g_b)}} + H(f_a)\big)`, from Jensen's
-      inequality (upper bounds on ``int f log g``) and the variational lower
+      inequality (upper bounds on `int f log g`) and the variational lower
       bound on it. The lower bound can be negative.
-    * ``"quadrature"``: one dimension only. A 15-point Gauss-Kronrod rule on
+    * `"quadrature"`: one dimension only. A 15-point Gauss-Kronrod rule on
       intervals placed from the components: each component of either mixture
       cuts its mean +- 12 standard deviations into equal intervals, and the
       union of all the cuts, sorted, is the partition, so that a component
       with std 1e-3 next to one with std 10 is resolved as well as either
-      alone. With the default ``num_points`` it matches a float64
-      ``scipy.integrate.quad`` to about 1e-14 (float64) or 1e-6 (float32,
+      alone. With the default `num_points` it matches a float64
+      `scipy.integrate.quad` to about 1e-14 (float64) or 1e-6 (float32,
       relative) for scale ratios from 1e-3 to 1e3. Its error estimate
       (QUADPACK's, from the embedded 7-point Gauss rule, conservative) is
-      checked against ``sqrt(eps)`` of the integral of ``|p log(p / q)|``:
-      past it, a ``RuntimeWarning`` in eager mode, and under ``jit`` an error
-      inside :func:`jaxdiv.checked` (the opt-in value checks).
+      checked against `sqrt(eps)` of the integral of `|p log(p / q)|`:
+      past it, a `RuntimeWarning` in eager mode, and under `jit` an error
+      inside [`jaxdiv.checked`][jaxdiv.checked] (the opt-in value checks).
 
     Every method is jittable and differentiable in the parameters of both
-    mixtures. A single Gaussian from :mod:`jaxdiv.expfam` (``Normal``,
-    ``MultivariateNormalDiag``, ``MultivariateNormal``) counts as a mixture of one.
+    mixtures. A single Gaussian from [`jaxdiv.expfam`][jaxdiv.expfam] (`Normal`,
+    `MultivariateNormalDiag`, `MultivariateNormal`) counts as a mixture of one.
 
     Args:
-      p: the first mixture (``f``).
-      q: the second mixture (``g``), of the same dimension.
+      p: the first mixture (`f`).
+      q: the second mixture (`g`), of the same dimension.
       method: one of the names above.
-      key: PRNG key, required by ``"monte_carlo"``.
-      num_samples: draws for ``"monte_carlo"``.
-      estimator: ``"k1"``, ``"k2"`` or ``"k3"`` for ``"monte_carlo"``.
-      num_points: the budget of integrand evaluations for ``"quadrature"``, an
-        integer >= 30: each of the ``K + M`` components gets
-        ``max(2, num_points // (15 (K + M)))`` intervals of 15 points.
+      key: PRNG key, required by `"monte_carlo"`.
+      num_samples: draws for `"monte_carlo"`.
+      estimator: `"k1"`, `"k2"` or `"k3"` for `"monte_carlo"`.
+      num_points: the budget of integrand evaluations for `"quadrature"`, an
+        integer >= 30: each of the `K + M` components gets
+        `max(2, num_points // (15 (K + M)))` intervals of 15 points.
 
     Returns:
       A scalar.
 
     Raises:
       ValueError: an unknown method or estimator, a missing key, mixtures of
-        different dimensions, or ``"quadrature"`` with ``d > 1`` or a
-        ``num_points`` below 30.
+        different dimensions, or `"quadrature"` with `d > 1` or a
+        `num_points` below 30.
 
     Warns:
-      RuntimeWarning: ``"quadrature"`` whose error estimate exceeds its
-        tolerance (eager mode; under :func:`jaxdiv.checked`, an error).
+      RuntimeWarning: `"quadrature"` whose error estimate exceeds its
+        tolerance (eager mode; under [`jaxdiv.checked`][jaxdiv.checked], an error).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -447,30 +448,31 @@ def renyi_divergence(
     num_samples: int = 1024,
     num_points: int = 4097,
 ) -> jax.Array:
-    r"""Renyi divergence of order ``alpha`` between Gaussian mixtures, in nats.
+    r"""Renyi divergence of order `alpha` between Gaussian mixtures, in nats.
 
-    .. math::
-        D_\alpha(p \| q) = \frac{1}{\alpha - 1} \log \int p(x)^\alpha q(x)^{1-\alpha} dx
+    $$
+    D_\alpha(p \| q) = \frac{1}{\alpha - 1} \log \int p(x)^\alpha q(x)^{1-\alpha} dx
+    $$
 
-    ``alpha = 1`` is KL(p || q). ``method="quadrature"`` (one dimension,
+    `alpha = 1` is KL(p || q). `method="quadrature"` (one dimension,
     Gauss-Kronrod on intervals placed from the components, with its error
-    estimate and warning, as in :func:`kl_divergence`) or ``"monte_carlo"``, the
-    consistent (slightly biased) estimator
-    ``log mean_s (p(x_s) / q(x_s))^(alpha - 1) / (alpha - 1)`` with
-    ``x_s ~ p``. As ``alpha -> 0``, ``D_alpha(q || p) / alpha -> KL(p || q)``:
-    minimising ``D_alpha(model || target)`` interpolates from forward KL
-    (``alpha -> 0``) through reverse KL (``alpha = 1``) to more mode-seeking
-    fits (``alpha > 1``).
+    estimate and warning, as in [`kl_divergence`][jaxdiv.mixture.kl_divergence]) or `"monte_carlo"`,
+    the consistent (slightly biased) estimator
+    `log mean_s (p(x_s) / q(x_s))^(alpha - 1) / (alpha - 1)` with
+    `x_s ~ p`. As `alpha -> 0`, `D_alpha(q || p) / alpha -> KL(p || q)`:
+    minimising `D_alpha(model || target)` interpolates from forward KL
+    (`alpha -> 0`) through reverse KL (`alpha = 1`) to more mode-seeking
+    fits (`alpha > 1`).
 
     Args:
-      p: the first mixture (or a single Gaussian from :mod:`jaxdiv.expfam`).
+      p: the first mixture (or a single Gaussian from [`jaxdiv.expfam`][jaxdiv.expfam]).
       q: the second mixture, of the same dimension.
-      alpha: order, a concrete number ``> 0``.
-      method: ``"quadrature"`` or ``"monte_carlo"``.
-      key: PRNG key, required by ``"monte_carlo"``.
-      num_samples: draws for ``"monte_carlo"``.
-      num_points: the budget of points for ``"quadrature"`` (see
-        :func:`kl_divergence`).
+      alpha: order, a concrete number `> 0`.
+      method: `"quadrature"` or `"monte_carlo"`.
+      key: PRNG key, required by `"monte_carlo"`.
+      num_samples: draws for `"monte_carlo"`.
+      num_points: the budget of points for `"quadrature"` (see
+        [`kl_divergence`][jaxdiv.mixture.kl_divergence]).
 
     Examples:
       >>> import jax.numpy as jnp

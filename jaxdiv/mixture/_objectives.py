@@ -1,7 +1,8 @@
 """Objectives for fitting a Gaussian mixture with optax: forward KL, reverse KL and Renyi.
 
 All three are jittable and differentiable with respect to the model's leaves
-(and so with respect to :meth:`GaussianMixture.unconstrained` values).
+(and so with respect to
+[`GaussianMixture.unconstrained`][jaxdiv.mixture.GaussianMixture.unconstrained] values).
 """
 
 from __future__ import annotations
@@ -21,27 +22,29 @@ LogDensity = Callable[[jax.Array], jax.Array]
 
 
 def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None) -> jax.Array:
-    r"""Mean negative log-likelihood of ``samples`` under ``model``: the forward-KL objective.
+    r"""Mean negative log-likelihood of `samples` under `model`: the forward-KL objective.
 
-    .. math::
-        -\frac{1}{N} \sum_n \log q(x_n) \;\to\; H(p, q) = H(p) + KL(p \| q),
-        \quad x_n \sim p
+    $$
+    -\frac{1}{N} \sum_n \log q(x_n) \;\to\; H(p, q) = H(p) + KL(p \| q),
+    \quad x_n \sim p
+    $$
 
-    Its expectation is the cross-entropy from the target ``p`` to the model
-    ``q``, which differs from the forward KL(p || q) by the constant ``H(p)``:
+    Its expectation is the cross-entropy from the target `p` to the model
+    `q`, which differs from the forward KL(p || q) by the constant `H(p)`:
     minimising it is maximum likelihood, the mass-covering fit. For a single
     Gaussian model its minimiser is the sample mean and covariance.
 
-    Data-parallel: under ``jax.jit`` with ``samples`` sharded along their first
-    axis (a :class:`jax.sharding.NamedSharding`), each device sums its own
+    Data-parallel: under `jax.jit` with `samples` sharded along their first
+    axis (a `jax.sharding.NamedSharding`), each device sums its own
     shard and XLA adds the partial sums, with the same result as on one device.
 
     Args:
-      model: a :class:`GaussianMixture` (or a single Gaussian from :mod:`jaxdiv.expfam`).
-      samples: ``[N, d]`` draws from the target.
-      where: optional ``[N]`` boolean mask; masked samples (padding) are left
+      model: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] (or a single Gaussian from
+        [`jaxdiv.expfam`][jaxdiv.expfam]).
+      samples: `[N, d]` draws from the target.
+      where: optional `[N]` boolean mask; masked samples (padding) are left
         out of the mean. No samples, or all of them masked, give 0 with a
-        zero gradient, as in :func:`jaxdiv.distill.distillation_loss`.
+        zero gradient, as in [`jaxdiv.distill.distillation_loss`][jaxdiv.distill.distillation_loss].
 
     Returns:
       A scalar, in nats per sample.
@@ -67,7 +70,7 @@ def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None)
 
 
 def _component_draws(model, target_log_prob, key, num_samples, fn):
-    """Per-component reparameterised draws ``[S, K, d]`` and ``log q - log p`` at them."""
+    """Per-component reparameterised draws `[S, K, d]` and `log q - log p` at them."""
     model = as_mixture(model, fn=fn)
     if not callable(target_log_prob):
         raise TypeError(
@@ -89,19 +92,21 @@ def reverse_kl(
 ) -> jax.Array:
     r"""Reverse KL(model || target) by the reparameterisation trick: the mode-seeking objective.
 
-    .. math::
-        KL(q \| p) = \sum_k w_k \, E_{z \sim N(0, I)}
-        \big[\log q(\mu_k + L_k z) - \log p(\mu_k + L_k z)\big]
+    $$
+    KL(q \| p) = \sum_k w_k \, E_{z \sim N(0, I)}
+    \big[\log q(\mu_k + L_k z) - \log p(\mu_k + L_k z)\big]
+    $$
 
-    Each of the model's components gets ``num_samples`` reparameterised draws,
+    Each of the model's components gets `num_samples` reparameterised draws,
     weighted by its mixture weight, so the estimate is unbiased and its
     gradient reaches the weights as well as the means and scales. If
-    ``target_log_prob`` is unnormalised (``log p + log Z``) the estimate is
-    shifted by ``-log Z``, which does not change the gradient.
+    `target_log_prob` is unnormalised (`log p + log Z`) the estimate is
+    shifted by `-log Z`, which does not change the gradient.
 
     Args:
-      model: a :class:`GaussianMixture` (or a single Gaussian from :mod:`jaxdiv.expfam`).
-      target_log_prob: maps points ``[..., d]`` to log-densities ``[...]``.
+      model: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] (or a single Gaussian from
+        [`jaxdiv.expfam`][jaxdiv.expfam]).
+      target_log_prob: maps points `[..., d]` to log-densities `[...]`.
       key: PRNG key for the draws.
       num_samples: draws per component.
 
@@ -133,25 +138,27 @@ def variational_renyi(
     alpha: float,
     num_samples: int = 256,
 ) -> jax.Array:
-    r"""Renyi divergence ``D_alpha(model || target)`` by reparameterisation (Li and Turner 2016).
+    r"""Renyi divergence `D_alpha(model || target)` by reparameterisation (Li and Turner 2016).
 
-    .. math::
-        D_\alpha(q \| p) = \frac{1}{\alpha - 1}
-        \log \sum_k w_k \, E_{z}\Big[\Big(\frac{q(x_k)}{p(x_k)}\Big)^{\alpha - 1}\Big],
-        \quad x_k = \mu_k + L_k z
+    $$
+    D_\alpha(q \| p) = \frac{1}{\alpha - 1}
+    \log \sum_k w_k \, E_{z}\Big[\Big(\frac{q(x_k)}{p(x_k)}\Big)^{\alpha - 1}\Big],
+    \quad x_k = \mu_k + L_k z
+    $$
 
-    This is minus the variational Renyi bound ``L_alpha`` of Li and Turner
-    (for a normalised target). ``alpha = 1`` is :func:`reverse_kl`; as
-    ``alpha -> 0`` the minimiser approaches the forward-KL (mass-covering)
-    fit, and ``alpha > 1`` is more mode-seeking than reverse KL. The Monte
-    Carlo estimate of the log-mean is biased for ``alpha != 1`` (the bias
-    shrinks as ``1 / num_samples``).
+    This is minus the variational Renyi bound `L_alpha` of Li and Turner
+    (for a normalised target). `alpha = 1` is [`reverse_kl`][jaxdiv.mixture.reverse_kl]; as
+    `alpha -> 0` the minimiser approaches the forward-KL (mass-covering)
+    fit, and `alpha > 1` is more mode-seeking than reverse KL. The Monte
+    Carlo estimate of the log-mean is biased for `alpha != 1` (the bias
+    shrinks as `1 / num_samples`).
 
     Args:
-      model: a :class:`GaussianMixture` (or a single Gaussian from :mod:`jaxdiv.expfam`).
-      target_log_prob: maps points ``[..., d]`` to log-densities ``[...]``.
+      model: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] (or a single Gaussian from
+        [`jaxdiv.expfam`][jaxdiv.expfam]).
+      target_log_prob: maps points `[..., d]` to log-densities `[...]`.
       key: PRNG key.
-      alpha: order, a concrete number ``> 0``.
+      alpha: order, a concrete number `> 0`.
       num_samples: draws per component.
 
     Returns:
