@@ -33,11 +33,13 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
 
     @classmethod
     def from_logits(cls, logits: jax.typing.ArrayLike) -> Categorical:
+        """The member with logits `logits` (last axis), normalised or not."""
         (x,) = as_params(f"{cls.__name__}.from_logits", logits=logits)
         return cls(x)
 
     @classmethod
     def from_probs(cls, probs: jax.typing.ArrayLike) -> Categorical:
+        """The member with class probabilities `probs` (last axis); zeros give `-inf` logits."""
         fn = f"{cls.__name__}.from_probs"
         given = jnp.asarray(probs).dtype
         (p,) = as_params(fn, probs=probs)
