@@ -249,8 +249,8 @@ def fused_linear_distillation_loss(
         tokens of all devices, and the weight's gradient is summed over them.
 
     Returns:
-      A scalar equal to ``distillation_loss(student_hidden @ student_weight,
-      teacher_hidden @ teacher_weight, ...)`` with the products taken in
+      A scalar equal to `distillation_loss(student_hidden @ student_weight,
+      teacher_hidden @ teacher_weight, ...)` with the products taken in
       float32: float32 for 16-bit operands, else their common dtype.
 
     Raises:

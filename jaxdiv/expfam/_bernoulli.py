@@ -45,8 +45,8 @@ class Bernoulli(UnitBaseMeasure, ExponentialFamily):
     """Bernoulli(p) with natural parameter `logit = log(p / (1 - p))`; outcomes {0, 1}.
 
     The degenerate members `p = 0` and `p = 1` (logits `-inf` and
-    `+inf`) are members: their entropy is 0, and ``KL(Bernoulli(1) ||
-    Bernoulli(0)) = +inf``, as in TensorFlow Probability and PyTorch.
+    `+inf`) are members: their entropy is 0, and `KL(Bernoulli(1) ||
+    Bernoulli(0)) = +inf`, as in TensorFlow Probability and PyTorch.
 
     Examples:
       >>> from jaxdiv import expfam

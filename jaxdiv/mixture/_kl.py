@@ -40,7 +40,7 @@ KL_METHODS = (
     "upper_bound",
     "quadrature",
 )
-"""The estimators :func:`kl_divergence` accepts as ``method``."""
+"""The estimators [`kl_divergence`][jaxdiv.mixture.kl_divergence] accepts as `method`."""
 MC_ESTIMATORS = ("k1", "k2", "k3")
 _FN = "mixture.kl_divergence"
 
