@@ -24,8 +24,8 @@ def _burg_entropy(x):
     return -jnp.sum(jnp.log(x), axis=-1)
 
 
-#: The named generators ``F`` themselves (their divergences are computed from
-#: :data:`CLOSED_FORMS`, which agree with the generic JVP route inside the domain).
+#: The named generators `F` themselves (their divergences are computed from
+#: `CLOSED_FORMS`, which agree with the generic JVP route inside the domain).
 GENERATORS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "squared_euclidean": _squared_euclidean,
     "negative_entropy": _negative_entropy,
@@ -53,7 +53,7 @@ def _itakura_saito(x, y):
 
 
 #: The named generators' divergences in closed form: exact at the boundary of
-#: the domain (the tangent of ``F`` at ``y = 0`` is infinite, which a JVP
+#: the domain (the tangent of `F` at `y = 0` is infinite, which a JVP
 #: through gradient-safe logarithms cannot express) and free of cancellation.
 CLOSED_FORMS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
     "squared_euclidean": lambda x, y: jnp.sum(jnp.square(x - y), axis=-1),

@@ -338,8 +338,8 @@ def kl_divergence(
       `"k2"` averages `(log r)^2 / 2` (biased, low variance), `"k3"`
       averages `(r - 1) - log r` (unbiased and never negative). Needs `key`.
     * `"variational"` (Hershey and Olsen 2007):
-      :math:`\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
-      {\sum_b \omega_b e^{-KL(f_a\|g_b)}}`. Exact when both are single
+      $\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
+      {\sum_b \omega_b e^{-KL(f_a\|g_b)}}$. Exact when both are single
       Gaussians; neither a lower nor an upper bound.
     * `"goldberger"`: the matched bound, each `f_a` matched to the
       `g_b` minimising `KL(f_a || g_b) - log omega_b`:
@@ -349,10 +349,10 @@ def kl_divergence(
       $\sum_a \pi_a \log \frac{\sum_{a'} \pi_{a'} t_{aa'}}{\sum_b \omega_b t_{ab}}$
       with overlaps $t_{ab} = \int f_a g_b$.
     * `"lower_bound"` and `"upper_bound"` (Durrieu, Thiran and Kelly 2012):
-      :math:`\sum_a \pi_a \big(\log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
+      $\sum_a \pi_a \big(\log \frac{\sum_{a'} \pi_{a'} e^{-KL(f_a\|f_{a'})}}
       {\sum_b \omega_b t_{ab}} - H(f_a)\big) \le KL \le
       \sum_a \pi_a \big(\log \frac{\sum_{a'} \pi_{a'} t_{aa'}}
-      {\sum_b \omega_b e^{-KL(f_a\|g_b)}} + H(f_a)\big)`, from Jensen's
+      {\sum_b \omega_b e^{-KL(f_a\|g_b)}} + H(f_a)\big)$, from Jensen's
       inequality (upper bounds on `int f log g`) and the variational lower
       bound on it. The lower bound can be negative.
     * `"quadrature"`: one dimension only. A 15-point Gauss-Kronrod rule on
