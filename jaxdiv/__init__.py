@@ -5,7 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 `where` masks entries; `base=None` gives nats and `base=2` bits.
 """
 
-from jaxdiv import distill, expfam, mixture
+from jaxdiv import distill, expfam, fit, mixture
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -64,6 +64,7 @@ __all__ = [
     "entropy_from_logits",
     "expfam",
     "f_divergence",
+    "fit",
     "hellinger_distance",
     "jeffreys_divergence",
     "js_divergence",
