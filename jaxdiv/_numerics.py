@@ -27,6 +27,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+#: `log(2 pi)`, the Gaussian log-density's constant.
+LOG_2PI = math.log(2 * math.pi)
+
 
 def guard(
     cond: jax.Array,

@@ -241,6 +241,15 @@ def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax
         ) from None
 
 
+def check_square(name: str, m: jax.Array, *, fn: str) -> None:
+    """Raises ``ValueError`` unless `m` is a batch of square matrices `[..., d, d]`."""
+    if m.ndim < 2 or m.shape[-1] != m.shape[-2]:
+        raise ValueError(
+            f"jaxdiv.{fn}: {name} must be a batch of square matrices [..., d, d], "
+            f"got shape {m.shape}."
+        )
+
+
 # --------------------------------------------------------------------------- hyperparameters
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
-from jaxdiv.expfam._normal import LOG_2PI, GaussianCoordinates, gaussian_kl
+from jaxdiv.expfam._normal import GaussianCoordinates, gaussian_kl
 
 
 @family

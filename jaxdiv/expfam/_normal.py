@@ -12,17 +12,14 @@ divergences get the cross term ``A(theta) - <theta, mu>`` in closed form.
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 def expm1_minus_x(x: jax.Array) -> jax.Array:

@@ -14,7 +14,6 @@ from jax.scipy.special import multigammaln
 from jaxdiv import _linalg
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
-from jaxdiv.expfam._mvn import _check_square, _sym
 
 
 def _spd_inverse(chol: jax.Array) -> jax.Array:
@@ -53,10 +52,10 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
     def from_df_scale(cls, df, scale) -> Wishart:
         fn = f"{cls.__name__}.from_df_scale"
         (scale,) = as_params(fn, scale=scale)
-        _check_square("scale", scale, fn)
+        val.check_square("scale", scale, fn=f"expfam.{fn}")
         (df,) = as_params(fn, df=df)
         p = scale.shape[-1]
-        chol = _linalg.cholesky(_sym(scale))
+        chol = _linalg.cholesky(_linalg.sym(scale))
         val.check_domain(
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(scale, jnp.swapaxes(scale, -1, -2)),
             f"jaxdiv.expfam.{fn}: scale must be symmetric positive definite.",
@@ -72,7 +71,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
     @classmethod
     def _newton_start(cls, mu):
         # df = p + 1 and the scale that matches E[X] = df V.
-        mean = _sym(jnp.asarray(mu[1]))
+        mean = _linalg.sym(jnp.asarray(mu[1]))
         p = mean.shape[-1]
         inv_mean = _spd_inverse(_linalg.cholesky(mean))
         return cls(jnp.zeros(mean.shape[:-2], mean.dtype), -0.5 * (p + 1) * inv_mean)
@@ -86,13 +85,13 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         return 2 * self.half_df_shift + self.dim + 1
 
     def scale(self) -> jax.Array:
-        inv_scale = -2 * _sym(self.neg_half_inv_scale)
+        inv_scale = -2 * _linalg.sym(self.neg_half_inv_scale)
         return _spd_inverse(_linalg.cholesky(inv_scale))
 
     def log_normalizer(self):
         p = self.dim
         half_n = self.half_df_shift + (p + 1) / 2
-        logdet_scale = -_logdet_spd(-2 * _sym(self.neg_half_inv_scale))
+        logdet_scale = -_logdet_spd(-2 * _linalg.sym(self.neg_half_inv_scale))
         return half_n * (p * math.log(2) + logdet_scale) + multigammaln(half_n, p)
 
     def sufficient_statistics(self, x):
@@ -100,7 +99,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         return (_logdet_spd(x), x)
 
     def in_domain(self):
-        chol = _linalg.cholesky(-2 * _sym(self.neg_half_inv_scale))
+        chol = _linalg.cholesky(-2 * _linalg.sym(self.neg_half_inv_scale))
         return (self.half_df_shift > -1) & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
     def sample(self, key, shape=()):

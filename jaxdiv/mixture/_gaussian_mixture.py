@@ -12,8 +12,6 @@ import numpy as np
 from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._mvn import _diag, _log_abs_diag
-from jaxdiv.expfam._normal import LOG_2PI
 
 
 def _fn(name: str) -> str:
@@ -108,8 +106,10 @@ def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
     d = diff.shape[-1]
     inv = _linalg.tril_inverse(scale_tril)
     z = jnp.einsum("...ij,...j->...i", inv, diff)
-    quad, log_det = jnp.broadcast_arrays(jnp.sum(jnp.square(z), -1), _log_abs_diag(scale_tril))
-    return -0.5 * quad - log_det - 0.5 * d * LOG_2PI
+    quad, log_det = jnp.broadcast_arrays(
+        jnp.sum(jnp.square(z), -1), _linalg.log_abs_diag(scale_tril)
+    )
+    return -0.5 * quad - log_det - 0.5 * d * num.LOG_2PI
 
 
 class GaussianMixture:
@@ -205,7 +205,8 @@ class GaussianMixture:
         )
         _check_shapes(fn, weights, means, scale)
         val.check_domain(
-            jnp.all(_diag(scale) != 0), f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal."
+            jnp.all(_linalg.diag(scale) != 0),
+            f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal.",
         )
         return cls._from_leaves(_log_weights(fn, weights, given), means, jnp.tril(scale))
 
@@ -263,7 +264,7 @@ class GaussianMixture:
             fn, weight_logits=weight_logits, means=means, raw_scale_tril=raw_scale_tril
         )
         _check_shapes(fn, logits, means, raw)
-        scale = _with_diag(raw, jax.nn.softplus(_diag(raw)))
+        scale = _with_diag(raw, jax.nn.softplus(_linalg.diag(raw)))
         return cls._from_leaves(jax.nn.log_softmax(logits), means, scale)
 
     def unconstrained(self) -> dict[str, jax.Array]:
@@ -273,7 +274,7 @@ class GaussianMixture:
         (with each factor's diagonal made positive, which leaves the covariance
         unchanged); a zero weight becomes a `-inf` logit.
         """
-        raw = _with_diag(self.scale_tril, inverse_softplus(jnp.abs(_diag(self.scale_tril))))
+        raw = _with_diag(self.scale_tril, inverse_softplus(jnp.abs(_linalg.diag(self.scale_tril))))
         return {"weight_logits": self.log_weights, "means": self.means, "raw_scale_tril": raw}
 
     # ----------------------------------------------------------------------- properties
@@ -310,7 +311,7 @@ class GaussianMixture:
 
     def component_entropies(self) -> jax.Array:
         """`[K]` differential entropies `log det(2 pi e Sigma_k) / 2` in nats."""
-        return _log_abs_diag(self.scale_tril) + 0.5 * self.dim * (1 + LOG_2PI)
+        return _linalg.log_abs_diag(self.scale_tril) + 0.5 * self.dim * (1 + num.LOG_2PI)
 
     # ----------------------------------------------------------------------- densities
 
