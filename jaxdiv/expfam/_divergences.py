@@ -250,10 +250,7 @@ def _expand(mask: jax.Array, leaf: jax.Array) -> jax.Array:
 
 def _select(mask: jax.Array, a: ExponentialFamily, b: ExponentialFamily) -> ExponentialFamily:
     """`a` where the batch-shaped `mask` holds, else `b` (same family and shapes)."""
-    fields = jax.tree.map(
-        lambda x, y: jnp.where(_expand(mask, x), x, y), a.stored_parameters(), b.stored_parameters()
-    )
-    return a._with_stored(fields)
+    return jax.tree.map(lambda x, y: jnp.where(_expand(mask, x), x, y), a, b)
 
 
 def _mixture(p: ExponentialFamily, q: ExponentialFamily, alpha: float):
