@@ -266,10 +266,10 @@ def fit(
 
     | `divergence` | minimises | needs from the target |
     |---|---|---|
-    | `"forward_kl"` | $\mathrm{KL}(p \,\|\, q)$, mass-covering | samples |
-    | `"reverse_kl"` | $\mathrm{KL}(q \,\|\, p)$, mode-seeking | a log-density |
-    | `"renyi"` | $D^R_\alpha(q \,\|\, p)$ (Renyi) | a log-density |
-    | `"alpha"` | $D^A_\alpha(q \,\|\, p)$ (Amari) | a log-density |
+    | `"forward_kl"` | $\mathrm{KL}(p \Vert q)$, mass-covering | samples |
+    | `"reverse_kl"` | $\mathrm{KL}(q \Vert p)$, mode-seeking | a log-density |
+    | `"renyi"` | $D^R_\alpha(q \Vert p)$ (Renyi) | a log-density |
+    | `"alpha"` | $D^A_\alpha(q \Vert p)$ (Amari) | a log-density |
 
     $$
     D^R_\alpha(q \,\|\, p) = \frac{\log I_\alpha}{\alpha - 1}, \quad
