@@ -300,9 +300,7 @@ def alpha_divergence(
       T. Minka, Divergence measures and message passing, 2005.
     """
     fn = "alpha_divergence"
-    alpha = val.check_alpha(alpha, fn=fn, lower=-math.inf)
-    if math.isinf(alpha):
-        raise ValueError(f"jaxdiv.{fn}: alpha must be finite, got {alpha!r}.")
+    alpha = val.finite_float("alpha", alpha, fn=fn)
     (pd, qd), r = core.from_probs(fn, [("p", p), ("q", q)], axis=axis, where=where)
     return r.finish(core.alpha_divergence(r, pd, qd, alpha))
 

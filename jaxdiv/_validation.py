@@ -266,6 +266,15 @@ def concrete_float(name: str, value: Any, *, fn: str) -> float:
         ) from None
 
 
+def finite_float(name: str, value: Any, *, fn: str, positive: bool = False) -> float:
+    """`value` as a finite Python float, and > 0 when `positive` (an order, a temperature)."""
+    x = concrete_float(name, value, fn=fn)
+    if not math.isfinite(x) or (positive and not x > 0):
+        need = "a finite number > 0" if positive else "a finite number"
+        raise ValueError(f"jaxdiv.{fn}: {name} must be {need}, got {value!r}.")
+    return x
+
+
 def positive_int(name: str, value: Any, *, fn: str) -> int:
     """`value` as a Python int >= 1: any integer (NumPy's too), never a bool or a float."""
     problem = None

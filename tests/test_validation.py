@@ -51,7 +51,7 @@ def test_bad_renyi_alpha_raises_value_error(alpha):
 
 
 def test_bad_amari_alpha_raises_value_error():
-    with pytest.raises(ValueError, match="alpha must be finite"):
+    with pytest.raises(ValueError, match="alpha must be a finite number, got inf"):
         jaxdiv.alpha_divergence(P, P, alpha=float("inf"))
 
 

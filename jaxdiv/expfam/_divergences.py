@@ -31,7 +31,6 @@ References:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import jax
@@ -328,9 +327,7 @@ def renyi_divergence(p: ExponentialFamily, q: ExponentialFamily, *, alpha: float
       1.0
     """
     fn = "renyi_divergence"
-    alpha = val.check_alpha(alpha, fn=f"expfam.{fn}")
-    if alpha == 0 or math.isinf(alpha):
-        raise ValueError(f"jaxdiv.expfam.{fn}: alpha must be finite and > 0, got {alpha!r}.")
+    alpha = val.finite_float("alpha", alpha, fn=f"expfam.{fn}", positive=True)
     p, q = _pair(p, q, fn)
     if alpha == 1.0:
         return kl_divergence(p, q)

@@ -283,10 +283,7 @@ def check_num_samples(num_samples, fn: str) -> int:
 
 def check_order(alpha, fn: str) -> float:
     """A Renyi order: a concrete, finite number > 0."""
-    a = val.check_alpha(alpha, fn=fn)
-    if not (a > 0 and math.isfinite(a)):
-        raise ValueError(f"jaxdiv.{fn}: alpha must be a finite number > 0, got {alpha!r}.")
-    return a
+    return val.finite_float("alpha", alpha, fn=fn, positive=True)
 
 
 def _mc_samples(p, key, num_samples, fn: str) -> jax.Array:
