@@ -23,10 +23,10 @@ from experiments import gmm
 SEPARATIONS = (2.0, 3.0, 4.0, 5.0, 6.0)
 ALPHAS = (0.1, 0.3, 0.5, 0.8, 1.0, 2.0)
 
-Progress = Callable[[str, gmm.FitConfig], Callable[[int], None] | None]
+Progress = Callable[[str], None]  # called with a fit's name as it starts
 
 
-def _none(_label, _config):
+def _none(_label: str) -> None:
     return None
 
 
@@ -50,23 +50,15 @@ def separation_study(
         inits = [(0.0, 1.5), (d / 2, 1.0), (-d / 2, 0.5)]
         base = gmm.FitConfig(separation=d, steps=steps, seed=seed, restarts=len(inits))
         fwd_cfg = dataclasses.replace(base, divergence="forward", restarts=1)
-        fwd = gmm.fit(
-            fwd_cfg,
-            target,
-            init=[gmm.single_gaussian_params([1.0], [1.0])],
-            progress=progress(f"forward d={d:g}", fwd_cfg),
-        ).model()
+        progress(f"forward d={d:g}")
+        fwd = gmm.fit(fwd_cfg, target, [gmm.single_gaussian([1.0], [1.0])]).best().model
         rev_cfg = dataclasses.replace(base, divergence="reverse")
-        rev = gmm.fit(
-            rev_cfg,
-            target,
-            init=[gmm.single_gaussian_params([m], [s]) for m, s in inits],
-            progress=progress(f"reverse d={d:g}", rev_cfg),
-        )
+        progress(f"reverse d={d:g}")
+        rev = gmm.fit(rev_cfg, target, [gmm.single_gaussian([m], [s]) for m, s in inits])
         mm_mean, mm_cov = gmm.moment_match(target)
         reverse = []
         for i, init in enumerate(inits):
-            model = rev.model(i)
+            model = rev.restart(i).model
             mean, std = float(model.means[0, 0]), _std(model)
             opt = gmm.scipy_optimum(target, "reverse", init)
             reverse.append(
@@ -78,7 +70,7 @@ def separation_study(
                     "scipy_std": opt[1],
                     "scipy_kl": opt[2],
                     "relative_error": _rel_error(mean, std, opt[0], opt[1]),
-                    "kl": gmm.true_kl(model, target)[0],
+                    "kl": float(rev.restart(i).reverse_kl),
                 }
             )
         fwd_mean, fwd_std = float(fwd.means[0, 0]), _std(fwd)
@@ -104,19 +96,18 @@ def textbook_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _no
     fwd_cfg = gmm.FitConfig(
         target="textbook-2d", divergence="forward", steps=steps, seed=seed, restarts=1
     )
-    fwd = gmm.fit(fwd_cfg, target, progress=progress("forward 2-D", fwd_cfg)).model()
+    progress("forward 2-D")
+    fwd = gmm.fit(fwd_cfg, target).best()
     rev_cfg = dataclasses.replace(fwd_cfg, divergence="reverse", restarts=2)
-    starts = [gmm.single_gaussian_params(m, [1.0, 1.0]) for m in ([-2.0, 0.5], [2.0, 0.5])]
-    rev = gmm.fit(rev_cfg, target, init=starts, progress=progress("reverse 2-D", rev_cfg))
-    fits = [("forward KL: covers both modes", fwd)]
-    fits += [(f"reverse KL, local optimum {i + 1}", rev.model(i)) for i in range(2)]
+    starts = [gmm.single_gaussian(m, [1.0, 1.0]) for m in ([-2.0, 0.5], [2.0, 0.5])]
+    progress("reverse 2-D")
+    rev = gmm.fit(rev_cfg, target, starts)
+    results = [("forward KL: covers both modes", fwd)]
+    results += [(f"reverse KL, local optimum {i + 1}", rev.restart(i)) for i in range(2)]
+    fits = [(title, r.model) for title, r in results]
     kls = [
-        {
-            "fit": title,
-            "forward_kl": gmm.true_kl(target, m)[0],
-            "reverse_kl": gmm.true_kl(m, target)[0],
-        }
-        for title, m in fits
+        {"fit": title, "forward_kl": float(r.forward_kl), "reverse_kl": float(r.reverse_kl)}
+        for title, r in results
     ]
     return {"target": target, "fits": fits, "kl": kls}
 
@@ -142,12 +133,8 @@ def alpha_study(
             seed=seed,
             restarts=1,
         )
-        model = gmm.fit(
-            cfg,
-            target,
-            init=[gmm.single_gaussian_params([init[0]], [init[1]])],
-            progress=progress(f"renyi alpha={alpha:g}", cfg),
-        ).model()
+        progress(f"renyi alpha={alpha:g}")
+        model = gmm.fit(cfg, target, [gmm.single_gaussian([init[0]], [init[1]])]).best().model
         opt = gmm.scipy_optimum(target, "renyi" if alpha != 1 else "reverse", init, alpha=alpha)
         mean, std = float(model.means[0, 0]), _std(model)
         rows.append(
@@ -168,7 +155,7 @@ def mixture_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _non
     panels = []
     for name, k in (("three-1d", 2), ("ring", 8)):
         target = gmm.make_target(name)
-        for divergence in gmm.DIVERGENCES:
+        for divergence in ("forward", "reverse", "renyi"):
             cfg = gmm.FitConfig(
                 target=name,
                 components=k,
@@ -179,10 +166,9 @@ def mixture_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _non
                 num_samples=256,
                 num_data=5_000,
             )
-            model = gmm.fit(
-                cfg, target, progress=progress(f"{divergence} K={k} {name}", cfg)
-            ).model()
-            fwd, rev = gmm.true_kl(target, model)[0], gmm.true_kl(model, target)[0]
+            progress(f"{divergence} K={k} {name}")
+            best = gmm.fit(cfg, target).best()
+            model, fwd, rev = best.model, float(best.forward_kl), float(best.reverse_kl)
             label = divergence if divergence != "renyi" else f"renyi a={cfg.alpha:g}"
             panels.append(
                 {

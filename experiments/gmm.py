@@ -1,10 +1,13 @@
-"""Fitting Gaussian mixtures by forward KL, reverse KL and Renyi divergences with optax.
+"""The demo's targets, its configuration, and the exact optima its fits are checked against.
 
-The pieces the command line (:mod:`experiments.fit_gmm`) and the notebooks
-call: target presets, the optax fitting loop (restarts run side by side under
-``vmap``; forward KL data-parallel over all devices), the exact single-Gaussian
+What the command line (:mod:`experiments.fit_gmm`) and :mod:`experiments.demo`
+need beyond :func:`jaxdiv.fit.fit`, which does the fitting: the target
+presets, the configuration of one run (:class:`FitConfig`, checked in one
+line), how a run's options become a call of :func:`jaxdiv.fit.fit` (random
+starts, forward-KL data sharded over all devices), the exact single-Gaussian
 optima by scipy, and the search for the critical separation past which reverse
-KL turns mode-seeking. Everything runs in float64.
+KL turns mode-seeking. The command line runs in float64 (it switches it on in
+its ``main``; importing this module does not).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 
 import jax
@@ -21,12 +23,11 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+import jaxdiv.fit
 from jaxdiv import mixture
 from jaxdiv.mixture import GaussianMixture
 
-jax.config.update("jax_enable_x64", True)
-
-DIVERGENCES = ("forward", "reverse", "renyi")
+DIVERGENCES = ("forward", "reverse", "renyi", "alpha")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "lion")
 TARGETS = ("separated-1d", "textbook-2d", "three-1d", "ring")
 
@@ -105,8 +106,10 @@ class FitConfig:
                 f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}",
             ),
             (
-                self.divergence != "renyi" or (math.isfinite(self.alpha) and self.alpha > 0),
-                f"alpha must be a finite number > 0 for the Renyi divergence, got {self.alpha}",
+                self.divergence not in ("renyi", "alpha")
+                or (math.isfinite(self.alpha) and self.alpha > 0),
+                f"alpha must be a finite number > 0 for the {self.divergence} divergence, "
+                f"got {self.alpha}",
             ),
             (
                 math.isfinite(self.learning_rate) and self.learning_rate > 0,
@@ -153,213 +156,130 @@ class FitConfig:
         return 8 * sum(t for _, t in terms), max(terms, key=lambda t: t[1])[0]
 
 
-# --------------------------------------------------------------------------- data parallelism
-
-
-def shard_rows(x: np.ndarray) -> tuple[jax.Array, jax.Array]:
-    """Rows of ``x`` split over every device along a ``"data"`` mesh axis, with a mask.
-
-    The rows are padded to a multiple of the device count; the mask is False on
-    the padding, so masked means equal those of the unpadded rows.
-    """
-    devices = jax.devices()
-    n = x.shape[0]
-    pad = (-n) % len(devices)
-    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-    mask = np.arange(n + pad) < n
-    sharding = NamedSharding(Mesh(np.array(devices), ("data",)), PartitionSpec("data"))
-    return jax.device_put(x, sharding), jax.device_put(mask, sharding)
-
-
 # --------------------------------------------------------------------------- fitting
 
 
-Params = dict[str, jax.Array]
+def shard_rows(x: jax.Array) -> jax.Array:
+    """Rows of ``x`` split over every device along a ``"data"`` mesh axis.
+
+    The number of rows must be a multiple of the device count (:func:`fit`
+    draws that many), so that the forward objective, a mean over rows, is
+    computed data-parallel under ``jit`` with no padding to mask.
+    """
+    devices = jax.devices()
+    sharding = NamedSharding(Mesh(np.array(devices), ("data",)), PartitionSpec("data"))
+    return jax.device_put(x, sharding)
 
 
-@functools.partial(jax.jit, static_argnames="components")
-def initial_params(target: GaussianMixture, components: int, key: jax.Array) -> Params:
+def random_start(target: GaussianMixture, components: int, key: jax.Array) -> GaussianMixture:
     """Means at draws from the target, isotropic scales half the target's spread, equal weights."""
     x = target.sample(key, (components,))
     spread = 0.5 * jnp.sqrt(jnp.trace(target.covariance()) / target.dim)
     scale = jnp.broadcast_to(jnp.eye(target.dim) * spread, (components, target.dim, target.dim))
-    init = GaussianMixture.from_scale_tril(jnp.full(components, 1 / components), x, scale)
-    return init.unconstrained()
+    return GaussianMixture.from_scale_tril(jnp.full(components, 1 / components), x, scale)
 
 
-@functools.partial(jax.jit, static_argnames="num")
-def _draw(target: GaussianMixture, key: jax.Array, num: int) -> jax.Array:
-    return target.sample(key, (num,))
-
-
-def single_gaussian_params(mean: Sequence[float], std: Sequence[float]) -> Params:
-    """Unconstrained values of a one-component, axis-aligned Gaussian."""
+def single_gaussian(mean: Sequence[float], std: Sequence[float]) -> GaussianMixture:
+    """A one-component, axis-aligned Gaussian as a mixture (the start of a single-Gaussian fit)."""
     mean, std = np.atleast_1d(mean).astype(float), np.atleast_1d(std).astype(float)
-    return GaussianMixture.diagonal([1.0], mean[None], np.square(std)[None]).unconstrained()
+    return GaussianMixture.diagonal([1.0], mean[None], np.square(std)[None])
 
 
-@dataclasses.dataclass(frozen=True)
-class _Spec:
-    """The part of a configuration that shapes the compiled program (a static jit argument).
+# The command line's divergence names, and jaxdiv.fit's.
+_LIBRARY_NAMES = {
+    "forward": "forward_kl",
+    "reverse": "reverse_kl",
+    "renyi": "renyi",
+    "alpha": "alpha",
+}
 
-    The target and the data are traced arguments, so fits that differ only in
-    them (separations, seeds) reuse one compiled program.
+
+@functools.lru_cache(maxsize=32)
+def optimizer(name: str, learning_rate: float, steps: int) -> optax.GradientTransformation:
+    """The optax optimiser ``name`` with a cosine-decay schedule, one object per setting.
+
+    Cached so that fits with one setting pass the same object to
+    :func:`jaxdiv.fit.fit`, which then reuses its compiled program.
     """
-
-    divergence: str
-    alpha: float
-    optimizer: str
-    learning_rate: float
-    steps: int
-    num_samples: int
-
-    @classmethod
-    def of(cls, config: FitConfig, num_samples: int | None = None) -> _Spec:
-        return cls(
-            config.divergence,
-            config.alpha,
-            config.optimizer,
-            config.learning_rate,
-            config.steps,
-            config.num_samples if num_samples is None else num_samples,
-        )
-
-    def loss(self, params: Params, key: jax.Array, target: GaussianMixture, data) -> jax.Array:
-        model = GaussianMixture.from_unconstrained(**params)
-        if self.divergence == "forward":
-            x, mask = data
-            return mixture.negative_log_likelihood(model, x, where=mask)
-        if self.divergence == "reverse":
-            return mixture.reverse_kl(model, target.log_prob, key, num_samples=self.num_samples)
-        return mixture.variational_renyi(
-            model, target.log_prob, key, alpha=self.alpha, num_samples=self.num_samples
-        )
-
-    def make_optimizer(self) -> optax.GradientTransformation:
-        schedule = optax.cosine_decay_schedule(self.learning_rate, self.steps)
-        return getattr(optax, self.optimizer)(schedule)
-
-
-@functools.partial(jax.jit, static_argnames="spec")
-def _init_state(params, *, spec: _Spec):
-    return jax.vmap(spec.make_optimizer().init)(params)
-
-
-@functools.partial(jax.jit, static_argnames="spec")
-def _run_steps(params, state, keys, target, data, *, spec: _Spec):
-    """``len(keys)`` optimiser steps for every restart (the leading axis of ``params``)."""
-    opt = spec.make_optimizer()
-    value_and_grad = jax.vmap(jax.value_and_grad(spec.loss), in_axes=(0, None, None, None))
-
-    def one_step(carry, key):
-        params, state = carry
-        value, grads = value_and_grad(params, key, target, data)
-        updates, state = jax.vmap(opt.update)(grads, state, params)
-        return (optax.apply_updates(params, updates), state), value
-
-    return jax.lax.scan(one_step, (params, state), keys)
-
-
-@functools.partial(jax.jit, static_argnames="spec")
-def _final_objective(params, key, target, data, *, spec: _Spec):
-    return jax.vmap(spec.loss, in_axes=(0, None, None, None))(params, key, target, data)
-
-
-@dataclasses.dataclass
-class FitResult:
-    """The outcome of :func:`fit`: every restart's parameters and losses, and the best one."""
-
-    config: FitConfig
-    params: Params  # leaves with a leading [restarts] axis
-    losses: np.ndarray  # [restarts, steps]
-    final: np.ndarray  # [restarts] objective at the end, re-estimated with many draws
-    seconds: float
-
-    @property
-    def diverged(self) -> np.ndarray:
-        """``[restarts]``: whether a restart's loss became non-finite (NaN or inf) at any step."""
-        return ~(np.all(np.isfinite(self.losses), axis=1) & np.isfinite(self.final))
-
-    @property
-    def all_diverged(self) -> bool:
-        """Whether no restart kept a finite loss: the fit as a whole diverged."""
-        return bool(np.all(self.diverged))
-
-    def first_non_finite_step(self) -> int | None:
-        """The first step (from 1) at which some restart's loss was non-finite, None if none."""
-        bad = ~np.all(np.isfinite(self.losses), axis=0)
-        return int(np.argmax(bad)) + 1 if np.any(bad) else None
-
-    @property
-    def best(self) -> int:
-        """The restart with the lowest final objective among those that did not diverge."""
-        return int(np.argmin(np.where(self.diverged, np.inf, self.final)))
-
-    def model(self, restart: int | None = None) -> GaussianMixture:
-        i = self.best if restart is None else restart
-        return GaussianMixture.from_unconstrained(**jax.tree.map(lambda a: a[i], self.params))
+    return getattr(optax, name)(optax.cosine_decay_schedule(learning_rate, steps))
 
 
 def fit(
     config: FitConfig,
     target: GaussianMixture | None = None,
-    init: Sequence[Params] | None = None,
-    progress: Callable[[int], None] | None = None,
-    chunk: int = 100,
-) -> FitResult:
-    """Fits a ``config.components``-component mixture to the target with optax.
+    starts: Sequence[GaussianMixture] | None = None,
+    *,
+    num_eval_samples: int = 2**17,
+) -> jaxdiv.fit.FitResult:
+    """The fit that ``config`` describes, by :func:`jaxdiv.fit.fit`, restarts side by side.
 
-    Restarts (``config.restarts`` random initialisations, or the given
-    ``init`` list) run side by side under ``vmap``; the steps run in jitted
-    ``lax.scan`` chunks of ``chunk`` steps, calling ``progress(steps_done)``
-    after each. The forward objective uses ``config.num_data`` target samples
-    sharded over all devices. Same config and seed, same numbers.
+    The starts are ``config.restarts`` random mixtures (:func:`random_start`)
+    unless given. The forward objective uses ``config.num_data`` target
+    samples (rounded up to a multiple of the device count), drawn once and
+    sharded over all devices; the others draw ``config.num_samples`` points per
+    component per step. Same config and seed, same numbers.
     """
     problem = config.validate()
     if problem is not None:
         raise ValueError(problem)
     target = make_target(config.target, config.separation) if target is None else target
-    key = jax.random.key(config.seed)
-    k_data, k_init, k_steps, k_final = jax.random.split(key, 4)
-    data = shard_rows(np.asarray(_draw(target, k_data, config.num_data)))
-    if init is None:
+    k_data, k_init, k_fit = jax.random.split(jax.random.key(config.seed), 3)
+    if starts is None:
         keys = jax.random.split(k_init, config.restarts)
-        init = [initial_params(target, config.components, k) for k in keys]
-    params = jax.tree.map(lambda *a: jnp.stack(a), *init)
-    spec = _Spec.of(config)
-    state = _init_state(params, spec=spec)
-    start = time.perf_counter()
-    step_keys = jax.random.split(k_steps, config.steps)
-    curves = []
-    for begin in range(0, config.steps, chunk):
-        keys = step_keys[begin : begin + chunk]
-        (params, state), values = _run_steps(params, state, keys, target, data, spec=spec)
-        curves.append(np.asarray(values))
-        if progress is not None:
-            progress(min(begin + chunk, config.steps))
-    precise = _Spec.of(config, num_samples=max(config.num_samples, 4096))
-    final = _final_objective(params, k_final, target, data, spec=precise)
-    return FitResult(
-        config=config,
-        params=params,
-        losses=np.concatenate(curves).T,
-        final=np.asarray(final),
-        seconds=time.perf_counter() - start,
+        starts = [random_start(target, config.components, k) for k in keys]
+    if config.divergence == "forward":
+        devices = len(jax.devices())
+        rows = -(-config.num_data // devices) * devices
+        data = shard_rows(target.sample(k_data, (rows,)))
+        # The true KLs come from the target itself; the objective sees only its samples.
+        result = jaxdiv.fit.fit(
+            list(starts),
+            data,
+            divergence="forward_kl",
+            optimizer=optimizer(config.optimizer, config.learning_rate, config.steps),
+            steps=config.steps,
+            key=k_fit,
+        )
+        return _with_true_kls(result, target, k_fit, num_eval_samples)
+    return jaxdiv.fit.fit(
+        list(starts),
+        target,
+        divergence=_LIBRARY_NAMES[config.divergence],
+        alpha=config.alpha if config.divergence in ("renyi", "alpha") else None,
+        optimizer=optimizer(config.optimizer, config.learning_rate, config.steps),
+        steps=config.steps,
+        key=k_fit,
+        num_samples=config.num_samples,
+        num_eval_samples=num_eval_samples,
     )
 
 
-# --------------------------------------------------------------------------- evaluation
+def _with_true_kls(result, target, key, num_eval_samples):
+    """``result`` with both true KLs to ``target`` (a fit to samples knows only the samples)."""
+    if target.dim == 1:
+        method = "quadrature"
+
+        def kl(p, q, _key):
+            return mixture.kl_divergence(p, q, method="quadrature")
+    else:
+        method = "monte_carlo"
+
+        def kl(p, q, key):
+            return mixture.kl_divergence(
+                p, q, method="monte_carlo", key=key, num_samples=num_eval_samples
+            )
+
+    keys = jax.random.split(key, (2, result.losses.shape[0]))
+    fwd = jax.jit(jax.vmap(lambda m, k: kl(target, m, k)))(result.model, keys[0])
+    rev = jax.jit(jax.vmap(lambda m, k: kl(m, target, k)))(result.model, keys[1])
+    return dataclasses.replace(result, forward_kl=fwd, reverse_kl=rev, kl_method=method)
 
 
-def true_kl(p, q, *, seed: int = 0) -> tuple[float, str]:
-    """KL(p || q) by quadrature in one dimension, else by Monte Carlo (k1, 2**17 draws)."""
-    if p.dim == 1:
-        return float(_kl(p, q, method="quadrature")), "quadrature"
-    value = _kl(p, q, method="monte_carlo", key=jax.random.key(seed), num_samples=2**17)
-    return float(value), "monte_carlo_k1_131072"
-
-
-_kl = jax.jit(mixture.kl_divergence, static_argnames=("method", "num_samples"))
+def kl_method_label(result, num_eval_samples: int = 2**17) -> str:
+    """How the true KLs of ``result`` were computed, for metrics.json."""
+    if result.kl_method == "monte_carlo":
+        return f"monte_carlo_k1_{num_eval_samples}"
+    return str(result.kl_method)
 
 
 def describe(model: GaussianMixture) -> dict:
