@@ -42,11 +42,12 @@ def binary_log_prob(logits: jax.Array, x: jax.Array) -> jax.Array:
 
 @family
 class Bernoulli(UnitBaseMeasure, ExponentialFamily):
-    """Bernoulli(p) with natural parameter `logit = log(p / (1 - p))`; outcomes {0, 1}.
+    r"""Bernoulli(p) with natural parameter $\theta = \log \frac{p}{1 - p}$; outcomes {0, 1}.
 
     The degenerate members `p = 0` and `p = 1` (logits `-inf` and
-    `+inf`) are members: their entropy is 0, and `KL(Bernoulli(1) ||
-    Bernoulli(0)) = +inf`, as in TensorFlow Probability and PyTorch.
+    `+inf`) are members: their entropy is 0, and
+    $\mathrm{KL}(\mathrm{Bernoulli}(1) \,\|\, \mathrm{Bernoulli}(0)) = +\infty$, as in
+    TensorFlow Probability and PyTorch.
 
     Examples:
       >>> from jaxdiv import expfam

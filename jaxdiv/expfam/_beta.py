@@ -29,7 +29,7 @@ def _log_beta_jvp(primals, tangents):
 
 @family
 class Beta(UnitBaseMeasure, ExponentialFamily):
-    """Beta(a, b) with natural parameters `(a - 1, b - 1)`; `A = log B(a, b)`.
+    r"""Beta(a, b) with natural parameters $(a - 1, b - 1)$; $A = \log B(a, b)$.
 
     Examples:
       >>> from jaxdiv import expfam

@@ -27,7 +27,7 @@ def _log_choose(n: int, x: jax.Array) -> jax.Array:
 
 @family
 class Binomial(ExponentialFamily):
-    """Binomial(n, p) for a fixed (static) count `n`; natural parameter `logit(p)`.
+    r"""Binomial(n, p) for a fixed (static) count `n`; natural parameter $\operatorname{logit} p$.
 
     `p = 0` and `p = 1` (logits `-inf` and `+inf`) are members: all the
     mass at 0 or at n.

@@ -13,9 +13,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Dirichlet(UnitBaseMeasure, ExponentialFamily):
-    """Dirichlet(concentration) with natural parameter `concentration - 1`.
+    r"""Dirichlet(concentration) with natural parameter $\alpha - 1$.
 
-    `A = sum(lgamma(alpha)) - lgamma(sum(alpha))`.
+    $A = \sum_k \log \Gamma(\alpha_k) - \log \Gamma\big(\sum_k \alpha_k\big)$.
 
     Examples:
       >>> import jax.numpy as jnp

@@ -11,7 +11,7 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Exponential(UnitBaseMeasure, ExponentialFamily):
-    """Exponential(rate) with natural parameter `-rate`.
+    r"""Exponential(rate) with natural parameter $\theta = -\lambda$ (the rate $\lambda$).
 
     Examples:
       >>> from jaxdiv import expfam

@@ -12,9 +12,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Gamma(UnitBaseMeasure, ExponentialFamily):
-    """Gamma(shape, rate) with natural parameters `(shape - 1, -rate)`.
+    r"""Gamma(shape, rate) with natural parameters $(k - 1, -\lambda)$ (shape $k$, rate $\lambda$).
 
-    `A = lgamma(theta1 + 1) - (theta1 + 1) log(-theta2)`.
+    $A = \log \Gamma(\theta_1 + 1) - (\theta_1 + 1) \log(-\theta_2)$.
 
     Examples:
       >>> from jaxdiv import expfam

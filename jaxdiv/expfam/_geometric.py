@@ -12,10 +12,10 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class Geometric(UnitBaseMeasure, ExponentialFamily):
-    """Geometric(p) on {0, 1, 2, ...}: the number of failures before the first success.
+    r"""Geometric(p) on {0, 1, 2, ...}: the number of failures before the first success.
 
-    `P(x) = (1 - p)^x p`; natural parameter `log(1 - p) < 0`;
-    `A = -log(1 - exp(theta)) = -log p`. (scipy's `geom(p, loc=-1)`.)
+    $P(x) = (1 - p)^x p$; natural parameter $\theta = \log(1 - p) < 0$;
+    $A = -\log(1 - e^\theta) = -\log p$. (scipy's `geom(p, loc=-1)`.)
     `p = 1` (natural parameter `-inf`, all the mass at 0) is a member.
 
     Examples:

@@ -18,7 +18,7 @@ _SERIES_FROM = 200.0
 
 @family
 class Poisson(ExponentialFamily):
-    """Poisson(rate) with natural parameter `log(rate)`.
+    r"""Poisson(rate) with natural parameter $\theta = \log \lambda$ (the rate $\lambda$).
 
     `rate = 0` (natural parameter `-inf`, all the mass at 0) is a member.
 

@@ -15,9 +15,9 @@ from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params,
 
 @family
 class VonMises(UnitBaseMeasure, ExponentialFamily):
-    """VonMises(mean, concentration) on [-pi, pi).
+    r"""VonMises(mean, concentration) on $[-\pi, \pi)$.
 
-    `A = log(2 pi I0(kappa))` with `kappa = |theta|`; computed with the
+    $A = \log(2 \pi I_0(\kappa))$ with $\kappa = \lVert\theta\rVert$; computed with the
     exponentially scaled `i0e` so that large concentrations do not overflow.
 
     Examples:

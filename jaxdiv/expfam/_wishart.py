@@ -29,9 +29,12 @@ def _logdet_spd(m: jax.Array) -> jax.Array:
 
 @family
 class Wishart(UnitBaseMeasure, ExponentialFamily):
-    """Wishart(df n, scale V): density proportional to `|X|^((n-p-1)/2) exp(-tr(V^-1 X) / 2)`.
+    r"""Wishart(df n, scale V) on positive-definite p x p matrices.
 
-    `A = (n / 2)(p log 2 + log det V) + log Gamma_p(n / 2)`, the convention of
+    The density is proportional to
+    $|X|^{(n - p - 1)/2} \exp\big(-\operatorname{tr}(V^{-1} X) / 2\big)$.
+
+    $A = \frac{n}{2}(p \log 2 + \log \det V) + \log \Gamma_p(n / 2)$, the convention of
     `scipy.stats.wishart`.
 
     Examples:
