@@ -1,8 +1,8 @@
-"""jaxdiv: differentiable divergences in JAX, correct at the boundaries.
+r"""jaxdiv: differentiable divergences in JAX, correct at the boundaries.
 
 The whole public surface of the discrete API is listed here. Conventions:
-`D(p, q)` means D(p || q); distributions lie along `axis` (default -1);
-`where` masks entries; `base=None` gives nats and `base=2` bits.
+`D(p, q)` means $D(p \,\|\, q)$, target first; distributions lie along `axis`
+(default -1); `where` masks entries; `base=None` gives nats and `base=2` bits.
 """
 
 from jaxdiv import distill, expfam, fit, mixture
