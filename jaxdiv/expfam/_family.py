@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast, dataclass_transform
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +42,19 @@ T = TypeVar("T", bound="ExponentialFamily")
 Params = tuple[jax.Array, ...]
 
 
+def static_field(**kwargs: Any) -> Any:
+    """A dataclass field that is static configuration rather than a natural parameter.
+
+    Examples:
+      >>> from jaxdiv import expfam
+      >>> p = expfam.Binomial.from_count_probs(10, 0.5)
+      >>> p.total_count  # static: part of the tree structure, not a leaf
+      10
+    """
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, static_field))
 def family(cls: type[T]) -> type[T]:
     """Makes `cls` a frozen dataclass registered as a JAX pytree.
 
@@ -59,7 +72,7 @@ def family(cls: type[T]) -> type[T]:
       alone.
     """
     cls = dataclasses.dataclass(frozen=True)(cls)
-    fields = dataclasses.fields(cls)
+    fields = dataclasses.fields(cast(Any, cls))
     data = [f.name for f in fields if not f.metadata.get("static", False)]
     meta = [f.name for f in fields if f.metadata.get("static", False)]
     if len(data) != len(cls.natural_event_ndims):
@@ -72,18 +85,6 @@ def family(cls: type[T]) -> type[T]:
     return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
 
 
-def static_field(**kwargs) -> Any:
-    """A dataclass field that is static configuration rather than a natural parameter.
-
-    Examples:
-      >>> from jaxdiv import expfam
-      >>> p = expfam.Binomial.from_count_probs(10, 0.5)
-      >>> p.total_count  # static: part of the tree structure, not a leaf
-      10
-    """
-    return dataclasses.field(metadata={"static": True}, **kwargs)
-
-
 def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
     """`<a, b>` summed over each parameter's event axes, batch axes kept.
 
@@ -93,11 +94,13 @@ def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
     zero-probability outcome has logit `-inf` and mean 0, and contributes
     `0 * log 0 = 0`).
     """
-    total = None
+    terms = []
     for x, y, nd in zip(a, b, event_ndims, strict=True):
         x, y = jnp.broadcast_arrays(x, y)
-        term = jnp.sum(num.mul_log(y, x), axis=tuple(range(x.ndim - nd, x.ndim)))
-        total = term if total is None else total + term
+        terms.append(jnp.sum(num.mul_log(y, x), axis=tuple(range(x.ndim - nd, x.ndim))))
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
     return total
 
 
@@ -162,7 +165,9 @@ class ExponentialFamily:
         return tuple(getattr(self, name) for name in self._natural_fields)
 
     def _with_stored(self: T, fields: Params) -> T:
-        return dataclasses.replace(self, **dict(zip(self._natural_fields, fields, strict=True)))
+        return dataclasses.replace(
+            cast(Any, self), **dict(zip(self._natural_fields, fields, strict=True))
+        )
 
     def static_parameters(self) -> tuple:
         return tuple(getattr(self, name) for name in self._static_fields)
@@ -369,7 +374,7 @@ class ExponentialFamily:
         )
 
 
-class UnitBaseMeasure:
+class UnitBaseMeasure(ExponentialFamily):
     """Mixin for families with `h(x) = 1`: `log h = 0` and `E[log h(X)] = 0`.
 
     `data_event_ndim` is the number of trailing axes of one observation
@@ -378,11 +383,11 @@ class UnitBaseMeasure:
 
     data_event_ndim: ClassVar[int] = 0
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         shape = jnp.shape(x)
         return jnp.zeros(shape[: len(shape) - self.data_event_ndim], self.dtype)
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         return jnp.zeros(self.batch_shape, self.dtype)
 
 
