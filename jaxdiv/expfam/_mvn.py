@@ -71,16 +71,20 @@ def _rmatvec(m: jax.Array, v: jax.Array) -> jax.Array:
 
 @family
 class MultivariateNormal(ExponentialFamily):
-    """Normal(mean, cov) in d dimensions with natural parameters ``(Lambda mean, -Lambda / 2)``.
+    """Normal(mean, cov) in d dimensions with natural parameters `(Lambda mean, -Lambda / 2)`.
 
-    ``Lambda = cov^-1`` is the precision. The member holds ``eta1 = Lambda mean``
-    and ``eta2 = -Lambda / 2`` in factored form, the lower-triangular ``G`` with
-    ``Lambda = G' G`` (``G = L^-1`` for ``cov = L L'``), so that no divergence
-    needs a Cholesky factorisation; ``natural_parameters()`` returns
-    ``(eta1, -G' G / 2)``. ``A = eta1' Lambda^-1 eta1 / 2 - log det(Lambda) / 2``
-    (the ``(2 pi)^(-d/2)`` goes into the base measure). Constructors take the
-    covariance or its Cholesky factor (``scale_tril``, as TensorFlow
-    Probability's ``MultivariateNormalTriL``).
+    `Lambda = cov^-1` is the precision. The member stores what users hold: the
+    mean `loc` `[..., d]` and the lower-triangular factor `scale` `[..., d, d]`
+    of the covariance `cov = L L'` (TensorFlow Probability's `scale_tril`), as
+    the other Gaussian families store a mean and a log standard deviation. The
+    KL, the entropy and the cross-entropy are closed forms in these factors
+    that need only triangular solves against them (`jaxdiv._linalg.tril_solve`),
+    no inverse and no Cholesky factorisation; `natural_parameters()` computes
+    `(Lambda mean, -Lambda / 2)`
+    with `Lambda = G' G`, `G = L^-1`.
+    `A = eta1' Lambda^-1 eta1 / 2 - log det(Lambda) / 2` (the `(2 pi)^(-d/2)`
+    goes into the base measure). Constructors take the covariance or its
+    Cholesky factor.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -91,12 +95,13 @@ class MultivariateNormal(ExponentialFamily):
       1.0
     """
 
-    precision_mean: jax.Array
-    precision_factor: jax.Array
+    loc: jax.Array
+    scale: jax.Array
     natural_event_ndims = (1, 2)
 
     @classmethod
     def from_mean_cov(cls, mean, cov) -> MultivariateNormal:
+        """The member with mean `mean` `[..., d]` and covariance `cov` `[..., d, d]`."""
         fn = f"{cls.__name__}.from_mean_cov"
         mean, cov = _mean_and_matrix(fn, mean, "cov", cov)
         chol = _linalg.cholesky(_linalg.sym(cov))
@@ -104,26 +109,31 @@ class MultivariateNormal(ExponentialFamily):
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(cov, jnp.swapaxes(cov, -1, -2)),
             f"jaxdiv.expfam.{fn}: cov must be symmetric positive definite.",
         )
-        return cls._from_mean_chol_cov(mean, chol)
+        return cls._broadcast(mean, chol)
 
     @classmethod
     def from_mean_scale_tril(cls, mean, scale_tril) -> MultivariateNormal:
+        """The member with mean `mean` and covariance `scale_tril scale_tril'`.
+
+        Only the lower triangle of `scale_tril` is read; its diagonal must not
+        be zero (its sign does not matter).
+        """
         fn = f"{cls.__name__}.from_mean_scale_tril"
         mean, scale = _mean_and_matrix(fn, mean, "scale_tril", scale_tril)
         val.check_domain(
             jnp.all(jnp.abs(jnp.diagonal(scale, axis1=-2, axis2=-1)) > 0),
             f"jaxdiv.expfam.{fn}: scale_tril must have a non-zero diagonal.",
         )
-        return cls._from_mean_chol_cov(mean, jnp.tril(scale))
+        return cls._broadcast(mean, jnp.tril(scale))
 
     @classmethod
-    def _from_mean_chol_cov(cls, mean, chol) -> MultivariateNormal:
-        factor = _linalg.tril_inverse(chol)  # G = L^-1
-        batch = jnp.broadcast_shapes(mean.shape[:-1], chol.shape[:-2])
-        factor = jnp.broadcast_to(factor, batch + factor.shape[-2:])
-        mean = jnp.broadcast_to(mean, batch + mean.shape[-1:])
-        eta1 = _rmatvec(factor, _matvec(factor, mean))  # G' G mean
-        return cls(eta1, factor)
+    def _broadcast(cls, mean, scale) -> MultivariateNormal:
+        """The member of `mean` and `scale`, both broadcast to their common batch shape."""
+        batch = jnp.broadcast_shapes(mean.shape[:-1], scale.shape[:-2])
+        return cls(
+            jnp.broadcast_to(mean, batch + mean.shape[-1:]),
+            jnp.broadcast_to(scale, batch + scale.shape[-2:]),
+        )
 
     @classmethod
     def from_mean_parameters(cls, mu) -> MultivariateNormal:
@@ -132,56 +142,61 @@ class MultivariateNormal(ExponentialFamily):
         _check_vector_and_matrix(fn, "E[x] (mu[0])", m1, "E[x x'] (mu[1])", m2)
         return cls.from_mean_cov(m1, m2 - m1[..., :, None] * m1[..., None, :])
 
-    # The stored factor is not itself a natural parameter: convert both ways.
+    # The stored (loc, scale) are not the natural parameters: convert both ways.
     def natural_parameters(self):
         g = self.precision_factor
-        return (self.precision_mean, -0.5 * _linalg.matmul(jnp.swapaxes(g, -1, -2), g))
+        eta1 = _rmatvec(g, _matvec(g, self.loc))  # G' G mean
+        return (eta1, -0.5 * _linalg.matmul(jnp.swapaxes(g, -1, -2), g))
 
     def with_natural_parameters(self, theta):
         eta1, eta2 = (jnp.asarray(t) for t in theta)
         fn = f"{type(self).__name__}.with_natural_parameters"
         _check_vector_and_matrix(fn, "theta[0]", eta1, "theta[1]", eta2)
-        return type(self)(eta1, _lower_factor(-2 * _linalg.sym(eta2)))
-
-    def broadcast_to(self, batch_shape):
-        d = self.dim
-        return type(self)(
-            jnp.broadcast_to(self.precision_mean, (*batch_shape, d)),
-            jnp.broadcast_to(self.precision_factor, (*batch_shape, d, d)),
-        )
-
-    @property
-    def batch_shape(self):
-        return tuple(self.precision_mean.shape[:-1])
+        scale = _linalg.tril_inverse(_lower_factor(-2 * _linalg.sym(eta2)))
+        return type(self)._broadcast(_matvec(scale, _rmatvec(scale, eta1)), scale)
 
     @property
     def dim(self) -> int:
-        return self.precision_mean.shape[-1]
+        return self.loc.shape[-1]
+
+    @property
+    def precision_factor(self) -> jax.Array:
+        """The lower-triangular `G = L^-1` with precision `G' G` (computed, not stored)."""
+        return _linalg.tril_inverse(self.scale)
 
     def precision(self) -> jax.Array:
         return -2 * self.natural_parameters()[1]
 
     def scale_tril(self) -> jax.Array:
-        """The lower-triangular Cholesky factor ``L = G^-1`` of the covariance ``L L'``."""
-        return _linalg.tril_inverse(self.precision_factor)
+        """The lower-triangular Cholesky factor `L` of the covariance `L L'`."""
+        return self.scale
 
     def mean(self) -> jax.Array:
-        scale = self.scale_tril()
-        return _matvec(scale, _rmatvec(scale, self.precision_mean))
+        return self.loc
 
     def covariance(self) -> jax.Array:
-        scale = self.scale_tril()
-        return _linalg.matmul(scale, jnp.swapaxes(scale, -1, -2))
+        return _linalg.matmul(self.scale, jnp.swapaxes(self.scale, -1, -2))
 
     def log_normalizer(self):
-        w = _rmatvec(self.scale_tril(), self.precision_mean)  # G^-T eta1
-        return 0.5 * jnp.sum(jnp.square(w), -1) - _linalg.log_abs_diag(self.precision_factor)
+        """`A = |L^-1 mean|^2 / 2 + log|det L|`."""
+        w = _linalg.tril_solve(self.scale, self.loc[..., None])[..., 0]
+        return 0.5 * jnp.sum(jnp.square(w), -1) + _linalg.log_abs_diag(self.scale)
+
+    def log_normalizer_minus_inner(self, other):
+        """The cross-entropy `H(other, self)` without `other`'s base-measure term.
+
+        `(|L^-1 L_o|_F^2 + |L^-1 (m_o - m)|^2) / 2 + log|det L|` with `L` this
+        member's factor and `L_o`, `m_o` the other's: one triangular solve. At
+        `other is self` (the entropy) it is `d / 2 + log|det L|`, with no solve.
+        """
+        if other is self:
+            half_d = 0.5 * jnp.asarray(self.dim, self.dtype)
+            return jnp.broadcast_to(half_d + _linalg.log_abs_diag(self.scale), self.batch_shape)
+        return _cross_term(other, self)
 
     def mean_parameters(self):
-        scale = self.scale_tril()
-        m = _matvec(scale, _rmatvec(scale, self.precision_mean))
-        cov = _linalg.matmul(scale, jnp.swapaxes(scale, -1, -2))
-        return (m, cov + m[..., :, None] * m[..., None, :])
+        m = self.loc
+        return (m, self.covariance() + m[..., :, None] * m[..., None, :])
 
     def sufficient_statistics(self, x):
         x = jnp.asarray(x, self.dtype)
@@ -191,10 +206,11 @@ class MultivariateNormal(ExponentialFamily):
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * num.LOG_2PI, self.dtype)
 
     def log_prob(self, x):
-        """``log p(x)`` at points ``x`` of shape ``[..., d]``.
+        """`log p(x)` at points `x` of shape `[..., d]`.
 
-        The dimension is checked here rather than in :meth:`sufficient_statistics`,
-        which ``moment_match`` evaluates on a placeholder member of any dimension.
+        The dimension is checked here rather than in
+        [`sufficient_statistics`][jaxdiv.expfam.MultivariateNormal.sufficient_statistics],
+        which `moment_match` evaluates on a placeholder member of any dimension.
         """
         shape = jnp.shape(x)
         if len(shape) < 1 or shape[-1] != self.dim:
@@ -208,32 +224,44 @@ class MultivariateNormal(ExponentialFamily):
         return jnp.full(self.batch_shape, -0.5 * self.dim * num.LOG_2PI, self.dtype)
 
     def in_domain(self):
-        g = self.precision_factor
-        diag = _linalg.diag(g)
-        return jnp.all(jnp.isfinite(g), axis=(-2, -1)) & jnp.all(diag != 0, -1)
+        scale = self.scale
+        return (
+            jnp.all(jnp.isfinite(self.loc), -1)
+            & jnp.all(jnp.isfinite(scale), axis=(-2, -1))
+            & jnp.all(_linalg.diag(scale) != 0, -1)
+        )
 
     def sample(self, key, shape=()):
-        """Reparameterised: ``mean + G^-1 z`` (covariance ``G^-1 G^-T = Lambda^-1``)."""
+        """Reparameterised: `mean + L z` with `z ~ N(0, I)` (covariance `L L'`)."""
         z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
-        scale = jnp.broadcast_to(self.scale_tril(), (*z.shape, self.dim))
-        return jnp.broadcast_to(self.mean(), z.shape) + _matvec(scale, z)
+        scale = jnp.broadcast_to(self.scale, (*z.shape, self.dim))
+        return jnp.broadcast_to(self.loc, z.shape) + _matvec(scale, z)
+
+
+def _cross_term(p: MultivariateNormal, q: MultivariateNormal) -> jax.Array:
+    """`(|Lq^-1 Lp|_F^2 + |Lq^-1 (mp - mq)|^2) / 2 + log|det Lq|`: one solve for both terms.
+
+    `Lq^-1 [Lp, mp - mq]` is one triangular solve with `d + 1` right-hand sides.
+    """
+    batch = jnp.broadcast_shapes(p.batch_shape, q.batch_shape)
+    d = p.dim
+    rhs = jnp.concatenate(
+        [
+            jnp.broadcast_to(p.scale, (*batch, d, d)),
+            jnp.broadcast_to(p.loc - q.loc, (*batch, d))[..., None],
+        ],
+        axis=-1,
+    )
+    x = _linalg.tril_solve(q.scale, rhs)
+    return 0.5 * jnp.sum(jnp.square(x), axis=(-2, -1)) + _linalg.log_abs_diag(q.scale)
 
 
 @register_kl(MultivariateNormal)
 def _mvn_kl(p: MultivariateNormal, q: MultivariateNormal) -> jax.Array:
-    """KL = (tr(L2 S1) + (m2 - m1)' L2 (m2 - m1) - d + log det L1 - log det L2) / 2.
+    """KL from the factors: `(|Lq^-1 Lp|_F^2 + |Lq^-1 (mq - mp)|^2 - d) / 2 + log|det Lq / det Lp|`.
 
-    With L_i = G_i' G_i and M = G2 G1^-1: tr(L2 S1) = ||M||_F^2 and
-    G2 m1 = M G1^-T eta1, TensorFlow Probability's ||L2^-1 L1||_F^2 for scale
-    factors (M = L2^-1 L1 here). The inverses come from
-    :func:`jaxdiv._linalg.tril_inverse` (matrix products only).
+    `tr(Sq^-1 Sp) = |Lq^-1 Lp|_F^2` and the Mahalanobis term come from one
+    triangular solve against `Lq` (`_cross_term`); the log-determinants are
+    sums of the logs of the diagonals. No factor is inverted or factorised.
     """
-    g1, g2, d = p.precision_factor, q.precision_factor, p.dim
-    inv1, inv2 = _linalg.tril_inverse(g1), _linalg.tril_inverse(g2)
-    m = _linalg.matmul(g2, inv1)  # G2 G1^-1
-    w1 = _rmatvec(inv1, p.precision_mean)  # G1^-T eta1
-    diff = _rmatvec(inv2, q.precision_mean) - _matvec(m, w1)
-    logdet = 2 * (_linalg.log_abs_diag(g1) - _linalg.log_abs_diag(g2))
-    return 0.5 * (
-        jnp.sum(jnp.square(m), axis=(-2, -1)) + jnp.sum(jnp.square(diff), -1) - d + logdet
-    )
+    return _cross_term(p, q) - 0.5 * p.dim - _linalg.log_abs_diag(p.scale)
