@@ -205,14 +205,21 @@ def _infinite_if_positive(mass: jax.Array) -> jax.Array:
 
 @jax.custom_batching.custom_vmap
 def _any_nan(x: jax.Array) -> jax.Array:
-    """Whether ``x`` holds a NaN; under ``vmap``, over the whole batch (an unbatched answer)."""
-    return jnp.any(jnp.isnan(x))
+    """Whether ``x``, which holds no ``-inf``, holds a NaN; under ``vmap``, over the whole
+    batch (an unbatched answer).
+
+    The sum is NaN exactly where an element is (``+inf`` plus finite numbers is
+    ``+inf``): one reduction, where ``any(isnan(x))`` compiles to a chain of
+    boolean reduce-windows that costs more compile time than the whole
+    divergence.
+    """
+    return jnp.isnan(jnp.sum(x))
 
 
 @_any_nan.def_vmap
 def _any_nan_over_batch(axis_size, in_batched, x):
     del axis_size, in_batched
-    return jnp.any(jnp.isnan(x)), False
+    return jnp.isnan(jnp.sum(x)), False
 
 
 def _bare_parts(x: jax.Array, axis: int):
@@ -235,6 +242,13 @@ def _bare_or_exact(bare: jax.Array, exact: Callable[[], jax.Array]) -> jax.Array
     return jax.lax.cond(_any_nan(bare), exact, lambda: bare)
 
 
+#: The largest vocabulary for which the value alone uses :func:`_bare_kl` and
+#: :func:`_bare_ce` (two exponentials per entry); above it, the log-softmax forms
+#: (:func:`_log_softmax_kl`, :func:`_log_softmax_ce`), which XLA's CPU compiler runs faster
+#: there although they take more exponentials. Measured with ``benchmarks.sweep``.
+MAX_BARE_VOCAB = 32
+
+
 def _bare_kl(a, b, axis):
     za, ea, sa = _bare_parts(a, axis)
     zb, _, sb = _bare_parts(b, axis)
@@ -246,6 +260,21 @@ def _bare_ce(a, b, axis):
     _, ea, sa = _bare_parts(a, axis)
     zb, _, sb = _bare_parts(b, axis)
     return jnp.squeeze(jnp.log(sb) - jnp.sum(ea * zb, axis=axis, keepdims=True) / sa, axis)
+
+
+def _bare_log_softmax(x, axis):
+    z, _, s = _bare_parts(x, axis)
+    return z - jnp.log(s)
+
+
+def _log_softmax_kl(a, b, axis):
+    log_p, log_q = _bare_log_softmax(a, axis), _bare_log_softmax(b, axis)
+    return jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=axis)
+
+
+def _log_softmax_ce(a, b, axis):
+    _, ea, sa = _bare_parts(a, axis)
+    return -jnp.sum(ea / sa * _bare_log_softmax(b, axis), axis=axis)
 
 
 def _exact_kl(a, b, axis):
@@ -269,11 +298,13 @@ def _exact_ce(a, b, axis):
 
 
 def _plain_kl(a, b, weight, axis):
-    return _bare_or_exact(_bare_kl(a, b, axis), lambda: _exact_kl(a, b, axis))
+    bare = _bare_kl if a.shape[axis] <= MAX_BARE_VOCAB else _log_softmax_kl
+    return _bare_or_exact(bare(a, b, axis), lambda: _exact_kl(a, b, axis))
 
 
 def _plain_ce(a, b, weight, axis):
-    return _bare_or_exact(_bare_ce(a, b, axis), lambda: _exact_ce(a, b, axis))
+    bare = _bare_ce if a.shape[axis] <= MAX_BARE_VOCAB else _log_softmax_ce
+    return _bare_or_exact(bare(a, b, axis), lambda: _exact_ce(a, b, axis))
 
 
 def _plain_js(a, b, weight, axis):
@@ -449,3 +480,55 @@ js_from_logits = _divergence(
     _plain_js,
     """Generalised JS divergence of softmax a and softmax b, weight in (0, 1), in nats.""",
 )
+
+
+def _bare_soft_ce(p, b, axis):
+    return -jnp.sum(p * _bare_log_softmax(b, axis), axis=axis)
+
+
+def _exact_soft_ce(p, b, axis):
+    """Cross-entropy of probabilities against logits without selects: ``0 log 0 = 0``, and
+    +inf exactly where ``p`` has mass on an entry where ``q`` has none."""
+    zb, _, sb, missing = _plain_parts(b, axis)
+    lost = jnp.sum(p * missing, axis=axis, keepdims=True)
+    ce = jnp.log(sb) * jnp.sum(p, axis=axis, keepdims=True) - jnp.sum(
+        p * zb, axis=axis, keepdims=True
+    )
+    return jnp.squeeze(ce + _infinite_if_positive(lost), axis)
+
+
+def cross_entropy_with_logits(guarded: Callable, p: jax.Array, b: jax.Array, axis: int):
+    """``guarded(p, b)``, the cross-entropy of probabilities ``p`` against logits ``b``, with
+    its value from the select-free formulas and its derivatives from ``guarded`` itself.
+
+    For the unmasked, unsharded case with ``b`` below :data:`MIN_BLOCK_VOCAB` classes;
+    ``guarded`` must compute the same value with every boundary guard in place.
+    """
+
+    @jax.custom_jvp
+    def value(p, b):
+        return _bare_or_exact(_bare_soft_ce(p, b, axis), lambda: _exact_soft_ce(p, b, axis))
+
+    @value.defjvp
+    def _jvp(primals, tangents):
+        return jax.jvp(guarded, primals, tangents)
+
+    return value(p, b)
+
+
+def cross_entropy_from_labels(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """``-log softmax(logits)[label]`` along the last axis without a select inside the row
+    reduction; +inf for a label outside ``[0, num_classes)`` or on a ``-inf`` logit.
+
+    For unmasked, unsharded logits; the gradient is autodiff's (``softmax - onehot``).
+    """
+    lowest = jnp.finfo(logits.dtype).min  # keeps -inf - (-inf) out of an all -inf row
+    top = jnp.maximum(jax.lax.stop_gradient(jnp.max(logits, axis=-1)), lowest)
+    total = jnp.sum(jnp.exp(logits - top[..., None]), axis=-1)
+    # A row with mass sums to at least 1; one without (all -inf) gets log(tiny) and +inf.
+    log_total = jnp.log(jnp.maximum(total, jnp.finfo(logits.dtype).tiny))
+    num_classes = logits.shape[-1]
+    inside = (labels >= 0) & (labels < num_classes)
+    index = jnp.clip(labels, 0, num_classes - 1)[..., None]
+    picked = jnp.take_along_axis(logits, index, axis=-1)[..., 0]
+    return jnp.where(inside, log_total - (picked - top), jnp.inf)

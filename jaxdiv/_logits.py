@@ -125,9 +125,9 @@ def kl_divergence_from_logits(
     return r.finish(_fused.kl_from_logits(a, b, r.mask, None, r.axis, axis_name))
 
 
-def _probs_and_log_q(fn, p, q_logits, *, axis, where, base, axis_name):
+def _probs_and_logits(fn, p, q_logits, *, axis, where, base, axis_name):
     """Target probabilities (masked entries set to 0, never renormalised), the model's
-    log-probabilities (normalised over the unmasked entries) and the reduction.
+    logits (to be normalised over the unmasked entries) and the reduction.
 
     A NaN in either input reaches the value without a row check: ``p`` has mass in
     every row, and a NaN logit makes its whole row of ``log q`` NaN.
@@ -140,8 +140,7 @@ def _probs_and_log_q(fn, p, q_logits, *, axis, where, base, axis_name):
     (pp, b), axis, mask = core.merge_axes([pp, b], mask, axes)
     if mask is not None:
         pp = jnp.where(mask, pp, 0.0)
-    log_q = num.log_softmax(b, axis=axis, mask=mask, axis_name=axis_name)
-    return pp, log_q, core.Reduction(axis, mask, base, axis_name)
+    return pp, b, core.Reduction(axis, mask, base, axis_name)
 
 
 def cross_entropy_with_logits(
@@ -186,10 +185,17 @@ def cross_entropy_with_logits(
       1.1
     """
     fn = "cross_entropy_with_logits"
-    pp, log_q, r = _probs_and_log_q(
+    pp, b, r = _probs_and_logits(
         fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(-r.sum(num.mul_log(pp, log_q)))
+
+    def guarded(pp, b):
+        log_q = num.log_softmax(b, axis=r.axis, mask=r.mask, axis_name=axis_name)
+        return -r.sum(num.mul_log(pp, log_q))
+
+    if r.mask is None and axis_name is None and b.shape[r.axis] < _fused.MIN_BLOCK_VOCAB:
+        return r.finish(_fused.cross_entropy_with_logits(guarded, pp, b, r.axis))
+    return r.finish(guarded(pp, b))
 
 
 def kl_divergence_with_logits(
@@ -233,9 +239,10 @@ def kl_divergence_with_logits(
       0.2075
     """
     fn = "kl_divergence_with_logits"
-    pp, log_q, r = _probs_and_log_q(
+    pp, b, r = _probs_and_logits(
         fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
     )
+    log_q = num.log_softmax(b, axis=r.axis, mask=r.mask, axis_name=axis_name)
     return r.finish(r.sum(num.mul_log(pp, num.safe_log(pp) - log_q)))
 
 
@@ -398,6 +405,9 @@ def cross_entropy_from_integer_labels(
     keep = jnp.ones(batch_shape, bool) if ignore_index is None else labels != ignore_index
     if logits.shape[axis] == 0:  # no classes: every kept label is out of range
         return num.to_base(jnp.where(keep, jnp.inf, 0.0).astype(logits.dtype), base)
+    if mask is None and axis_name is None:
+        loss = _fused.cross_entropy_from_labels(logits, labels)
+        return num.to_base(jnp.where(keep, loss, 0.0), base)
     logp = num.log_softmax(logits, axis=axis, mask=mask, axis_name=axis_name)
     if mask is not None:
         keep = keep & num.pany(jnp.any(mask, axis=axis), axis_name)

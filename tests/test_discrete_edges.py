@@ -324,22 +324,99 @@ def test_bad_arguments_get_clear_errors(call, error, message):
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_select_free_values_equal_the_guarded_pass(fn, can_be_inf, dtype, rng):
-    """Small vocabularies without a mask get their values from select-free formulas; an
-    all-true mask takes the guarded pass. They agree at -inf logits (anywhere, also whole
-    rows), NaN, and logits of magnitude 1e4, to the last digits."""
-    shape = (400, 6)
+@pytest.mark.parametrize("vocab", [6, 100])
+@pytest.mark.parametrize("boundaries", ["finite", "-inf", "-inf and nan"])
+def test_select_free_values_equal_the_guarded_pass(fn, can_be_inf, dtype, vocab, boundaries, rng):
+    """Vocabularies below the row-block size without a mask get their values from
+    select-free formulas (a different one on either side of ``MAX_BARE_VOCAB``); an
+    all-true mask takes the guarded pass. They agree on finite logits of magnitude up to
+    1e4, and with -inf logits (anywhere, also whole rows) and NaN, to the last digits."""
+    shape = (400, vocab)
     a = rng.normal(size=shape) * rng.choice([1.0, 30.0, 1e4], size=(shape[0], 1))
     b = rng.normal(size=shape) * rng.choice([1.0, 30.0, 1e4], size=(shape[0], 1))
-    a[rng.uniform(size=shape) < 0.25] = -np.inf
-    b[rng.uniform(size=shape) < 0.25] = -np.inf
-    a[:8] = -np.inf  # rows without mass
-    b[8:16] = -np.inf
-    a[16, 2] = np.nan
-    b[17, 3] = np.nan
+    if boundaries != "finite":
+        a[rng.uniform(size=shape) < 0.25] = -np.inf
+        b[rng.uniform(size=shape) < 0.25] = -np.inf
+        a[:8] = -np.inf  # rows without mass
+        b[8:16] = -np.inf
+    if boundaries == "-inf and nan":
+        a[16, 2] = np.nan
+        b[17, 3] = np.nan
     a, b = a.astype(dtype), b.astype(dtype)
     plain = np.asarray(jax.jit(fn)(a, b))
     guarded = np.asarray(jax.jit(lambda x, y: fn(x, y, where=np.ones(shape, bool)))(a, b))
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
     np.testing.assert_allclose(plain, guarded, equal_nan=True, **tol)
-    assert np.isnan(plain).any() and np.isinf(plain).any() == can_be_inf  # cases exercised
+    if boundaries == "finite":
+        assert np.isfinite(plain).all()
+        return
+    assert np.isnan(plain).any() == (boundaries == "-inf and nan")
+    assert np.isinf(plain).any() == can_be_inf  # cases exercised
+
+
+def _boundary_logits(rng, shape, dtype):
+    """Logits of magnitude 1 to 1e4 with -inf entries, rows of -inf and one NaN."""
+    x = rng.normal(size=shape) * rng.choice([1.0, 30.0, 1e4], size=(shape[0], 1))
+    x[rng.uniform(size=shape) < 0.25] = -np.inf
+    x[:8] = -np.inf
+    x[16, 1] = np.nan
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("vocab", [6, 100])
+def test_unmasked_label_loss_equals_the_guarded_pass(dtype, vocab, rng):
+    """Unmasked integer-label cross-entropy takes a select-free row reduction; an all-true
+    mask takes the guarded pass. Values (labels in and out of range, on -inf logits,
+    ignored) and gradients agree."""
+    logits = _boundary_logits(rng, (300, vocab), dtype)
+    labels = rng.integers(-2, vocab + 2, size=300)
+    labels[::7] = -100
+
+    def loss(x, where=None):
+        fn = jaxdiv.cross_entropy_from_integer_labels
+        return fn(x, labels, ignore_index=-100, where=where)
+
+    mask = np.ones(logits.shape, bool)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+    plain, guarded = jax.jit(loss)(logits), jax.jit(lambda x: loss(x, mask))(logits)
+    np.testing.assert_allclose(plain, guarded, equal_nan=True, **tol)
+    assert np.isinf(plain).any() and np.isnan(plain).any() and (plain == 0).any()
+    finite_rows = np.isfinite(plain)
+
+    def mean_loss(x, where=None):
+        return jnp.mean(jnp.where(finite_rows, loss(x, where), 0.0))
+
+    g_plain = jax.jit(jax.grad(mean_loss))(logits)
+    g_guarded = jax.jit(jax.grad(lambda x: mean_loss(x, mask)))(logits)
+    np.testing.assert_allclose(g_plain[finite_rows], g_guarded[finite_rows], **tol)
+    assert np.isfinite(g_plain[finite_rows]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("vocab", [6, 100])
+def test_unmasked_soft_cross_entropy_equals_the_guarded_pass(dtype, vocab, rng):
+    """``cross_entropy_with_logits`` without a mask takes its value from select-free formulas
+    (and its derivatives from the guarded pass); with an all-true mask everything is guarded.
+    They agree where p has zeros, q_logits has -inf (also under p's zeros), whole rows of
+    -inf, and NaN."""
+    b = _boundary_logits(rng, (300, vocab), dtype)
+    p = rng.dirichlet(np.full(vocab, 0.3), size=300)
+    p[rng.uniform(size=p.shape) < 0.3] = 0.0
+    p[150:][np.isneginf(b[150:])] = 0.0  # these rows have no mass where q has none
+    p = p.astype(dtype)
+    fn = jaxdiv.cross_entropy_with_logits
+    mask = np.ones(b.shape, bool)
+    plain, guarded = jax.jit(fn)(p, b), jax.jit(lambda x, y: fn(x, y, where=mask))(p, b)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+    np.testing.assert_allclose(plain, guarded, equal_nan=True, **tol)
+    assert np.isinf(plain).any() and np.isnan(plain).any() and np.isfinite(plain).any()
+    ok = np.isfinite(plain)
+
+    def mean_loss(x, y, where=None):
+        return jnp.mean(jnp.where(ok, fn(x, y, where=where), 0.0))
+
+    g_plain = jax.jit(jax.grad(mean_loss, (0, 1)))(p, b)
+    g_guarded = jax.jit(jax.grad(lambda x, y: mean_loss(x, y, mask), (0, 1)))(p, b)
+    for gp, gg in zip(g_plain, g_guarded, strict=True):
+        np.testing.assert_allclose(gp[ok], gg[ok], **tol)
