@@ -126,7 +126,7 @@ def kl_divergence(
     \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log \frac{p_i}{q_i}
     $$
 
-    with `0 log(0/q) = 0` and `p log(p/0) = +inf`. Unlike
+    with $0 \log \frac{0}{q} = 0$ and $p \log \frac{p}{0} = +\infty$. Unlike
     `optax.kl_divergence(log_predictions, targets)`, the arguments are in the
     order of the notation.
 
@@ -220,9 +220,9 @@ def renyi_divergence(
     D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1} \log \sum_i p_i^\alpha q_i^{1 - \alpha}
     $$
 
-    with the limits `alpha = 0`: `-log sum_{p_i > 0} q_i`; `alpha = 1`:
-    KL(p || q); `alpha = inf`: `log max_{p_i > 0} p_i / q_i`. Non-decreasing in
-    `alpha`; `alpha = 0.5` gives twice the Bhattacharyya distance.
+    with the limits $D_0 = -\log \sum_{p_i > 0} q_i$,
+    $D_1 = \mathrm{KL}(p \,\|\, q)$ and $D_\infty = \log \max_{p_i > 0} p_i / q_i$.
+    Non-decreasing in `alpha`; `alpha = 0.5` gives twice the Bhattacharyya distance.
 
     Args:
       p: the first distribution, along `axis`.
@@ -387,7 +387,7 @@ def total_variation(
     \mathrm{TV}(p, q) = \tfrac{1}{2} \sum_i |p_i - q_i|
     $$
 
-    Pinsker's inequality bounds it by `sqrt(KL(p || q) / 2)` (KL in nats).
+    Pinsker's inequality bounds it by $\sqrt{\mathrm{KL}(p \,\|\, q) / 2}$ (KL in nats).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -436,7 +436,7 @@ def chi_square_divergence(
     \chi^2(p \,\|\, q) = \sum_i \frac{(p_i - q_i)^2}{q_i}
     $$
 
-    `+inf` where `q_i = 0 < p_i`. `KL(p || q) <= log(1 + chi^2(p || q))`.
+    `+inf` where `q_i = 0 < p_i`. $\mathrm{KL}(p \,\|\, q) \le \log(1 + \chi^2(p \,\|\, q))$.
 
     Examples:
       >>> import jax.numpy as jnp
