@@ -1,13 +1,15 @@
-"""The exponential-family base class: a pytree of natural parameters and its A(theta).
+r"""The exponential-family base class: a pytree of natural parameters and its A(theta).
 
 A member of an exponential family has density
 
-    p_theta(x) = h(x) exp(<theta, T(x)> - A(theta))
+$$
+p_\theta(x) = h(x) \exp\big(\langle \theta, T(x) \rangle - A(\theta)\big)
+$$
 
-with natural parameters `theta`, sufficient statistics `T`, base measure
-`h` and log-normalizer `A`. Everything else follows from `A` by automatic
-differentiation: the mean parameters are `grad A`, the Fisher information is
-`hess A`, and divergences between members are expressions in `A` (see
+with natural parameters $\theta$, sufficient statistics $T$, base measure
+$h$ and log-normalizer $A$. Everything else follows from $A$ by automatic
+differentiation: the mean parameters are $\nabla A$, the Fisher information is
+$\nabla^2 A$, and divergences between members are expressions in `A` (see
 [`jaxdiv.expfam`][jaxdiv.expfam]).
 
 A family is a frozen dataclass whose data fields are its natural parameters
