@@ -12,6 +12,8 @@ divergences get the cross term ``A(theta) - <theta, mu>`` in closed form.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
 import jax
 import jax.numpy as jnp
 
@@ -53,13 +55,20 @@ def gaussian_cross_term(m1, log_std1, m2, log_std2) -> jax.Array:
     return log_std2 + 0.5 * (jnp.exp(2 * (log_std1 - log_std2)) + jnp.square(z))
 
 
-class GaussianCoordinates:
+class GaussianCoordinates(ExponentialFamily):
     """Shared by the families of independent Gaussian coordinates (Normal, LogNormal,
     MultivariateNormalDiag): fields ``loc`` and ``log_std``, natural parameters
     ``(loc / var, -1 / (2 var))`` per coordinate."""
 
+    loc: jax.Array
+    log_std: jax.Array
+
+    if TYPE_CHECKING:  # the constructor each family's dataclass defines
+
+        def __init__(self, loc: jax.Array, log_std: jax.Array) -> None: ...
+
     @classmethod
-    def from_mean_std(cls, mean: jax.typing.ArrayLike, std: jax.typing.ArrayLike):
+    def from_mean_std(cls, mean: jax.typing.ArrayLike, std: jax.typing.ArrayLike) -> Self:
         """The member with mean ``mean`` and standard deviation ``std`` (> 0)."""
         fn = f"{cls.__name__}.from_mean_std"
         mean, std = cls._check_params(fn, mean=mean, std=std)
@@ -67,7 +76,7 @@ class GaussianCoordinates:
         return cls(mean, num.safe_log(std))
 
     @classmethod
-    def from_mean_log_std(cls, mean: jax.typing.ArrayLike, log_std: jax.typing.ArrayLike):
+    def from_mean_log_std(cls, mean: jax.typing.ArrayLike, log_std: jax.typing.ArrayLike) -> Self:
         """The member with mean ``mean`` and standard deviation ``exp(log_std)``.
 
         What an encoder outputs: with ``logvar``, pass ``log_std = logvar / 2``.
@@ -80,7 +89,7 @@ class GaussianCoordinates:
         return cls(mean, log_std)
 
     @classmethod
-    def _check_params(cls, fn, **named):
+    def _check_params(cls, fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
         return as_params(fn, **named)
 
     @classmethod
