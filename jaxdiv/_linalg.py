@@ -156,19 +156,26 @@ def _tril_solve_unrolled(tril: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.stack(rows, axis=-2)
 
 
-def _tril_solver(tril: jax.Array):
-    """``b -> tril^-1 b`` for one batch of lower-triangular matrices (lower triangle only).
+def _tril_solver(tril: jax.Array, batch: tuple[int, ...]):
+    """``b -> tril^-1 b`` for one batch of lower-triangular matrices (lower triangle only),
+    with ``tril`` and ``b`` broadcast to the batch shape ``batch``.
 
     Up to 8 x 8 by substitution, unrolled. Larger matrices are inverted once by
-    :func:`_tril_inverse_impl` and the inverse applied with one batched matrix
-    product, which XLA:CPU runs faster than a blocked substitution (a loop over
-    blocks of rows, or a recursion over halves, each needing a product per
-    block): the benchmark ``benchmarks/mvn_kl.py`` compares them.
+    :func:`_tril_inverse_impl` (at their own batch shape) and the inverse applied
+    with one batched matrix product, which XLA:CPU runs faster than a blocked
+    substitution (a loop over blocks of rows, or a recursion over halves, each
+    needing a product per block).
     """
-    if tril.shape[-1] <= _BASE_SIZE:
-        return lambda b: _tril_solve_unrolled(tril, b)
-    inverse = _tril_inverse_impl(tril)
-    return lambda b: matmul(inverse, b)
+    n = tril.shape[-1]
+    if n <= _BASE_SIZE:
+        tril = jnp.broadcast_to(tril, (*batch, n, n))
+        return lambda b: _tril_solve_unrolled(tril, jnp.broadcast_to(b, (*batch, *b.shape[-2:])))
+    inverse = jnp.broadcast_to(_tril_inverse_impl(tril), (*batch, n, n))
+    return lambda b: matmul(inverse, jnp.broadcast_to(b, (*batch, *b.shape[-2:])))
+
+
+def _solve_batch(tril: jax.Array, b: jax.Array) -> tuple[int, ...]:
+    return jnp.broadcast_shapes(tril.shape[:-2], b.shape[:-2])
 
 
 @jax.custom_jvp
@@ -185,17 +192,19 @@ def tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
       b: right-hand sides ``[..., n, m]``; the batch shapes broadcast.
 
     Returns:
-      ``x`` of shape ``[..., n, m]``.
+      ``x`` of shape ``[..., n, m]``, with the broadcast batch shape.
     """
-    return _tril_solver(jnp.tril(tril))(b)
+    return _tril_solver(jnp.tril(tril), _solve_batch(tril, b))(b)
 
 
 @tril_solve.defjvp
 def _tril_solve_jvp(primals, tangents):
     (tril, b), (dtril, db) = primals, tangents
-    solve = _tril_solver(jnp.tril(tril))
+    batch = _solve_batch(tril, b)
+    solve = _tril_solver(jnp.tril(tril), batch)
     x = solve(b)
-    return x, solve(db - matmul(jnp.tril(dtril), x))
+    dtril = jnp.broadcast_to(jnp.tril(dtril), (*batch, *dtril.shape[-2:]))
+    return x, solve(db - matmul(dtril, x))
 
 
 def _cholesky_unrolled(a: jax.Array) -> jax.Array:

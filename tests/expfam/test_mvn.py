@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import run_saved_inputs_script
+from jax.test_util import check_grads
 
 from jaxdiv import expfam
 
@@ -221,3 +222,118 @@ def test_matching_shapes_still_broadcast():
     p = MVN.from_mean_scale_tril(jnp.zeros((2, 1, 3)), jnp.broadcast_to(jnp.eye(3), (4, 3, 3)))
     assert p.batch_shape == (2, 4)
     assert _member(3).log_prob(jnp.zeros((5, 3))).shape == (5,)
+
+
+# ---------------------------------------------------------------- the closed forms in the factors
+
+
+def _factors(rng, batch, d, *, flip_signs=False):
+    """Random means and lower-triangular scale factors, float64 (a covariance L L')."""
+    a = rng.normal(size=(batch, d, d)) / np.sqrt(d)
+    low = np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + 0.5 * np.eye(d))
+    if flip_signs:  # a factor with negative diagonal entries stands for the same covariance
+        low = low * rng.choice([-1.0, 1.0], size=(batch, 1, d))
+    return rng.normal(size=(batch, d)), low
+
+
+def _oracle(m1, l1, m2, l2):
+    """KL, entropy of p and cross-entropy H(p, q) from the textbook covariance forms, float64."""
+    d = m1.shape[-1]
+    s1, s2 = l1 @ np.swapaxes(l1, -1, -2), l2 @ np.swapaxes(l2, -1, -2)
+    inv2 = np.linalg.inv(s2)
+    diff = m2 - m1
+    trace = np.einsum("bij,bji->b", inv2, s1)
+    maha = np.einsum("bi,bij,bj->b", diff, inv2, diff)
+    logdet1, logdet2 = np.linalg.slogdet(s1)[1], np.linalg.slogdet(s2)[1]
+    kl = 0.5 * (trace + maha - d + logdet2 - logdet1)
+    entropy = 0.5 * (d * (1 + np.log(2 * np.pi)) + logdet1)
+    cross = 0.5 * (trace + maha + d * np.log(2 * np.pi) + logdet2)
+    return kl, entropy, cross
+
+
+def _kl_gradients(m1, l1, m2, l2):
+    """d KL / d (m1, L1, m2, L2) in closed form (only the lower triangles are read).
+
+    With S = L L': dKL/dS1 = (S2^-1 - S1^-1) / 2, dKL/dS2 = (S2^-1 - S2^-1 (S1 + dd') S2^-1) / 2
+    (d = m2 - m1), and a symmetric G = dKL/dS gives dKL/dL = tril(2 G L).
+    """
+    s1, s2 = l1 @ np.swapaxes(l1, -1, -2), l2 @ np.swapaxes(l2, -1, -2)
+    inv1, inv2 = np.linalg.inv(s1), np.linalg.inv(s2)
+    diff = m2 - m1
+    g_m1 = -np.einsum("bij,bj->bi", inv2, diff)
+    g_s1 = 0.5 * (inv2 - inv1)
+    outer = s1 + diff[..., :, None] * diff[..., None, :]
+    g_s2 = 0.5 * (inv2 - inv2 @ outer @ inv2)
+    return g_m1, np.tril(2 * g_s1 @ l1), -g_m1, np.tril(2 * g_s2 @ l2)
+
+
+@pytest.mark.parametrize("d", [1, 3, 8, 12, 33])
+@pytest.mark.parametrize("build", ["scale_tril", "cov"])
+def test_kl_entropy_cross_entropy_match_the_covariance_forms(rng, d, build):
+    m1, l1 = _factors(rng, 4, d, flip_signs=build == "scale_tril")
+    m2, l2 = _factors(rng, 4, d, flip_signs=build == "scale_tril")
+
+    def member(m, low):
+        if build == "cov":
+            return MVN.from_mean_cov(m, low @ jnp.swapaxes(low, -1, -2))
+        return MVN.from_mean_scale_tril(m, low)
+
+    @jax.jit
+    def everything(m1, l1, m2, l2):
+        p, q = member(m1, l1), member(m2, l2)
+        return (
+            expfam.kl_divergence(p, q),
+            expfam.entropy(p),
+            expfam.cross_entropy(p, q),
+            expfam.bregman_kl(p, q),
+        )
+
+    kl, entropy, cross, bregman = everything(m1, l1, m2, l2)
+    want_kl, want_entropy, want_cross = _oracle(m1, l1, m2, l2)
+    np.testing.assert_allclose(kl, want_kl, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(entropy, want_entropy, rtol=1e-12)
+    np.testing.assert_allclose(cross, want_cross, rtol=1e-10)
+    np.testing.assert_allclose(bregman, want_kl, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("d", [3, 12])
+def test_kl_gradients_match_the_closed_form(rng, d):
+    args = (*_factors(rng, 3, d, flip_signs=True), *_factors(rng, 3, d))
+
+    def total_kl(m1, l1, m2, l2):
+        p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
+        return jnp.sum(expfam.kl_divergence(p, q))
+
+    grads = jax.jit(jax.grad(total_kl, argnums=(0, 1, 2, 3)))(*args)
+    for name, got, want in zip(("m1", "L1", "m2", "L2"), grads, _kl_gradients(*args), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=name)
+    check_grads(total_kl, args, order=2, modes=("fwd", "rev"))
+
+    def total_cross_entropy(m1, l1, m2, l2):
+        p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
+        return jnp.sum(expfam.cross_entropy(p, q))
+
+    check_grads(total_cross_entropy, args, order=1, modes=("fwd", "rev"))
+    # H(p) = const + sum log|L_ii|: the gradient in L is diag(1 / L_ii).
+    entropy_grad = jax.grad(
+        lambda low: jnp.sum(expfam.entropy(MVN.from_mean_scale_tril(args[0], low)))
+    )
+    np.testing.assert_allclose(
+        entropy_grad(args[1]), np.eye(d) / np.diagonal(args[1], axis1=-2, axis2=-1)[..., None, :]
+    )
+
+
+def test_stored_factors_and_natural_parameters_round_trip(rng):
+    m, low = _factors(rng, 2, 12)
+    p = MVN.from_mean_scale_tril(m, low)
+    np.testing.assert_array_equal(p.loc, m)
+    np.testing.assert_array_equal(p.scale_tril(), low)
+    cov = low @ np.swapaxes(low, -1, -2)
+    precision = np.linalg.inv(cov)
+    eta1, eta2 = p.natural_parameters()
+    np.testing.assert_allclose(eta1, np.einsum("bij,bj->bi", precision, m), rtol=1e-10)
+    np.testing.assert_allclose(eta2, -0.5 * precision, rtol=1e-10, atol=1e-12)
+    back = p.with_natural_parameters((eta1, eta2))
+    np.testing.assert_allclose(back.loc, m, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(back.covariance(), cov, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(p.precision_factor, np.linalg.inv(low), rtol=1e-10, atol=1e-12)
