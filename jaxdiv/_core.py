@@ -98,7 +98,7 @@ def prepare(
 
 
 def merge_axes(
-    arrays: list[jax.Array], mask: jax.Array | None, axes: tuple[int, ...]
+    arrays: list[jax.Array], mask: jax.Array | None, axes: tuple[int, ...] | None
 ) -> tuple[list[jax.Array], int, jax.Array | None]:
     """One distribution axis: returns `(arrays, axis, mask)`.
 
@@ -107,6 +107,8 @@ def merge_axes(
     fully masked row (one masked entry is appended), so every function gives
     0 there, as for a fully masked row.
     """
+    if axes is None:
+        raise TypeError("merge_axes needs the distribution axes (prepare with an axis).")
     if len(axes) > 1:
         arrays = [val.flatten_axes(x, axes) for x in arrays]
         mask = None if mask is None else val.flatten_axes(mask, axes)

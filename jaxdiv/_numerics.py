@@ -45,15 +45,14 @@ def guard(
     discards any cotangent there, so those entries get an exactly zero gradient.
 
     The selects are `lax.select` against `lax.full_like`, not `jnp.where`
-    with a scalar: reverse mode hoisted `jnp.where`'s broadcast constants out
-    of loops (the CPU row blocks), where they became arrays read on every
-    iteration (three 1 MiB arrays per block in the gradient of the fused KL).
+    with a scalar, so that reverse mode inside a loop does not turn the
+    broadcast scalar into a full-size array that every iteration reads.
     """
     cond = jnp.asarray(cond)
-    args = [jnp.asarray(a) for a in args]
-    shape = jnp.broadcast_shapes(cond.shape, *(a.shape for a in args))
+    arrays = [jnp.asarray(a) for a in args]
+    shape = jnp.broadcast_shapes(cond.shape, *(a.shape for a in arrays))
     cond = jnp.broadcast_to(cond, shape)
-    safe_args = [_fill_where_not(cond, jnp.broadcast_to(a, shape), safe) for a in args]
+    safe_args = [_fill_where_not(cond, jnp.broadcast_to(a, shape), safe) for a in arrays]
     return _fill_where_not(cond, fn(*safe_args), otherwise)
 
 
@@ -126,7 +125,7 @@ def vary(tree, axis_name):
     if hasattr(jax.lax, "pcast"):
         return jax.tree.map(lambda x: jax.lax.pcast(x, axis_name, to="varying"), tree)
     if hasattr(jax.lax, "pvary"):
-        return jax.tree.map(lambda x: jax.lax.pvary(x, axis_name), tree)
+        return jax.tree.map(lambda x: jax.lax.pvary(x, axis_name), tree)  # type: ignore[attr-defined]
     return tree
 
 
@@ -150,7 +149,9 @@ def pany(x: jax.Array, axis_name: str | None) -> jax.Array:
     return x if axis_name is None else pmax(x.astype(jnp.int32), axis_name) > 0
 
 
-def logsumexp(s: jax.Array, *, axis: int, axis_name: str | None = None) -> jax.Array:
+def logsumexp(
+    s: jax.Array, *, axis: int | tuple[int, ...], axis_name: str | None = None
+) -> jax.Array:
     """`log(sum(exp(s)))` over `axis`, finite-gradient at the boundaries.
 
     A row that is entirely `-inf` gives `-inf`; a row holding `+inf` gives
@@ -177,7 +178,11 @@ class SoftmaxParts(NamedTuple):
 
 
 def row_shift(
-    logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
+    logits: jax.Array,
+    *,
+    axis: int | tuple[int, ...],
+    mask: jax.Array | None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     """The maximum of each row's unmasked logits (dims kept), 0 for a row without a finite
     maximum; no gradient flows through it. With `axis_name` it is combined with `pmax`."""
@@ -197,7 +202,7 @@ def shifted(logits: jax.Array, *, mask: jax.Array | None, shift: jax.Array) -> j
 def softmax_parts(
     logits: jax.Array,
     *,
-    axis: int,
+    axis: int | tuple[int, ...],
     mask: jax.Array | None,
     axis_name: str | None = None,
     shift: jax.Array | None = None,
@@ -221,7 +226,11 @@ def softmax_parts(
 
 
 def log_softmax(
-    logits: jax.Array, *, axis: int, mask: jax.Array | None, axis_name: str | None = None
+    logits: jax.Array,
+    *,
+    axis: int | tuple[int, ...],
+    mask: jax.Array | None,
+    axis_name: str | None = None,
 ) -> jax.Array:
     """Log-probabilities from logits, normalised over the unmasked entries (see
     `softmax_parts`): `-inf` for masked entries, `-inf` logits and
@@ -263,7 +272,7 @@ def masked_mean(
     acc = jnp.promote_types(values.dtype, jnp.float32)
     values = values.astype(acc)
     if where is None:
-        total, count = jnp.sum(values), values.size
+        total, count = jnp.sum(values), jnp.asarray(values.size, acc)
     else:
         where = jnp.broadcast_to(jnp.asarray(where, bool), values.shape)
         total = jnp.sum(jnp.where(where, values, jnp.zeros((), acc)))

@@ -157,14 +157,16 @@ def compute_dtype(*arrays: jax.Array) -> np.dtype:
     return jnp.dtype(jnp.float32) if jnp.finfo(dtype).bits < 32 else dtype
 
 
-def normalize_axis(axis: int, ndim: int, *, fn: str) -> int:
+def normalize_axis(axis: Any, ndim: int, *, fn: str) -> int:
+    """`axis` (any integer, NumPy's too, never a bool) in `[0, ndim)`."""
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"jaxdiv.{fn}: axis must be an int or a tuple of ints, got {axis!r}.")
-    if not -ndim <= axis < ndim:
+    index = operator.index(axis)
+    if not -ndim <= index < ndim:
         raise ValueError(
             f"jaxdiv.{fn}: axis {axis} is out of range for inputs with {ndim} dimensions."
         )
-    return int(axis) % ndim
+    return index % ndim
 
 
 def normalize_axes(axis: int | Sequence[int], ndim: int, *, fn: str) -> tuple[int, ...]:
@@ -328,7 +330,12 @@ def _tolerance(dtype) -> float:
 
 
 def check_probabilities(
-    name: str, p: jax.Array, *, axis: int | None, mask: jax.Array | None, fn: str
+    name: str,
+    p: jax.Array,
+    *,
+    axis: int | tuple[int, ...] | None,
+    mask: jax.Array | None,
+    fn: str,
 ) -> None:
     """Opt-in value checks on probabilities (traced only inside [`checked`][jaxdiv.checked]).
 

@@ -252,7 +252,9 @@ def _select(mask: jax.Array, a: ExponentialFamily, b: ExponentialFamily) -> Expo
     return jax.tree.map(lambda x, y: jnp.where(_expand(mask, x), x, y), a, b)
 
 
-def _mixture(p: ExponentialFamily, q: ExponentialFamily, alpha: float):
+def _mixture(
+    p: ExponentialFamily, q: ExponentialFamily, alpha: float
+) -> tuple[ExponentialFamily, jax.Array]:
     """The member at `alpha theta_p + (1 - alpha) theta_q` and where it has no mass.
 
     Equal infinite parameters stay as they are (`inf - inf` would be NaN).
@@ -272,7 +274,9 @@ def _mixture(p: ExponentialFamily, q: ExponentialFamily, alpha: float):
     return mix, clash | (mix.log_normalizer() == -jnp.inf)
 
 
-def _chernoff_gap(p: ExponentialFamily, q: ExponentialFamily, alpha: float, fn: str) -> jax.Array:
+def _chernoff_gap(
+    p: ExponentialFamily, q: ExponentialFamily, alpha: float, fn: str
+) -> tuple[jax.Array, jax.Array]:
     r"""`alpha A(theta_p) + (1 - alpha) A(theta_q) - A(theta_m)`, `theta_m` the mixture.
 
     Written as `alpha KL(m || p) + (1 - alpha) KL(m || q)` (the affine part of

@@ -44,7 +44,7 @@ def check_key(key, fn: str) -> jax.Array:
         if jnp.issubdtype(dtype, jax.dtypes.prng_key) or (
             dtype == jnp.uint32 and key.shape[-1:] == (2,)
         ):
-            return key
+            return jnp.asarray(key)
         what = f"an array of dtype {dtype} and shape {key.shape}"
     else:
         what = repr(key) if key is None else f"{type(key).__name__} {key!r}"
