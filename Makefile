@@ -4,10 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: help demo tour test docs notebooks lint format bench clean
+.PHONY: help demo tour test docs notebooks lint typecheck format bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "jaxdiv needs Python >= 3.11; set PYTHON=python3.11")'
@@ -29,9 +29,10 @@ demo: $(VENV)/.stamp-experiments  ## forward vs reverse KL fits: figures and met
 tour: $(VENV)/.stamp-base  ## the tour of coding costs (entropy, cross-entropy, KL, JS)
 	$(PY) -m experiments.tour
 
-test: $(VENV)/.stamp-test  ## lint, format check and the whole test suite (doctests included)
+test: $(VENV)/.stamp-test  ## lint, format check, type check and the whole test suite (doctests included)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 
 bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: tables printed, JSON in results/benchmarks
@@ -47,6 +48,9 @@ notebooks: $(VENV)/.stamp-test  ## re-run every notebook and store it with its o
 
 lint: $(VENV)/.stamp-test  ## ruff check only
 	$(PY) -m ruff check .
+
+typecheck: $(VENV)/.stamp-test  ## mypy over jaxdiv/ (configured in pyproject.toml)
+	$(PY) -m mypy
 
 format: $(VENV)/.stamp-test  ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff format .
