@@ -324,11 +324,12 @@ def test_bad_arguments_get_clear_errors(call, error, message):
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("vocab", [6, 100])
+@pytest.mark.parametrize("vocab", [6, 100, 300])
 @pytest.mark.parametrize("boundaries", ["finite", "-inf", "-inf and nan"])
 def test_select_free_values_equal_the_guarded_pass(fn, can_be_inf, dtype, vocab, boundaries, rng):
     """Vocabularies below the row-block size without a mask get their values from
-    select-free formulas (a different one on either side of ``MAX_BARE_VOCAB``); an
+    select-free formulas (a different one on either side of ``MAX_BARE_VOCAB_KL`` and
+    ``MAX_BARE_VOCAB_CE``); an
     all-true mask takes the guarded pass. They agree on finite logits of magnitude up to
     1e4, and with -inf logits (anywhere, also whole rows) and NaN, to the last digits."""
     shape = (400, vocab)
