@@ -2,8 +2,10 @@
 
 ``python -m experiments.run_notebooks`` (``make notebooks``) runs every notebook
 in ``notebooks/`` top to bottom in the full configuration and rewrites it, with
-its outputs, atomically; ``--check`` runs without writing. The tests call
-:func:`execute` with ``JAXDIV_NOTEBOOK_FAST=1`` for a smaller configuration.
+its outputs, atomically; ``--check`` runs without writing. Each kernel starts in
+``notebooks/`` without the repository root on its path, as in Jupyter, so a
+notebook sees the installed ``jaxdiv`` only. The tests call :func:`execute`
+with ``fast=True`` (``JAXDIV_NOTEBOOK_FAST=1``) for a smaller configuration.
 """
 
 from __future__ import annotations
@@ -18,29 +20,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = os.path.join(ROOT, "notebooks")
 
 
-def execute(path: str, *, fast: bool = False, timeout: int = 600):
-    """Runs the notebook at ``path`` in a fresh ``python3`` kernel; returns it with outputs.
+def kernel_environment(*, fast: bool) -> dict[str, str]:
+    """The environment of a notebook's kernel: this one without the repository on PYTHONPATH.
 
-    The kernel starts in the repository root, so ``import experiments`` works.
-    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    A notebook must run against the installed package only, as it does when a
+    user opens it in Jupyter; ``JAXDIV_NOTEBOOK_FAST`` selects the smaller
+    configuration.
+    """
+    env = dict(os.environ)
+    paths = [
+        p for p in env.pop("PYTHONPATH", "").split(os.pathsep) if p and os.path.abspath(p) != ROOT
+    ]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["JAXDIV_NOTEBOOK_FAST"] = "1" if fast else "0"
+    return env
+
+
+def execute_notebook(nb, *, fast: bool = False, timeout: int = 600):
+    """Runs the notebook ``nb`` in a fresh ``python3`` kernel started in ``notebooks/``.
+
+    The kernel's working directory is ``notebooks/`` and its ``sys.path`` does
+    not hold the repository root (see :func:`kernel_environment`), as when a
+    user opens the file in Jupyter: only the installed ``jaxdiv`` is
+    importable, not ``experiments``. Raises
+    ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
     """
     import nbclient
+
+    client = nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
+    )
+    client.execute(env=kernel_environment(fast=fast))
+    return nb
+
+
+def execute(path: str, *, fast: bool = False, timeout: int = 600):
+    """Runs the notebook at ``path`` (see :func:`execute_notebook`); returns it with outputs."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
-    env_fast = os.environ.get("JAXDIV_NOTEBOOK_FAST")
-    os.environ["JAXDIV_NOTEBOOK_FAST"] = "1" if fast else "0"
-    try:
-        client = nbclient.NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": ROOT}}
-        )
-        client.execute()
-    finally:
-        if env_fast is None:
-            os.environ.pop("JAXDIV_NOTEBOOK_FAST", None)
-        else:
-            os.environ["JAXDIV_NOTEBOOK_FAST"] = env_fast
-    return nb
+    return execute_notebook(nbformat.read(path, as_version=4), fast=fast, timeout=timeout)
 
 
 def key_numbers(nb) -> dict[str, float]:
