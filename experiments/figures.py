@@ -1,8 +1,9 @@
 """The figures of the fitting experiments, from the results that :mod:`experiments.demo` computes.
 
 Each function takes plain results (dicts of numbers and fitted mixtures) and
-returns a matplotlib figure; :func:`save` writes one atomically. The notebooks
-call the same functions.
+returns a matplotlib figure; :func:`save` writes one atomically. Used by the
+command line only: the notebooks run on the installed package and draw their
+own figures.
 """
 
 from __future__ import annotations

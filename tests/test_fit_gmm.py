@@ -149,6 +149,7 @@ def test_cli_writes_metrics_and_figure(tmp_path):
         (["fit", "--divergence", "hellinger"], "unknown divergence"),
         (["fit", "--divergence", "renyi", "--alpha", "0"], "alpha must be"),
         (["fit", "--divergence", "renyi", "--alpha", "nan"], "alpha must be"),
+        (["fit", "--divergence", "alpha", "--alpha", "-1"], "alpha must be"),
         (["fit", "--learning-rate", "-0.1"], "learning rate must be"),
         (["fit", "--components", "0"], "components must be >= 1"),
         (["fit", "--optimizer", "newton"], "unknown optimizer"),
@@ -303,3 +304,10 @@ def test_strict_json_writes_non_finite_numbers_as_null_and_says_why(tmp_path):
         and "curves[0][0]" in notes["curves"]
     )
     assert set(notes) == {"kl", "nested.values[1]", "curves"}
+
+
+def test_every_divergence_of_the_command_line_runs_through_jaxdiv_fit():
+    config = gmm.FitConfig(divergence="alpha", alpha=0.5, steps=20, restarts=2, num_samples=64)
+    result = gmm.fit(config)
+    assert result.divergence == "alpha" and result.losses.shape == (2, 20)
+    assert np.all(np.isfinite(result.losses)) and np.all(np.asarray(result.reverse_kl) > 0)
