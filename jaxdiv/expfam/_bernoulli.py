@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 
@@ -9,7 +11,7 @@ from jaxdiv import _binary
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 def logits_from_probs(p: jax.Array) -> jax.Array:
@@ -75,32 +77,32 @@ class Bernoulli(UnitBaseMeasure, ExponentialFamily):
         return cls(x)
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> Bernoulli:
+    def from_mean_parameters(cls, mu: Params) -> Bernoulli:
         return cls.from_probs(mu[0])
 
     @property
     def probs(self) -> jax.Array:
         return jax.nn.sigmoid(self.logits)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return jax.nn.softplus(self.logits)
 
-    def log_normalizer_minus_inner(self, other):
+    def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
         return binary_log_normalizer_minus_inner(other.logits, self.logits)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         return (self.probs,)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.asarray(x, self.dtype),)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         return binary_log_prob(self.logits, jnp.asarray(x, self.dtype))
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return ~jnp.isnan(self.logits)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.bernoulli(key, jnp.broadcast_to(self.probs, shape), shape).astype(
             self.dtype

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import betaln, digamma
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @jax.custom_jvp
@@ -50,27 +52,27 @@ class Beta(UnitBaseMeasure, ExponentialFamily):
         return cls(a - 1, b - 1)
 
     @classmethod
-    def _newton_start(cls, mu):
+    def _newton_start(cls, mu: Params) -> Self:
         zero = jnp.zeros_like(jnp.asarray(mu[0]))
         return cls(zero, zero)  # the uniform distribution
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         # betaln, not lgamma(a) + lgamma(b) - lgamma(a + b): at a = 1, b = 1e4 the three
         # log-gammas of size 8e4 cancel to -9.2, which float32 gets wrong in the third digit.
         return log_beta(self.a_m1 + 1, self.b_m1 + 1)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         a, b = self.a_m1 + 1, self.b_m1 + 1
         return (digamma(a) - digamma(a + b), digamma(b) - digamma(a + b))
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (jnp.log(x), jnp.log1p(-x))
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return (self.a_m1 > -1) & (self.b_m1 > -1)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.beta(
             key,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 
@@ -14,6 +16,7 @@ from jaxdiv.expfam._bernoulli import (
 )
 from jaxdiv.expfam._family import (
     ExponentialFamily,
+    Params,
     as_params,
     family,
     log_factorial,
@@ -55,37 +58,37 @@ class Binomial(ExponentialFamily):
         return cls(logits_from_probs(p), total_count)
 
     @classmethod
-    def from_mean_parameters(cls, mu, *, total_count: int) -> Binomial:
+    def from_mean_parameters(cls, mu: Params, *, total_count: int) -> Binomial:
         return cls.from_count_probs(total_count, mu[0] / total_count)
 
     @property
     def probs(self) -> jax.Array:
         return jax.nn.sigmoid(self.logits)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return self.total_count * jax.nn.softplus(self.logits)
 
-    def log_normalizer_minus_inner(self, other):
+    def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
         return self.total_count * binary_log_normalizer_minus_inner(other.logits, self.logits)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         return (self.total_count * self.probs,)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         x = jnp.asarray(x, self.dtype)
         n = self.total_count
         return _log_choose(n, x) + n * binary_log_prob(self.logits, x / n)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return ~jnp.isnan(self.logits)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.asarray(x, self.dtype),)
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return _log_choose(self.total_count, jnp.asarray(x, self.dtype))
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         """`E[log C(n, X)]`, summed exactly over the n + 1 outcomes."""
         support = jnp.arange(self.total_count + 1, dtype=self.dtype)
         support = jnp.broadcast_to(support, (*self.batch_shape, self.total_count + 1))
@@ -98,7 +101,7 @@ class Binomial(ExponentialFamily):
         )
         return jnp.sum(jnp.exp(log_pmf) * _log_choose(self.total_count, support), axis=-1)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.binomial(
             key, self.total_count, jnp.broadcast_to(self.probs, shape), shape

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 
 from jaxdiv import _logits, _numerics
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -55,7 +57,7 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
         return cls(_numerics.safe_log(p))
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> Categorical:
+    def from_mean_parameters(cls, mu: Params) -> Categorical:
         return cls.from_probs(mu[0])
 
     @classmethod
@@ -73,32 +75,32 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
     def probs(self) -> jax.Array:
         return jax.nn.softmax(self.logits, axis=-1)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return _numerics.logsumexp(self.logits, axis=-1)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         return (self.probs,)
 
-    def log_normalizer_minus_inner(self, other):
+    def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
         """`-sum_k p_k log q_k` with `0 log 0 = 0`, `p` the other member, `q` this one."""
         logq = _numerics.log_softmax(self.logits, axis=-1, mask=None)
         p, logq = jnp.broadcast_arrays(other.probs, logq)
         return -jnp.sum(_numerics.mul_log(p, logq), axis=-1)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         finite = jnp.isfinite(self.logits)
         return jnp.any(finite, -1) & jnp.all(finite | (self.logits == -jnp.inf), -1)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jax.nn.one_hot(x, self.num_categories, dtype=self.dtype),)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         logp = jax.nn.log_softmax(self.logits, axis=-1)
         onehot = self.sufficient_statistics(x)[0]
         logp, onehot = jnp.broadcast_arrays(logp, onehot)
         return jnp.sum(_numerics.mul_log(onehot, logp), axis=-1)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.categorical(key, self.logits, axis=-1, shape=shape)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma
 
 from jaxdiv import _validation as val
 from jaxdiv.expfam._beta import log_beta
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -42,14 +44,14 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         return cls(alpha - 1)
 
     @classmethod
-    def _newton_start(cls, mu):
+    def _newton_start(cls, mu: Params) -> Self:
         return cls(jnp.zeros_like(jnp.asarray(mu[0])))  # the uniform distribution
 
     @property
     def concentration(self) -> jax.Array:
         return self.concentration_m1 + 1
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         """`log B(alpha) = sum_k betaln(alpha_1 + ... + alpha_(k-1), alpha_k)` for k >= 2.
 
         The telescoping product of Beta functions avoids the cancellation of
@@ -59,17 +61,17 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
         partial = jnp.cumsum(alpha, -1)[..., :-1]
         return jnp.sum(log_beta(partial, alpha[..., 1:]), -1)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         alpha = self.concentration
         return (digamma(alpha) - digamma(jnp.sum(alpha, -1, keepdims=True)),)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.log(jnp.asarray(x, self.dtype)),)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return jnp.all(self.concentration_m1 > -1, axis=-1)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.dirichlet(
             key,

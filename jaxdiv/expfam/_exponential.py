@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -31,26 +31,26 @@ class Exponential(UnitBaseMeasure, ExponentialFamily):
         return cls(-rate)
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> Exponential:
+    def from_mean_parameters(cls, mu: Params) -> Exponential:
         return cls.from_rate(1 / mu[0])
 
     @property
     def rate(self) -> jax.Array:
         return -self.neg_rate
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return -jnp.log(self.rate)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         return (1 / self.rate,)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.asarray(x, self.dtype),)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return self.neg_rate < 0
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Reparameterised: `E / rate` with `E ~ Exponential(1)`."""
         shape = tuple(shape) + self.batch_shape
         return jax.random.exponential(key, shape, self.dtype) / jnp.broadcast_to(self.rate, shape)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -37,7 +39,7 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
         return cls(shape - 1, -rate)
 
     @classmethod
-    def _newton_start(cls, mu):
+    def _newton_start(cls, mu: Params) -> Self:
         mean = jnp.asarray(mu[1])
         return cls(jnp.zeros_like(mean), -1 / mean)  # the Exponential with the same mean
 
@@ -49,22 +51,22 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
     def rate(self) -> jax.Array:
         return -self.neg_rate
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         a = self.concentration
         return gammaln(a) - a * jnp.log(self.rate)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         a, b = self.concentration, self.rate
         return (digamma(a) - jnp.log(b), a / b)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (jnp.log(x), x)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return (self.shape_m1 > -1) & (self.neg_rate < 0)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Reparameterised (implicit gradients of `jax.random.gamma`)."""
         shape = tuple(shape) + self.batch_shape
         draw = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.dtype)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -36,27 +36,27 @@ class Geometric(UnitBaseMeasure, ExponentialFamily):
         return cls(num.safe_log1m(p))
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> Geometric:
+    def from_mean_parameters(cls, mu: Params) -> Geometric:
         return cls.from_probs(1 / (1 + mu[0]))
 
     @property
     def probs(self) -> jax.Array:
         return -jnp.expm1(self.log_failure)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return -jnp.log(-jnp.expm1(self.log_failure))
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.asarray(x, self.dtype),)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         """`E[X] = (1 - p) / p`, 0 at `p = 1`."""
         return (jnp.exp(self.log_failure - jnp.log(self.probs)),)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return self.log_failure < 0
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         u = jax.random.uniform(key, shape, self.dtype, minval=jnp.finfo(self.dtype).tiny)
         return jnp.floor(jnp.log(u) / jnp.broadcast_to(self.log_failure, shape))

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import family
+from jaxdiv.expfam._family import Params, family
 from jaxdiv.expfam._normal import Normal, gaussian_kl
 
 
@@ -26,17 +26,17 @@ class LogNormal(Normal):
       1.418939
     """
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         logx = jnp.log(jnp.asarray(x, self.dtype))
         return (logx, jnp.square(logx))
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return -0.5 * LOG_2PI - jnp.log(jnp.asarray(x, self.dtype))
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         return -0.5 * LOG_2PI - self.loc
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Reparameterised: `exp(loc + std * N(0, 1))`."""
         return jnp.exp(super().sample(key, shape))
 

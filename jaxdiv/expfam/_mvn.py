@@ -9,6 +9,8 @@ gradient of a KL between two batches of these Gaussians does
 
 from __future__ import annotations
 
+from typing import Self
+
 import jax
 import jax.numpy as jnp
 
@@ -16,7 +18,7 @@ from jaxdiv import _linalg
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
 
 def _check_vector_and_matrix(fn: str, vec_name: str, vec, mat_name: str, mat) -> None:
@@ -100,7 +102,9 @@ class MultivariateNormal(ExponentialFamily):
     natural_event_ndims = (1, 2)
 
     @classmethod
-    def from_mean_cov(cls, mean, cov) -> MultivariateNormal:
+    def from_mean_cov(
+        cls, mean: jax.typing.ArrayLike, cov: jax.typing.ArrayLike
+    ) -> MultivariateNormal:
         """The member with mean `mean` `[..., d]` and covariance `cov` `[..., d, d]`."""
         fn = f"{cls.__name__}.from_mean_cov"
         mean, cov = _mean_and_matrix(fn, mean, "cov", cov)
@@ -112,7 +116,9 @@ class MultivariateNormal(ExponentialFamily):
         return cls._broadcast(mean, chol)
 
     @classmethod
-    def from_mean_scale_tril(cls, mean, scale_tril) -> MultivariateNormal:
+    def from_mean_scale_tril(
+        cls, mean: jax.typing.ArrayLike, scale_tril: jax.typing.ArrayLike
+    ) -> MultivariateNormal:
         """The member with mean `mean` and covariance `scale_tril scale_tril'`.
 
         Only the lower triangle of `scale_tril` is read; its diagonal must not
@@ -136,19 +142,19 @@ class MultivariateNormal(ExponentialFamily):
         )
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> MultivariateNormal:
+    def from_mean_parameters(cls, mu: Params) -> MultivariateNormal:
         m1, m2 = (jnp.asarray(m) for m in mu)
         fn = f"{cls.__name__}.from_mean_parameters"
         _check_vector_and_matrix(fn, "E[x] (mu[0])", m1, "E[x x'] (mu[1])", m2)
         return cls.from_mean_cov(m1, m2 - m1[..., :, None] * m1[..., None, :])
 
     # The stored (loc, scale) are not the natural parameters: convert both ways.
-    def natural_parameters(self):
+    def natural_parameters(self) -> Params:
         g = self.precision_factor
         eta1 = _rmatvec(g, _matvec(g, self.loc))  # G' G mean
         return (eta1, -0.5 * _linalg.matmul(jnp.swapaxes(g, -1, -2), g))
 
-    def with_natural_parameters(self, theta):
+    def with_natural_parameters(self, theta: Params) -> MultivariateNormal:
         eta1, eta2 = (jnp.asarray(t) for t in theta)
         fn = f"{type(self).__name__}.with_natural_parameters"
         _check_vector_and_matrix(fn, "theta[0]", eta1, "theta[1]", eta2)
@@ -177,12 +183,12 @@ class MultivariateNormal(ExponentialFamily):
     def covariance(self) -> jax.Array:
         return _linalg.matmul(self.scale, jnp.swapaxes(self.scale, -1, -2))
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         """`A = |L^-1 mean|^2 / 2 + log|det L|`."""
         w = _linalg.tril_solve(self.scale, self.loc[..., None])[..., 0]
         return 0.5 * jnp.sum(jnp.square(w), -1) + _linalg.log_abs_diag(self.scale)
 
-    def log_normalizer_minus_inner(self, other):
+    def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
         """The cross-entropy `H(other, self)` without `other`'s base-measure term.
 
         `(|L^-1 L_o|_F^2 + |L^-1 (m_o - m)|^2) / 2 + log|det L|` with `L` this
@@ -194,18 +200,18 @@ class MultivariateNormal(ExponentialFamily):
             return jnp.broadcast_to(half_d + _linalg.log_abs_diag(self.scale), self.batch_shape)
         return _cross_term(other, self)
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         m = self.loc
         return (m, self.covariance() + m[..., :, None] * m[..., None, :])
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (x, x[..., :, None] * x[..., None, :])
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * num.LOG_2PI, self.dtype)
 
-    def log_prob(self, x):
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         """`log p(x)` at points `x` of shape `[..., d]`.
 
         The dimension is checked here rather than in
@@ -220,10 +226,10 @@ class MultivariateNormal(ExponentialFamily):
             )
         return super().log_prob(x)
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         return jnp.full(self.batch_shape, -0.5 * self.dim * num.LOG_2PI, self.dtype)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         scale = self.scale
         return (
             jnp.all(jnp.isfinite(self.loc), -1)
@@ -231,7 +237,7 @@ class MultivariateNormal(ExponentialFamily):
             & jnp.all(_linalg.diag(scale) != 0, -1)
         )
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Reparameterised: `mean + L z` with `z ~ N(0, I)` (covariance `L L'`)."""
         z = jax.random.normal(key, tuple(shape) + self.batch_shape + (self.dim,), self.dtype)
         scale = jnp.broadcast_to(self.scale, (*z.shape, self.dim))

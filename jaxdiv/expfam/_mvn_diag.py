@@ -52,10 +52,10 @@ class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
     def dim(self) -> int:
         return self.loc.shape[-1]
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return jnp.full(jnp.shape(x)[:-1], -0.5 * self.dim * LOG_2PI, self.dtype)
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         return jnp.full(self.batch_shape, -0.5 * self.dim * LOG_2PI, self.dtype)
 
 

@@ -21,7 +21,7 @@ from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._divergences import register_kl
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
 
 def expm1_minus_x(x: jax.Array) -> jax.Array:
@@ -93,15 +93,15 @@ class GaussianCoordinates(ExponentialFamily):
         return as_params(fn, **named)
 
     @classmethod
-    def from_mean_parameters(cls, mu):
+    def from_mean_parameters(cls, mu: Params) -> Self:
         m1, m2 = mu
         return cls.from_mean_std(m1, jnp.sqrt(m2 - jnp.square(m1)))
 
-    def natural_parameters(self):
+    def natural_parameters(self) -> Params:
         precision = jnp.exp(-2 * self.log_std)
         return (self.loc * precision, -0.5 * precision)
 
-    def with_natural_parameters(self, theta):
+    def with_natural_parameters(self, theta: Params) -> Self:
         eta1, eta2 = theta
         return type(self)(-eta1 / (2 * eta2), -0.5 * jnp.log(-2 * eta2))
 
@@ -117,28 +117,28 @@ class GaussianCoordinates(ExponentialFamily):
         nd = self.natural_event_ndims[0]
         return jnp.sum(x, axis=tuple(range(x.ndim - nd, x.ndim)))
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         """``A = loc^2 / (2 var) + log std`` per coordinate."""
         return self._sum_event(0.5 * jnp.square(self.loc * jnp.exp(-self.log_std)) + self.log_std)
 
-    def log_normalizer_minus_inner(self, other):
+    def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
         return self._sum_event(
             gaussian_cross_term(other.loc, other.log_std, self.loc, self.log_std)
         )
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         m = self.loc
         return (m, jnp.square(m) + self.var)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (x, jnp.square(x))
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         ok = jnp.isfinite(self.loc) & jnp.isfinite(self.log_std)
         return jnp.all(ok, axis=tuple(range(ok.ndim - self.natural_event_ndims[0], ok.ndim)))
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Reparameterised: ``loc + std * N(0, 1)``."""
         z = jax.random.normal(key, tuple(shape) + self.loc.shape, self.dtype)
         loc, std = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.std))
@@ -167,10 +167,10 @@ class Normal(GaussianCoordinates, ExponentialFamily):
     log_std: jax.Array
     natural_event_ndims = (0, 0)
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return jnp.full(jnp.shape(x), -0.5 * LOG_2PI, self.dtype)
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         return jnp.full(self.batch_shape, -0.5 * LOG_2PI, self.dtype)
 
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, as_params, family, log_factorial
+from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family, log_factorial
 
 # E[log X!] is summed exactly over 0.._SUM_TERMS-1 below _SERIES_FROM, where the
 # neglected tail is below 1e-100; above, the entropy's asymptotic series is used
@@ -40,29 +40,29 @@ class Poisson(ExponentialFamily):
         return cls(num.safe_log(rate))
 
     @classmethod
-    def from_mean_parameters(cls, mu) -> Poisson:
+    def from_mean_parameters(cls, mu: Params) -> Poisson:
         return cls.from_rate(mu[0])
 
     @property
     def rate(self) -> jax.Array:
         return jnp.exp(self.log_rate)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         return self.rate
 
-    def mean_parameters(self):
+    def mean_parameters(self) -> Params:
         return (self.rate,)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         return (jnp.asarray(x, self.dtype),)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         return self.log_rate < jnp.inf
 
-    def log_base_measure(self, x):
+    def log_base_measure(self, x: jax.typing.ArrayLike) -> jax.Array:
         return -log_factorial(jnp.asarray(x, self.dtype))
 
-    def expected_log_base_measure(self):
+    def expected_log_base_measure(self) -> jax.Array:
         """`-E[log X!]`: an exact sum for rates below 200, the asymptotic series above."""
         lam = self.rate
         small = jnp.minimum(lam, _SERIES_FROM)[..., None]
@@ -82,6 +82,6 @@ class Poisson(ExponentialFamily):
         series = big - big * jnp.log(big) - entropy
         return jnp.where(lam < _SERIES_FROM, exact, series)
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         shape = tuple(shape) + self.batch_shape
         return jax.random.poisson(key, jnp.broadcast_to(self.rate, shape), shape).astype(self.dtype)

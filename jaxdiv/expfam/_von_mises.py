@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Self
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +11,7 @@ from jax.scipy.special import i0e
 
 from jaxdiv import _numerics
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 @family
@@ -33,14 +34,16 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
     natural_event_ndims = (0, 0)
 
     @classmethod
-    def from_mean_concentration(cls, mean, concentration) -> VonMises:
+    def from_mean_concentration(
+        cls, mean: jax.typing.ArrayLike, concentration: jax.typing.ArrayLike
+    ) -> VonMises:
         fn = f"{cls.__name__}.from_mean_concentration"
         mean, kappa = as_params(fn, mean=mean, concentration=concentration)
         val.check_domain(kappa >= 0, f"jaxdiv.expfam.{fn}: concentration must be >= 0.")
         return cls(kappa * jnp.cos(mean), kappa * jnp.sin(mean))
 
     @classmethod
-    def _newton_start(cls, mu):
+    def _newton_start(cls, mu: Params) -> Self:
         # Along the mean resultant, with kappa about 2 R (exact as R -> 0).
         return cls(2 * jnp.asarray(mu[0]), 2 * jnp.asarray(mu[1]))
 
@@ -52,15 +55,15 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
     def loc(self) -> jax.Array:
         return jnp.arctan2(self.eta_sin, self.eta_cos)
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         kappa = self.concentration
         return math.log(2 * math.pi) + jnp.log(i0e(kappa)) + kappa
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (jnp.cos(x), jnp.sin(x))
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Best and Fisher's (1979) rejection sampler (not reparameterised)."""
         shape = tuple(shape) + self.batch_shape
         kappa = jnp.broadcast_to(jnp.maximum(self.concentration, 1e-6), shape)

@@ -6,6 +6,7 @@ theta = ((n - p - 1) / 2, -V^-1 / 2) and T(X) = (log det X, X).
 from __future__ import annotations
 
 import math
+from typing import Self
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,7 @@ from jax.scipy.special import multigammaln
 
 from jaxdiv import _linalg
 from jaxdiv import _validation as val
-from jaxdiv.expfam._family import ExponentialFamily, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
 def _spd_inverse(chol: jax.Array) -> jax.Array:
@@ -52,7 +53,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
     data_event_ndim = 2
 
     @classmethod
-    def from_df_scale(cls, df, scale) -> Wishart:
+    def from_df_scale(cls, df: jax.typing.ArrayLike, scale: jax.typing.ArrayLike) -> Wishart:
         fn = f"{cls.__name__}.from_df_scale"
         (scale,) = as_params(fn, scale=scale)
         val.check_square("scale", scale, fn=f"expfam.{fn}")
@@ -72,7 +73,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         )
 
     @classmethod
-    def _newton_start(cls, mu):
+    def _newton_start(cls, mu: Params) -> Self:
         # df = p + 1 and the scale that matches E[X] = df V.
         mean = _linalg.sym(jnp.asarray(mu[1]))
         p = mean.shape[-1]
@@ -91,21 +92,21 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
         inv_scale = -2 * _linalg.sym(self.neg_half_inv_scale)
         return _spd_inverse(_linalg.cholesky(inv_scale))
 
-    def log_normalizer(self):
+    def log_normalizer(self) -> jax.Array:
         p = self.dim
         half_n = self.half_df_shift + (p + 1) / 2
         logdet_scale = -_logdet_spd(-2 * _linalg.sym(self.neg_half_inv_scale))
         return half_n * (p * math.log(2) + logdet_scale) + multigammaln(half_n, p)
 
-    def sufficient_statistics(self, x):
+    def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
         x = jnp.asarray(x, self.dtype)
         return (_logdet_spd(x), x)
 
-    def in_domain(self):
+    def in_domain(self) -> jax.Array:
         chol = _linalg.cholesky(-2 * _linalg.sym(self.neg_half_inv_scale))
         return (self.half_df_shift > -1) & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
-    def sample(self, key, shape=()):
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
         """Bartlett decomposition `X = L A A' L'` (reparameterised through the gamma draws)."""
         p = self.dim
         full = tuple(shape) + self.batch_shape
