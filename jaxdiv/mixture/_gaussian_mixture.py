@@ -156,7 +156,12 @@ class GaussianMixture:
     means: jax.Array
     scale_tril: jax.Array
 
-    def __init__(self, weights, means, covariances):
+    def __init__(
+        self,
+        weights: jax.typing.ArrayLike,
+        means: jax.typing.ArrayLike,
+        covariances: jax.typing.ArrayLike,
+    ) -> None:
         fn = _fn("__init__")
         given = weights
         weights, means, covariances = val.float_params(
@@ -192,7 +197,12 @@ class GaussianMixture:
     # ----------------------------------------------------------------------- constructors
 
     @classmethod
-    def from_scale_tril(cls, weights, means, scale_tril) -> GaussianMixture:
+    def from_scale_tril(
+        cls,
+        weights: jax.typing.ArrayLike,
+        means: jax.typing.ArrayLike,
+        scale_tril: jax.typing.ArrayLike,
+    ) -> GaussianMixture:
         """From weights `[K]`, means `[K, d]` and Cholesky factors `[K, d, d]`.
 
         Only the lower triangle of `scale_tril` is read; its diagonal must be
@@ -211,7 +221,12 @@ class GaussianMixture:
         return cls._from_leaves(_log_weights(fn, weights, given), means, jnp.tril(scale))
 
     @classmethod
-    def diagonal(cls, weights, means, variances) -> GaussianMixture:
+    def diagonal(
+        cls,
+        weights: jax.typing.ArrayLike,
+        means: jax.typing.ArrayLike,
+        variances: jax.typing.ArrayLike,
+    ) -> GaussianMixture:
         """From weights `[K]`, means `[K, d]` and per-axis variances `[K, d]` (all > 0)."""
         fn = _fn("diagonal")
         given = weights
@@ -229,7 +244,9 @@ class GaussianMixture:
         return cls._from_leaves(_log_weights(fn, weights, given), means, scale)
 
     @classmethod
-    def univariate(cls, weights, locs, scales) -> GaussianMixture:
+    def univariate(
+        cls, weights: jax.typing.ArrayLike, locs: jax.typing.ArrayLike, scales: jax.typing.ArrayLike
+    ) -> GaussianMixture:
         """A 1-D mixture from weights, locations and standard deviations, each `[K]`."""
         fn = _fn("univariate")
         given = weights
@@ -246,7 +263,12 @@ class GaussianMixture:
         )
 
     @classmethod
-    def from_unconstrained(cls, weight_logits, means, raw_scale_tril) -> GaussianMixture:
+    def from_unconstrained(
+        cls,
+        weight_logits: jax.typing.ArrayLike,
+        means: jax.typing.ArrayLike,
+        raw_scale_tril: jax.typing.ArrayLike,
+    ) -> GaussianMixture:
         r"""From unconstrained values, the parameterisation to hand to optax.
 
         `weights = softmax(weight_logits)` and ``L = tril(raw, -1) +
@@ -290,7 +312,7 @@ class GaussianMixture:
         return self.means.shape[1]
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The floating dtype of the parameters."""
         return self.means.dtype
 
@@ -324,13 +346,13 @@ class GaussianMixture:
             )
         return x.astype(jnp.result_type(x, self.means))
 
-    def component_log_prob(self, x) -> jax.Array:
+    def component_log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         """`[..., K]` log-densities `log N(x; mu_k, Sigma_k)` of points `x` `[..., d]`."""
         x = self._points(x, "component_log_prob")
         means = jnp.reshape(self.means, (1,) * (x.ndim - 1) + self.means.shape)
         return gaussian_log_pdf(x[..., None, :] - means, self.scale_tril)
 
-    def log_prob(self, x) -> jax.Array:
+    def log_prob(self, x: jax.typing.ArrayLike) -> jax.Array:
         """`[...]` log-density `log sum_k w_k N(x; mu_k, Sigma_k)` of points `[..., d]`."""
         comp = self.component_log_prob(x)
         lw = jnp.reshape(self.log_weights, (1,) * (comp.ndim - 1) + self.log_weights.shape)
@@ -386,7 +408,13 @@ jax.tree_util.register_pytree_node(
 )
 
 
-def as_mixture(p, *, fn: str) -> GaussianMixture:
+#: What the divergences accept: a mixture, or a single Gaussian of `jaxdiv.expfam` (K = 1).
+MixtureLike = (
+    GaussianMixture | expfam.Normal | expfam.MultivariateNormalDiag | expfam.MultivariateNormal
+)
+
+
+def as_mixture(p: object, *, fn: str) -> GaussianMixture:
     """`p` as a mixture: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] as it is, or a single
     Gaussian as K = 1.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import operator
 import warnings
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -26,12 +26,13 @@ from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
+    MixtureLike,
     as_mixture,
     check_key,
     gaussian_log_pdf,
 )
 
-KL_METHODS = (
+KLMethod = Literal[
     "monte_carlo",
     "variational",
     "goldberger",
@@ -39,9 +40,12 @@ KL_METHODS = (
     "lower_bound",
     "upper_bound",
     "quadrature",
-)
+]
+KL_METHODS: tuple[KLMethod, ...] = get_args(KLMethod)
 """The estimators [`kl_divergence`][jaxdiv.mixture.kl_divergence] accepts as `method`."""
-MC_ESTIMATORS = ("k1", "k2", "k3")
+RenyiMethod = Literal["quadrature", "monte_carlo"]
+Estimator = Literal["k1", "k2", "k3"]
+MC_ESTIMATORS: tuple[Estimator, ...] = get_args(Estimator)
 _FN = "mixture.kl_divergence"
 
 
@@ -312,13 +316,13 @@ def _check_pair(p, q, fn: str) -> tuple[GaussianMixture, GaussianMixture]:
 
 
 def kl_divergence(
-    p,
-    q,
+    p: MixtureLike,
+    q: MixtureLike,
     *,
-    method: str,
+    method: KLMethod,
     key: jax.Array | None = None,
     num_samples: int = 1024,
-    estimator: str = "k1",
+    estimator: Estimator = "k1",
     num_points: int = 4097,
 ) -> jax.Array:
     r"""KL(p || q) between Gaussian mixtures, in nats, by the chosen estimator or bound.
@@ -436,11 +440,11 @@ def kl_divergence(
 
 
 def renyi_divergence(
-    p,
-    q,
+    p: MixtureLike,
+    q: MixtureLike,
     *,
     alpha: float,
-    method: str,
+    method: RenyiMethod,
     key: jax.Array | None = None,
     num_samples: int = 1024,
     num_points: int = 4097,

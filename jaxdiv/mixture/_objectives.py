@@ -15,13 +15,20 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.mixture._gaussian_mixture import as_mixture, check_key
+from jaxdiv.mixture._gaussian_mixture import (
+    GaussianMixture,
+    MixtureLike,
+    as_mixture,
+    check_key,
+)
 from jaxdiv.mixture._kl import check_num_samples, check_order
 
 LogDensity = Callable[[jax.Array], jax.Array]
 
 
-def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None) -> jax.Array:
+def negative_log_likelihood(
+    model: MixtureLike, samples: jax.typing.ArrayLike, *, where: jax.typing.ArrayLike | None = None
+) -> jax.Array:
     r"""Mean negative log-likelihood of `samples` under `model`: the forward-KL objective.
 
     $$
@@ -69,26 +76,29 @@ def negative_log_likelihood(model, samples: jax.typing.ArrayLike, *, where=None)
     return -num.masked_mean(log_q, mask)
 
 
-def _component_draws(model, target_log_prob, key, num_samples, fn):
-    """Per-component reparameterised draws `[S, K, d]` and `log q - log p` at them."""
-    model = as_mixture(model, fn=fn)
+def _component_draws(
+    model: MixtureLike, target_log_prob: LogDensity, key: jax.Array, num_samples: int, fn: str
+) -> tuple[GaussianMixture, jax.Array]:
+    """The model as a mixture, and `log q - log p` at per-component reparameterised draws
+    `[S, K, d]`."""
+    mixture = as_mixture(model, fn=fn)
     if not callable(target_log_prob):
         raise TypeError(
             f"jaxdiv.{fn}: target_log_prob must be a function from points [..., d] to "
             f"log-densities [...], got {type(target_log_prob).__name__}."
         )
-    x = model.sample_components(check_key(key, fn), (check_num_samples(num_samples, fn),))
+    x = mixture.sample_components(check_key(key, fn), (check_num_samples(num_samples, fn),))
     log_p = jnp.asarray(target_log_prob(x))
     if log_p.shape != x.shape[:-1]:
         raise ValueError(
             f"jaxdiv.{fn}: target_log_prob mapped points of shape {x.shape} to shape "
             f"{log_p.shape}; expected {x.shape[:-1]} (one log-density per point)."
         )
-    return model, model.log_prob(x) - log_p
+    return mixture, mixture.log_prob(x) - log_p
 
 
 def reverse_kl(
-    model, target_log_prob: LogDensity, key: jax.Array, *, num_samples: int = 256
+    model: MixtureLike, target_log_prob: LogDensity, key: jax.Array, *, num_samples: int = 256
 ) -> jax.Array:
     r"""Reverse KL(model || target) by the reparameterisation trick: the mode-seeking objective.
 
@@ -124,14 +134,14 @@ def reverse_kl(
     References:
       Kingma and Welling, "Auto-encoding variational Bayes", ICLR 2014.
     """
-    model, log_ratio = _component_draws(
+    mixture, log_ratio = _component_draws(
         model, target_log_prob, key, num_samples, "mixture.reverse_kl"
     )
-    return jnp.sum(num.mul_log(model.weights, jnp.mean(log_ratio, axis=0)))
+    return jnp.sum(num.mul_log(mixture.weights, jnp.mean(log_ratio, axis=0)))
 
 
 def variational_renyi(
-    model,
+    model: MixtureLike,
     target_log_prob: LogDensity,
     key: jax.Array,
     *,
@@ -178,7 +188,7 @@ def variational_renyi(
     a = check_order(alpha, fn)
     if a == 1.0:
         return reverse_kl(model, target_log_prob, key, num_samples=num_samples)
-    model, log_ratio = _component_draws(model, target_log_prob, key, num_samples, fn)
+    mixture, log_ratio = _component_draws(model, target_log_prob, key, num_samples, fn)
     n = log_ratio.shape[0]
-    terms = (a - 1) * log_ratio + model.log_weights[None, :]
+    terms = (a - 1) * log_ratio + mixture.log_weights[None, :]
     return (num.logsumexp(jnp.ravel(terms), axis=0) - math.log(n)) / (a - 1)
