@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
 
 import jax
 import jax.numpy as jnp
@@ -62,10 +63,14 @@ CLOSED_FORMS: dict[str, Callable[[jax.Array, jax.Array], jax.Array]] = {
 }
 
 
+GeneratorName = Literal["squared_euclidean", "negative_entropy", "burg_entropy", "mahalanobis"]
+PyTree: TypeAlias = Any  # an array, or any pytree of arrays
+
+
 def bregman_divergence(
-    generator: str | Callable,
-    x,
-    y,
+    generator: GeneratorName | Callable[[PyTree], jax.Array],
+    x: PyTree,
+    y: PyTree,
     *,
     matrix: jax.typing.ArrayLike | None = None,
 ) -> jax.Array:

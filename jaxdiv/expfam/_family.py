@@ -188,7 +188,7 @@ class ExponentialFamily:
         )
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.stored_parameters()[0].dtype
 
     # ------------------------------------------------------------------ to implement
@@ -355,7 +355,9 @@ class ExponentialFamily:
         return cls(*theta, **static)
 
     @classmethod
-    def from_mean_parameters(cls: type[T], mu: Params, *, init: T | None = None, **static) -> T:
+    def from_mean_parameters(
+        cls: type[T], mu: Params, *, init: T | None = None, **static: Any
+    ) -> T:
         """The member whose mean parameters are `mu` (the inverse of `grad A`).
 
         Families with a closed-form inverse override this. Otherwise Newton's
@@ -367,7 +369,7 @@ class ExponentialFamily:
         return start.solve_mean_parameters(mu)
 
     @classmethod
-    def _newton_start(cls: type[T], mu: Params, **static) -> T:
+    def _newton_start(cls: type[T], mu: Params, **static: Any) -> T:
         raise NotImplementedError(
             f"{cls.__name__} has no closed-form inverse of its mean map and no starting point "
             "for Newton's method: pass a member of the family as init=..., to "

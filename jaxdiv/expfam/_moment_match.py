@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -14,7 +16,7 @@ def moment_match(
     *,
     weights: jax.typing.ArrayLike | None = None,
     init: ExponentialFamily | None = None,
-    **static,
+    **static: Any,
 ) -> ExponentialFamily:
     r"""The M-projection of a distribution onto an exponential family.
 
