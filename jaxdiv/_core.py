@@ -123,7 +123,12 @@ def merge_axes(
 
 
 def from_probs(
-    fn: str, named: list[tuple[str, jax.typing.ArrayLike]], *, axis, where, base=None
+    fn: str,
+    named: list[tuple[str, jax.typing.ArrayLike]],
+    *,
+    axis: int | tuple[int, ...],
+    where: jax.typing.ArrayLike | None,
+    base: float | None = None,
 ) -> tuple[list[Dist], Reduction]:
     """Distributions from probabilities along `axis`; masked entries get zero mass."""
     arrays, axes, mask, base = prepare(fn, named, axis=axis, where=where, base=base)
@@ -142,9 +147,9 @@ def logits_arrays(
     fn: str,
     named: list[tuple[str, jax.typing.ArrayLike]],
     *,
-    axis,
-    where,
-    base=None,
+    axis: int | tuple[int, ...],
+    where: jax.typing.ArrayLike | None,
+    base: float | None = None,
     axis_name: str | None = None,
 ) -> tuple[list[jax.Array], Reduction]:
     """Checked logits in the compute dtype, for the fused kernels of `jaxdiv._fused`."""
@@ -159,9 +164,9 @@ def from_logits(
     fn: str,
     named: list[tuple[str, jax.typing.ArrayLike]],
     *,
-    axis,
-    where,
-    base=None,
+    axis: int | tuple[int, ...],
+    where: jax.typing.ArrayLike | None,
+    base: float | None = None,
     axis_name: str | None = None,
 ) -> tuple[list[Dist], Reduction]:
     """Distributions from logits along `axis`, normalised over unmasked entries."""
@@ -191,8 +196,8 @@ def elementwise(
     fn: str,
     named: list[tuple[str, jax.typing.ArrayLike, bool]],
     *,
-    where,
-    base,
+    where: jax.typing.ArrayLike | None,
+    base: float | None,
 ) -> tuple[list[Dist], Reduction]:
     """Bernoulli distributions, elementwise; each entry is `(name, value, is_logits)`."""
     arrays, _, mask, base = prepare(

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
+
+T = TypeVar("T")
 
 #: `log(2 pi)`, the Gaussian log-density's constant.
 LOG_2PI = math.log(2 * math.pi)
@@ -103,7 +105,7 @@ def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
     return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
 
-def explicit_spec(x) -> tuple:
+def explicit_spec(x: jax.Array) -> tuple:
     """The entries of the sharding `x`'s type carries (explicit mesh axes), `()` if none.
 
     Automatic shardings do not show in types at trace time; their entries read as None.
@@ -112,7 +114,7 @@ def explicit_spec(x) -> tuple:
     return tuple(getattr(sharding, "spec", ()))
 
 
-def vary(tree, axis_name):
+def vary(tree: T, axis_name: str | None) -> T:
     """`tree` marked as differing between the devices of `axis_name` (identity without one).
 
     Inside `shard_map` a loop carry that starts equal on every device (a
@@ -129,7 +131,7 @@ def vary(tree, axis_name):
     return tree
 
 
-def max_over(x: jax.Array, *, axis, axis_name: str | None) -> jax.Array:
+def max_over(x: jax.Array, *, axis: int | tuple[int, ...], axis_name: str | None) -> jax.Array:
     """Differentiable maximum over a (possibly sharded) axis.
 
     Sharded, the gradient goes to the shards that hold the maximum (split

@@ -17,7 +17,7 @@ import functools
 import math
 import numbers
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -34,7 +34,7 @@ def value_checks_enabled() -> bool:
 
 
 @contextlib.contextmanager
-def _enable_value_checks():
+def _enable_value_checks() -> Iterator[None]:
     token = _CHECKS.set(True)
     try:
         yield
@@ -80,7 +80,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., tuple[checkify.Error, Any]]
         raise TypeError(f"jaxdiv.checked: fn must be a callable, got {fn!r}.")
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[checkify.Error, Any]:
         with _enable_value_checks():
             return checkify.checkify(fn, errors=checkify.user_checks)(*args, **kwargs)
 
@@ -227,7 +227,9 @@ def broadcast_inputs(
     return [jnp.broadcast_to(x, shape) for _, x in named], axes
 
 
-def broadcast_mask(where: jax.typing.ArrayLike | None, shape, *, fn: str) -> jax.Array | None:
+def broadcast_mask(
+    where: jax.typing.ArrayLike | None, shape: tuple[int, ...], *, fn: str
+) -> jax.Array | None:
     """Checks the `where` mask and broadcasts it to `shape`."""
     if where is None:
         return None
@@ -325,7 +327,7 @@ def check_weight(weight: Any, *, fn: str) -> float:
 # --------------------------------------------------------------------------- value checks
 
 
-def _tolerance(dtype) -> float:
+def _tolerance(dtype: np.dtype) -> float:
     return float(np.sqrt(np.finfo(dtype).eps)) * 4
 
 

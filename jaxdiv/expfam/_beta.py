@@ -22,7 +22,9 @@ def log_beta(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 @log_beta.defjvp
-def _log_beta_jvp(primals, tangents):
+def _log_beta_jvp(
+    primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
     a, b = primals
     da, db = tangents
     s = digamma(a + b)

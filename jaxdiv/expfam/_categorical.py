@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -61,7 +61,7 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
         return cls.from_probs(mu[0])
 
     @classmethod
-    def _statistics_template(cls, dtype, **static):
+    def _statistics_template(cls, dtype: Any, **static: Any) -> Categorical:
         raise TypeError(
             "jaxdiv.expfam.moment_match: one-hot statistics need the number of categories; "
             "pass a Categorical member as the template, or the mean statistics (probs,)."

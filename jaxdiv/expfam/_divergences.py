@@ -32,6 +32,7 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -42,8 +43,10 @@ from jaxdiv.expfam._family import ExponentialFamily, inner
 
 _CLOSED_FORM_KL: dict[type, Callable[[ExponentialFamily, ExponentialFamily], jax.Array]] = {}
 
+KLForm = TypeVar("KLForm", bound=Callable[..., jax.Array])
 
-def register_kl(cls: type) -> Callable:
+
+def register_kl(cls: type) -> Callable[[KLForm], KLForm]:
     """Registers a closed-form KL for members of `cls` (used by
     [`kl_divergence`][jaxdiv.expfam.kl_divergence]).
 
@@ -55,14 +58,16 @@ def register_kl(cls: type) -> Callable:
       0.0
     """
 
-    def decorator(fn):
+    def decorator(fn: KLForm) -> KLForm:
         _CLOSED_FORM_KL[cls] = fn
         return fn
 
     return decorator
 
 
-def _pair(p: ExponentialFamily, q: ExponentialFamily, fn: str):
+def _pair(
+    p: ExponentialFamily, q: ExponentialFamily, fn: str
+) -> tuple[ExponentialFamily, ExponentialFamily]:
     """Checks that p and q are members of one family and broadcasts their batch shapes."""
     for name, d in (("p", p), ("q", q)):
         if not isinstance(d, ExponentialFamily):

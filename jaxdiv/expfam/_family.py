@@ -349,7 +349,7 @@ class ExponentialFamily:
         return self._with_stored(fields)
 
     @classmethod
-    def _statistics_template(cls: type[T], dtype, **static) -> T:
+    def _statistics_template(cls: type[T], dtype: Any, **static: Any) -> T:
         """A member with placeholder parameters, used only to evaluate `T(x)`."""
         theta = [jnp.zeros((1,) * nd, dtype) for nd in cls.natural_event_ndims]
         return cls(*theta, **static)
