@@ -34,24 +34,27 @@ a loss over logits the caller already holds needs no temporary of that size at
 all. Because the rules are custom JVPs, forward mode, ``jax.hessian`` and
 higher orders still work (the rules are plain JAX code).
 
-On the CPU the forward values are computed over blocks of rows that fit in
-the cores' caches (:func:`_by_row_blocks`), after the row maxima are taken on
-the whole arrays; GPUs and TPUs, whose compilers fuse the row reductions, get
-one pass (``jax.lax.platform_dependent`` picks at lowering time).
+On the CPU the forward values of large vocabularies are computed over blocks
+of rows that fit in the cores' caches (:mod:`jaxdiv._row_blocks`), after the
+row maxima are taken on the whole arrays; GPUs and TPUs, whose compilers fuse
+the row reductions, get one pass (``jax.lax.platform_dependent`` picks at
+lowering time). Below :attr:`jaxdiv._row_blocks.Settings.min_vocab` classes,
+the value alone (not under differentiation, unmasked, unsharded) comes from
+formulas with no select at all (:func:`_plain_parts`, :func:`_bare_or_exact`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from jaxdiv import _numerics as num
+from jaxdiv import _row_blocks as row_blocks
 
 
 class _Row(NamedTuple):
@@ -59,6 +62,21 @@ class _Row(NamedTuple):
 
     shift: jax.Array
     log_s: jax.Array
+
+
+class _Forward(NamedTuple):
+    """What a forward function returns: the divergence per row, the two rows' log-normalisers
+    and the other per-row values its derivatives need."""
+
+    value: jax.Array
+    rows: tuple[_Row, _Row]
+    saved: Any
+
+
+class _Operands(NamedTuple):
+    a: jax.Array
+    b: jax.Array
+    mask: jax.Array | None
 
 
 def _parts(x: jax.Array, mask: jax.Array | None, shift: jax.Array, axis: int, axis_name):
@@ -88,85 +106,33 @@ def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int, axis_name: str | No
     return num.psum(jnp.sum(terms, axis=axis, keepdims=True), axis_name)
 
 
-def _tangent(coefficients, a, b, mask, rows, saved, da, db, axis, axis_name):
+def _tangent(
+    operands: _Operands,
+    forward: _Forward,
+    tangents: tuple[jax.Array | None, jax.Array | None],
+    *,
+    coefficients: Callable,
+    axis: int,
+    axis_name: str | None,
+) -> jax.Array:
     """``sum(coef_a * da) + sum(coef_b * db)`` over the (possibly sharded) axis.
 
     Called under ``jax.checkpoint`` (see :func:`_divergence`): the
     coefficients are recomputed from the logits and the per-row values in the
     backward pass instead of being stored.
     """
-    log_p, log_q = _log_probs(a, mask, rows[0]), _log_probs(b, mask, rows[1])
-    coef_a, coef_b = coefficients(log_p, log_q, jnp.exp(log_p), jnp.exp(log_q), saved)
-    pairs = ((coef_a, da), (coef_b, db))
+    a, b, mask = operands
+    log_p, log_q = _log_probs(a, mask, forward.rows[0]), _log_probs(b, mask, forward.rows[1])
+    coef_a, coef_b = coefficients(log_p, log_q, jnp.exp(log_p), jnp.exp(log_q), forward.saved)
+    pairs = ((coef_a, tangents[0]), (coef_b, tangents[1]))
     terms = [_row_sum(c * t, axis, axis_name) for c, t in pairs if t is not None]
     return sum(terms[1:], terms[0])
 
 
-#: Bytes of one operand's row block in :func:`_by_row_blocks`. On the 2-core
-#: test machine 1 and 2 MiB ran alike on one and two cores, 0.25 MiB (loop
-#: overhead) and 4 MiB and beyond (cache) slower.
-BLOCK_BYTES = 1 << 20
-
-
-#: The smallest vocabulary for which the CPU row blocks and the guarded forward pass are
-#: used for the value alone; below it the select-free formulas (:func:`_plain_parts`) run,
-#: and the derivatives' guarded pass runs in one pass. Measured with ``benchmarks.sweep``.
-MIN_BLOCK_VOCAB = 2048
-
-
-def _block_rows(shape: tuple, itemsize: int, axis: int) -> int | None:
-    """Rows per block for :func:`_by_row_blocks`, or None where one pass is as good."""
-    if not shape or axis != len(shape) - 1 or shape[-1] < MIN_BLOCK_VOCAB:
-        return None
-    rows = math.prod(shape[:-1])
-    block = max(1, BLOCK_BYTES // (max(shape[-1], 1) * itemsize))
-    return block if rows >= 2 * block else None
-
-
-def _local_rows(arrays) -> bool:
-    """Whether a loop over the operands' rows runs on whole, unsharded arrays.
-
-    A loop over row blocks is not partitionable: under ``jit`` with the rows
-    sharded over a mesh, an explicit sharding makes ``lax.map`` refuse the
-    sharded axis, and an automatic one makes XLA gather every operand onto
-    every device. Explicit shardings show in the operands' types; automatic
-    ones do not show at trace time, so a process with several CPU devices
-    (``--xla_force_host_platform_device_count``) always gets one pass.
-    """
-    if any(e is not None for x in jax.tree.leaves(arrays) for e in num.explicit_spec(x)):
-        return False
-    return _cpu_device_count() == 1
-
-
-def _cpu_device_count() -> int:
-    try:
-        return jax.device_count("cpu")
-    except RuntimeError:  # no CPU backend: nothing is lowered for the CPU
-        return 0
-
-
-def _by_row_blocks(fn: Callable, arrays, axis: int, block: int):
-    """``fn(arrays, axis)``, a pytree of per-row values, computed over blocks of ``block`` rows.
-
-    The leaves of ``arrays`` have the logits' shape, or the per-row shape with
-    the last axis kept as 1, and ``axis`` is the last. XLA on CPU writes each
-    elementwise stage of a row reduction to memory before reducing it; on
-    ``[64, 32768]`` logits those temporaries are 8 MB each and the pass runs
-    at memory speed. In blocks (a ``lax.map``, whose body is compiled once)
-    they stay in cache. The row maxima are best taken before, on the whole
-    arrays: a reduction inside the loop makes XLA copy each block out first.
-    """
-    lead = jax.tree.leaves(arrays)[0].shape[:-1]
-    rows = math.prod(lead)
-    flat = jax.tree.map(lambda x: x.reshape(rows, x.shape[-1]), arrays)
-    main = rows - rows % block
-    blocks = jax.tree.map(lambda x: x[:main].reshape(-1, block, x.shape[-1]), flat)
-    out = jax.lax.map(lambda xs: fn(xs, 1), blocks)
-    out = jax.tree.map(lambda y: y.reshape(main, *y.shape[2:]), out)
-    if main < rows:
-        rest = fn(jax.tree.map(lambda x: x[main:], flat), 1)
-        out = jax.tree.map(lambda y, z: jnp.concatenate([y, z]), out, rest)
-    return jax.tree.map(lambda y: y.reshape(*lead, *y.shape[1:]), out)
+def plain_values_apply(vocab: int) -> bool:
+    """Whether values over ``vocab`` classes (unmasked, unsharded, not under differentiation)
+    come from the select-free formulas rather than the guarded pass."""
+    return vocab < row_blocks.SETTINGS.min_vocab
 
 
 def _far(dtype) -> float:
@@ -205,21 +171,27 @@ def _infinite_if_positive(mass: jax.Array) -> jax.Array:
 
 @jax.custom_batching.custom_vmap
 def _any_nan(x: jax.Array) -> jax.Array:
-    """Whether ``x`` holds a NaN; under ``vmap``, over the whole batch (an unbatched answer).
+    """Whether ``x`` holds a NaN; under ``vmap``, over the whole batch (an unbatched answer)."""
+    return _has_nan(x)
 
-    XLA's maximum propagates NaN, so one float reduction answers it. Not
-    ``any(isnan(x))``, which compiles to a chain of boolean reduce-windows that
-    costs more compile time than the whole divergence; not a sum, which XLA
-    merges with the row sums that produced ``x`` into one reduction over every
-    entry, so that the entries are written to memory first.
+
+def _has_nan(x: jax.Array) -> jax.Array:
+    """Whether ``x``, which holds no ``-inf``, holds a NaN: whether its sum is NaN.
+
+    Not a boolean ``any``, which XLA's CPU compiler turns into a chain of
+    reduce-windows that costs more compile time than the whole divergence; not
+    a maximum, whose cross-device reduction (rows sharded by ``jit``) drops
+    NaN. The barrier keeps XLA from merging the sum with the row sums that
+    produced ``x`` into one reduction over every entry, which would write the
+    entries to memory first.
     """
-    return jnp.isnan(jnp.max(x))
+    return jnp.isnan(jnp.sum(jax.lax.optimization_barrier(x)))
 
 
 @_any_nan.def_vmap
 def _any_nan_over_batch(axis_size, in_batched, x):
     del axis_size, in_batched
-    return jnp.isnan(jnp.max(x)), False
+    return _has_nan(x), False
 
 
 def _bare_parts(x: jax.Array, axis: int):
@@ -299,17 +271,19 @@ def _exact_ce(a, b, axis):
     return jnp.squeeze(ce, axis)
 
 
-def _plain_kl(a, b, weight, axis):
+def _plain_kl(a, b, *, weight, axis):
+    del weight
     bare = _bare_kl if a.shape[axis] <= MAX_BARE_VOCAB_KL else _log_softmax_kl
     return _bare_or_exact(bare(a, b, axis), lambda: _exact_kl(a, b, axis))
 
 
-def _plain_ce(a, b, weight, axis):
+def _plain_ce(a, b, *, weight, axis):
+    del weight
     bare = _bare_ce if a.shape[axis] <= MAX_BARE_VOCAB_CE else _log_softmax_ce
     return _bare_or_exact(bare(a, b, axis), lambda: _exact_ce(a, b, axis))
 
 
-def _plain_js(a, b, weight, axis):
+def _plain_js(a, b, *, weight, axis):
     """Jensen-Shannon without selects (always finite)."""
     _, ea, sa, _ = _plain_parts(a, axis)
     _, eb, sb, _ = _plain_parts(b, axis)
@@ -327,70 +301,75 @@ def _plain_js(a, b, weight, axis):
 
 
 def _divergence(forward: Callable, coefficients: Callable, plain: Callable, doc: str) -> Callable:
-    """A fused divergence ``f(a, b, mask, weight, axis, axis_name)`` with a custom JVP.
+    """A fused divergence ``f(a, b, *, mask, weight, axis, axis_name)`` with a custom JVP.
 
-    ``forward(a, b, mask, shifts, weight, axis, axis_name)``, given the row
-    maxima of ``a`` and ``b`` (:func:`jaxdiv._numerics.row_shift`), returns
-    the divergence, the rows of ``a`` and ``b`` and the other per-row values
-    the derivatives need (``saved``); ``coefficients(log_p, log_q, p, q, saved, weight, axis)``
+    ``forward(a, b, mask, shifts, *, weight, axis, axis_name)``, given the row
+    maxima of ``a`` and ``b`` (:func:`jaxdiv._numerics.row_shift`), returns a
+    :class:`_Forward`; ``coefficients(log_p, log_q, p, q, saved, *, weight, axis)``
     returns the derivatives with respect to ``a`` and ``b`` entry by entry.
 
-    ``plain(a, b, weight, axis)`` is the same value with no select (see
-    :func:`_plain_parts`), used for the value alone (not under
-    differentiation) below :data:`MIN_BLOCK_VOCAB` when nothing is masked or
-    sharded.
+    ``plain(a, b, *, weight, axis)`` is the same value with no select inside
+    the row reductions (see :func:`_plain_parts`), used for the value alone
+    where :func:`plain_values_apply` says so and nothing is masked or sharded.
     """
 
-    def evaluate(a, b, mask, weight, axis, axis_name):
+    def evaluate(a, b, mask, weight, axis, axis_name) -> _Forward:
         shifts = tuple(num.row_shift(x, axis=axis, mask=mask, axis_name=axis_name) for x in (a, b))
 
         def one_pass(arrays, axis):
-            return forward(*arrays, weight, axis, axis_name)
+            return forward(*arrays, weight=weight, axis=axis, axis_name=axis_name)
 
         arrays = (a, b, mask, shifts)
         same = b.shape == a.shape and (mask is None or mask.shape == a.shape)
-        block = _block_rows(a.shape, a.dtype.itemsize, axis) if same else None
+        block = row_blocks.block_rows(a.shape, a.dtype.itemsize, axis) if same else None
         # Sharded (over the vocabulary with axis_name, or over devices by jit): one pass.
-        if axis_name is not None or block is None or not _local_rows(arrays):
+        if axis_name is not None or block is None or not row_blocks.local(arrays):
             return one_pass(arrays, axis)
         # GPUs and TPUs fuse the row reductions; the blocks are for the CPU only.
         return jax.lax.platform_dependent(
             arrays,
-            cpu=lambda arrays: _by_row_blocks(one_pass, arrays, axis, block),
+            cpu=lambda arrays: row_blocks.by_row_blocks(one_pass, arrays, block),
             default=lambda arrays: one_pass(arrays, axis),
         )
 
     @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
     def divergence(a, b, mask, weight, axis, axis_name):
-        if mask is not None or axis_name is not None or a.shape[axis] >= MIN_BLOCK_VOCAB:
-            return evaluate(a, b, mask, weight, axis, axis_name)[0]
-        return plain(a, b, weight, axis)
+        if mask is None and axis_name is None and plain_values_apply(a.shape[axis]):
+            return plain(a, b, weight=weight, axis=axis)
+        return evaluate(a, b, mask, weight, axis, axis_name).value
 
     @partial(divergence.defjvp, symbolic_zeros=True)
     def _jvp(weight, axis, axis_name, primals, tangents):
         a, b, mask = primals
-        value, rows, saved = evaluate(a, b, mask, weight, axis, axis_name)
+        result = evaluate(a, b, mask, weight, axis, axis_name)
         da, db = (None if isinstance(t, SymbolicZero) else t for t in tangents[:2])
         if da is None and db is None:
-            return value, jnp.zeros_like(value)
-        coefs = partial(coefficients, weight=weight, axis=axis)
+            return result.value, jnp.zeros_like(result.value)
         tangent = jax.checkpoint(
-            partial(_tangent, coefs, axis=axis, axis_name=axis_name),
+            partial(
+                _tangent,
+                coefficients=partial(coefficients, weight=weight, axis=axis),
+                axis=axis,
+                axis_name=axis_name,
+            ),
             policy=jax.checkpoint_policies.nothing_saveable,
         )
-        return value, tangent(a, b, mask, rows, saved, da, db)
+        return result.value, tangent(_Operands(a, b, mask), result, (da, db))
 
-    divergence.__doc__ = doc
-    return divergence
+    def fused(a, b, *, mask, weight, axis, axis_name):
+        return divergence(a, b, mask, weight, axis, axis_name)
+
+    fused.__doc__ = doc
+    return fused
 
 
-def _kl_forward(a, b, mask, shifts, weight, axis, axis_name):
+def _kl_forward(a, b, mask, shifts, *, weight, axis, axis_name):
     # sum_i p_i (log p_i - log q_i) with p = e_a / s_a: one fused reduction, no division per entry.
     pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
     pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     weighted = _weighted_sum(pa.e, pa.z - pb.z, axis, axis_name)
     kl = jnp.squeeze(weighted / pa.s - row_a.log_s + row_b.log_s, axis)
-    return kl, (row_a, row_b), kl
+    return _Forward(kl, (row_a, row_b), kl)
 
 
 def _infinite_limit(x: jax.Array, limit: float) -> jax.Array:
@@ -416,12 +395,12 @@ kl_from_logits = _divergence(
 )
 
 
-def _ce_forward(a, b, mask, shifts, weight, axis, axis_name):
+def _ce_forward(a, b, mask, shifts, *, weight, axis, axis_name):
     pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
     pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     weighted = _weighted_sum(pa.e, pb.z, axis, axis_name)
     ce = jnp.squeeze(row_b.log_s - weighted / pa.s, axis)
-    return ce, (row_a, row_b), ce
+    return _Forward(ce, (row_a, row_b), ce)
 
 
 def _ce_coefficients(log_p, log_q, p, q, ce, *, weight, axis):
@@ -458,7 +437,7 @@ def _js_terms(p: jax.Array, q: jax.Array, weight: float):
     return _kl_to_mixture_terms(p, m), _kl_to_mixture_terms(q, m)
 
 
-def _js_forward(a, b, mask, shifts, weight, axis, axis_name):
+def _js_forward(a, b, mask, shifts, *, weight, axis, axis_name):
     pa, row_a = _parts(a, mask, shifts[0], axis, axis_name)
     pb, row_b = _parts(b, mask, shifts[1], axis, axis_name)
     t_p, t_q = _js_terms(pa.e / pa.s, pb.e / pb.s, weight)
@@ -467,7 +446,7 @@ def _js_forward(a, b, mask, shifts, weight, axis, axis_name):
     # The guarded terms read a NaN probability as zero mass; a NaN logit makes its row's sum
     # NaN, and the row's value NaN with it.
     nan = jnp.squeeze(jnp.isnan(pa.s) | jnp.isnan(pb.s), axis)
-    return jnp.where(nan, jnp.nan, js), (row_a, row_b), (kl_pm, kl_qm)
+    return _Forward(jnp.where(nan, jnp.nan, js), (row_a, row_b), (kl_pm, kl_qm))
 
 
 def _js_coefficients(log_p, log_q, p, q, saved, *, weight, axis):
@@ -503,7 +482,7 @@ def cross_entropy_with_logits(guarded: Callable, p: jax.Array, b: jax.Array, axi
     """``guarded(p, b)``, the cross-entropy of probabilities ``p`` against logits ``b``, with
     its value from the select-free formulas and its derivatives from ``guarded`` itself.
 
-    For the unmasked, unsharded case with ``b`` below :data:`MIN_BLOCK_VOCAB` classes;
+    For the unmasked, unsharded case where :func:`plain_values_apply`;
     ``guarded`` must compute the same value with every boundary guard in place.
     """
 

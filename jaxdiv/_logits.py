@@ -84,7 +84,11 @@ def cross_entropy_from_logits(
     (a, b), r = core.logits_arrays(
         fn, named, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(_fused.cross_entropy_from_logits(a, b, r.mask, None, r.axis, axis_name))
+    return r.finish(
+        _fused.cross_entropy_from_logits(
+            a, b, mask=r.mask, weight=None, axis=r.axis, axis_name=axis_name
+        )
+    )
 
 
 def kl_divergence_from_logits(
@@ -122,7 +126,9 @@ def kl_divergence_from_logits(
     (a, b), r = core.logits_arrays(
         fn, named, axis=axis, where=where, base=base, axis_name=axis_name
     )
-    return r.finish(_fused.kl_from_logits(a, b, r.mask, None, r.axis, axis_name))
+    return r.finish(
+        _fused.kl_from_logits(a, b, mask=r.mask, weight=None, axis=r.axis, axis_name=axis_name)
+    )
 
 
 def _probs_and_logits(fn, p, q_logits, *, axis, where, base, axis_name):
@@ -193,7 +199,7 @@ def cross_entropy_with_logits(
         log_q = num.log_softmax(b, axis=r.axis, mask=r.mask, axis_name=axis_name)
         return -r.sum(num.mul_log(pp, log_q))
 
-    if r.mask is None and axis_name is None and b.shape[r.axis] < _fused.MIN_BLOCK_VOCAB:
+    if r.mask is None and axis_name is None and _fused.plain_values_apply(b.shape[r.axis]):
         return r.finish(_fused.cross_entropy_with_logits(guarded, pp, b, r.axis))
     return r.finish(guarded(pp, b))
 
@@ -284,7 +290,9 @@ def js_divergence_from_logits(
     )
     if weight in (0.0, 1.0):  # the mixture is one of the two: JS = 0
         return r.finish(jnp.zeros(jnp.sum(a, axis=r.axis).shape, a.dtype))
-    return r.finish(_fused.js_from_logits(a, b, r.mask, weight, r.axis, axis_name))
+    return r.finish(
+        _fused.js_from_logits(a, b, mask=r.mask, weight=weight, axis=r.axis, axis_name=axis_name)
+    )
 
 
 def renyi_divergence_from_logits(

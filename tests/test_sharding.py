@@ -11,6 +11,7 @@ import pytest
 from jax.sharding import Mesh, PartitionSpec
 
 import jaxdiv
+from jaxdiv import _row_blocks as row_blocks
 
 try:
     shard_map = jax.shard_map
@@ -113,7 +114,7 @@ FUSED = {name: FUNCTIONS[name] for name in ("kl", "cross_entropy", "js")}  # the
     [("Explicit", False), ("Auto", False), ("Explicit", True)],
     ids=["explicit", "auto", "explicit-blocks-on"],
 )
-def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypatch, axis_types):
+def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, axis_types):
     """Data parallelism: rows split over 8 devices by ``jit`` (no ``shard_map``).
 
     The CPU row blocks are a loop over rows, which cannot be partitioned:
@@ -126,11 +127,15 @@ def test_rows_sharded_by_jit_stay_local(name, axis_type, one_cpu, rng, monkeypat
     time, but a process with one CPU device cannot shard over CPUs, and an
     accelerator's lowering drops the CPU branch.
     """
-    if one_cpu:
-        monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
-        monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 2 * 32 * 8)  # blocks of 2 rows
-        monkeypatch.setattr(jaxdiv._fused, "MIN_BLOCK_VOCAB", 1)
-    fn = FUSED[name]
+    if one_cpu:  # blocks of 2 rows, on although the process has several CPU devices
+        blocks = row_blocks.configured(enabled=True, block_bytes=2 * 32 * 8, min_vocab=1)
+    else:
+        blocks = row_blocks.configured()
+    with blocks:
+        _check_rows_stay_local(FUSED[name], axis_type, rng, axis_types)
+
+
+def _check_rows_stay_local(fn, axis_type, rng, axis_types):
     mesh = jax.make_mesh((8,), ("data",), axis_types=(getattr(axis_types, axis_type),))
     rows = jax.sharding.NamedSharding(mesh, PartitionSpec("data", None))
     a, b = (rng.normal(size=(32, 32)) * 3 for _ in range(2))

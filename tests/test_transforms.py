@@ -9,6 +9,7 @@ from cases import ALL, REDUCING, make_inputs
 from jax.test_util import check_grads
 
 import jaxdiv
+from jaxdiv import _row_blocks as row_blocks
 
 
 @pytest.mark.parametrize("case", ALL, ids=repr)
@@ -202,10 +203,8 @@ def test_logits_backward_adds_no_full_size_temporary(fn, rng):
 
 @pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("shape", [(7, 5), (2, 3, 5)])
-def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
+def test_logits_row_blocks_match_one_pass(fn, shape, rng):
     """The forward pass over blocks of rows (with a remainder block) equals one pass."""
-    import jaxdiv._fused
-
     a, b = rng.normal(size=shape), rng.normal(size=shape)
     a[0, 1] = -np.inf  # a zero-probability outcome inside the first block
     mask = rng.uniform(size=shape) < 0.8
@@ -217,13 +216,11 @@ def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
         )(a, b)
 
     expected = [value_and_grads(), value_and_grads(where=mask)]
-    # 5 float64 entries per row: blocks of 3 rows (2 blocks and a remainder of 7 rows; 2 of 6).
-    monkeypatch.setattr(jaxdiv._fused, "BLOCK_BYTES", 3 * 5 * 8)
-    monkeypatch.setattr(jaxdiv._fused, "MIN_BLOCK_VOCAB", 1)  # blocks at any vocabulary
-    # The test process has eight CPU devices (conftest.py), which turns the blocks off.
-    monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
-    assert "scan" in str(jax.make_jaxpr(fn)(a, b))
-    got = [value_and_grads(), value_and_grads(where=mask)]
+    # 5 float64 entries per row: blocks of 3 rows (2 blocks and a remainder of 7 rows; 2 of 6),
+    # at any vocabulary, and on although the test process has eight CPU devices (conftest.py).
+    with row_blocks.configured(enabled=True, block_bytes=3 * 5 * 8, min_vocab=1):
+        assert "scan" in str(jax.make_jaxpr(fn)(a, b))
+        got = [value_and_grads(), value_and_grads(where=mask)]
     chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=1e-14)
     if len(shape) == 2:
         a[0, 1] = 0.0
@@ -238,7 +235,7 @@ def test_logits_row_blocks_match_one_pass(fn, shape, rng, monkeypatch):
 
 @pytest.mark.parametrize("fn", FUSED, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("masked", [False, True])
-def test_logits_row_blocks_take_no_block_sized_constants(fn, masked, monkeypatch):
+def test_logits_row_blocks_take_no_block_sized_constants(fn, masked):
     """The compiled gradient's row-block loop carries no loop-invariant [block, vocab] arrays.
 
     Reverse mode hoists loop-invariant values out of the loop. With
@@ -248,15 +245,13 @@ def test_logits_row_blocks_take_no_block_sized_constants(fn, masked, monkeypatch
     with ``lax.select`` against ``lax.full_like`` it sinks them back into the
     loop. The loop's only block-sized operands are the logits (and the mask).
     """
-    import jaxdiv._fused
-
-    monkeypatch.setattr(jaxdiv._fused, "_cpu_device_count", lambda: 1)
     a = jnp.zeros((64, 32768), jnp.float32)
-    rows = jaxdiv._fused._block_rows(a.shape, a.dtype.itemsize, 1)
-    block, blocks = f"f32[{rows},32768]", f"f32[{64 // rows},{rows},32768]"
     where = jnp.ones(a.shape, bool) if masked else None
     loss = lambda a, b: jnp.sum(fn(a, b, where=where))  # noqa: E731
-    hlo = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(a, a).compile().as_text()
+    with row_blocks.configured(enabled=True):
+        rows = row_blocks.block_rows(a.shape, a.dtype.itemsize, 1)
+        hlo = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(a, a).compile().as_text()
+    block, blocks = f"f32[{rows},32768]", f"f32[{64 // rows},{rows},32768]"
     loops = [line for line in hlo.splitlines() if " while(" in line]
     assert loops, "the row blocks are off"
     for line in loops:
