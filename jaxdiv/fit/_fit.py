@@ -190,15 +190,27 @@ def _fit_one(
         return obj.loss(spec, _from_params(p), target, k)
 
     value_and_grad = jax.value_and_grad(objective)
+    # Every optimiser receives the loss and the objective as extra arguments, which those
+    # that take them use (optax.lbfgs's line search, optax.contrib.reduce_on_plateau) and
+    # the others ignore.
+    optimizer = optax.with_extra_args_support(optimizer)
     dtype = jnp.result_type(*jax.tree.leaves(params))
 
     def cond(c: _Carry) -> jax.Array:
         return (c.step < steps) & ~c.converged & ~c.diverged
 
     def body(c: _Carry) -> _Carry:
-        value, grads = value_and_grad(c.params, jax.random.fold_in(key, c.step))
+        step_key = jax.random.fold_in(key, c.step)
+        value, grads = value_and_grad(c.params, step_key)
         ok = jnp.isfinite(value) & _all_finite(grads)
-        updates, opt_state = optimizer.update(grads, c.opt_state, c.params)
+        updates, opt_state = optimizer.update(
+            grads,
+            c.opt_state,
+            c.params,
+            value=value,
+            grad=grads,
+            value_fn=lambda p: objective(p, step_key),
+        )
         new = optax.apply_updates(c.params, updates)
         # A non-finite loss or gradient stops this fit at the last parameters that had a
         # finite one, rather than carrying NaN into them.

@@ -9,6 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxdiv import _validation as val
+
 
 @dataclasses.dataclass(frozen=True)
 class Plateau:
@@ -38,10 +40,7 @@ class Plateau:
     tol: float = 1e-4
 
     def __post_init__(self):
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
-            raise ValueError(
-                f"jaxdiv.fit.Plateau: window must be an integer >= 1, got {self.window!r}."
-            )
+        val.positive_int("window", self.window, fn="fit.Plateau")
         tol = self.tol
         if (
             isinstance(tol, bool)
