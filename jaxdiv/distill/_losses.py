@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ from jaxdiv import _validation as val
 try:
     _shard_map = jax.shard_map
 except AttributeError:  # jax < 0.7
-    from jax.experimental.shard_map import shard_map as _shard_map
+    from jax.experimental.shard_map import shard_map as _shard_map  # type: ignore[assignment]
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
 
@@ -303,19 +304,55 @@ def fused_linear_distillation_loss(
     mask = jnp.ones((tokens,), bool) if mask is None else mask
     in_shard_map = axis_name is not None or token_axis_name is not None
     layout = None if in_shard_map else _explicit_layout((hs, ws, ht, wt), fn)
-    if layout is None:
-        token_axes = None if token_axis_name is None else (token_axis_name,)
-        size = max(1, min(chunk_size, tokens))  # no tokens: one empty loop, a loss of 0
-        if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
-            devices = jax.device_count()
-            size = -(-size // devices) * devices
-        config = (divergence, beta, t, size, axis_name, token_axes)
-        return _fused_loss(config, hs, ws, ht, wt, mask)
-    # Operands with explicit shardings: the chunk loop runs on each device's tokens and
-    # vocabulary columns (a loop cannot run over a split axis).
+    if layout is not None:
+        config = _Chunking(divergence, beta, t, chunk_size, vocab_axes=None, token_axes=None)
+        return _fused_loss_on_mesh(config, layout, hs, ws, ht, wt, mask)
+    size = max(1, min(chunk_size, tokens))  # no tokens: one empty loop, a loss of 0
+    if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
+        devices = jax.device_count()
+        size = -(-size // devices) * devices
+    config = _Chunking(
+        divergence,
+        beta,
+        t,
+        size,
+        vocab_axes=_mesh_axes(axis_name),
+        token_axes=_mesh_axes(token_axis_name),
+    )
+    return _fused_loss(config, hs, ws, ht, wt, mask)
+
+
+class _Chunking(NamedTuple):
+    """The static configuration of the chunked loss: the divergence, its parameters, the
+    tokens per chunk, and the mesh axes that split the vocabulary and the tokens (None where
+    unsplit)."""
+
+    divergence: str
+    beta: float
+    temperature: float
+    chunk_size: int
+    vocab_axes: tuple[str, ...] | None
+    token_axes: tuple[str, ...] | None
+
+
+class _Layout(NamedTuple):
+    """Where operands with explicit shardings put their tokens and vocabulary."""
+
+    mesh: jax.sharding.Mesh
+    token_axes: tuple[str, ...] | None
+    vocab_axes: tuple[str, ...] | None
+
+
+def _fused_loss_on_mesh(config: _Chunking, layout: _Layout, hs, ws, ht, wt, mask) -> jax.Array:
+    """The chunked loss for operands with explicit shardings: the chunk loop runs on each
+    device's tokens and vocabulary columns (a loop cannot run over a split axis)."""
     mesh, token_axes, vocab_axes = layout
-    local = tokens // math.prod(mesh.shape[a] for a in token_axes or ())
-    config = (divergence, beta, t, max(1, min(chunk_size, local)), vocab_axes, token_axes)
+    local = hs.shape[0] // math.prod(mesh.shape[a] for a in token_axes or ())
+    config = config._replace(
+        chunk_size=max(1, min(config.chunk_size, local)),
+        vocab_axes=vocab_axes,
+        token_axes=token_axes,
+    )
     spec = jax.sharding.PartitionSpec
     specs = (
         spec(token_axes, None),
@@ -345,8 +382,8 @@ def _as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
     return x
 
 
-def _explicit_layout(arrays, fn: str):
-    """`(mesh, token axes, vocabulary axes)` where an operand has an explicit sharding.
+def _explicit_layout(arrays, fn: str) -> _Layout | None:
+    """The mesh, token axes and vocabulary axes where an operand has an explicit sharding.
 
     The tokens keep the split of the student's hidden states and the
     vocabulary that of the student's weight (None where unsplit); the other
@@ -364,11 +401,12 @@ def _explicit_layout(arrays, fn: str):
             f"jaxdiv.distill.{fn}: the tokens of student_hidden and the vocabulary of "
             f"student_weight are split over the same mesh axes ({specs[0]} and {specs[1]})."
         )
-    return mesh, tokens, vocab
+    return _Layout(mesh, tokens, vocab)
 
 
 def _mesh_axes(entry) -> tuple[str, ...] | None:
-    """A PartitionSpec entry as a tuple of mesh axis names, None where unsplit."""
+    """A PartitionSpec entry (or an ``axis_name``) as a tuple of mesh axis names, None where
+    unsplit."""
     if entry is None:
         return None
     return (entry,) if isinstance(entry, str) else tuple(entry)
@@ -397,7 +435,7 @@ def _unchunk(x: jax.Array, tokens: int) -> jax.Array:
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
     """The loss and the student's gradients, accumulated in float32 (or wider) over chunks."""
-    divergence, beta, t, size, axis_name, token_axes = config
+    axis_name, token_axes = config.vocab_axes, config.token_axes
     acc = val.compute_dtype(hs, ws, ht, wt)
     count = jnp.maximum(num.psum(jnp.sum(mask, dtype=jnp.int32), token_axes), 1).astype(acc)
 
@@ -406,7 +444,12 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
 
     def chunk_loss(logits, teacher, m):
         values = token_divergences(
-            logits, teacher, divergence=divergence, beta=beta, temperature=t, axis_name=axis_name
+            logits,
+            teacher,
+            divergence=config.divergence,
+            beta=config.beta,
+            temperature=config.temperature,
+            axis_name=axis_name,
         )
         return jnp.sum(jnp.where(m, values, 0.0)) / count
 
@@ -422,7 +465,7 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
     # With the tokens split, each device's sums differ: the carries start as such (vary).
     init = num.vary((jnp.zeros((), acc), jnp.zeros_like(ws, dtype=acc)), token_axes)
     (loss, grad_ws), grad_hs = jax.lax.scan(
-        step, init, (_chunks(hs, size), _chunks(ht, size), _chunks(mask, size))
+        step, init, tuple(_chunks(x, config.chunk_size) for x in (hs, ht, mask))
     )
     grad_hs = _unchunk(grad_hs, hs.shape[0])
     return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes).astype(ws.dtype))
