@@ -21,6 +21,8 @@ with the same operations, so gradients are free of LAPACK calls too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
@@ -156,7 +158,7 @@ def _tril_solve_unrolled(tril: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.stack(rows, axis=-2)
 
 
-def _tril_solver(tril: jax.Array, batch: tuple[int, ...]):
+def _tril_solver(tril: jax.Array, batch: tuple[int, ...]) -> Callable[[jax.Array], jax.Array]:
     """``b -> tril^-1 b`` for one batch of lower-triangular matrices (lower triangle only),
     with ``tril`` and ``b`` broadcast to the batch shape ``batch``.
 
@@ -198,7 +200,9 @@ def tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
 
 
 @tril_solve.defjvp
-def _tril_solve_jvp(primals, tangents):
+def _tril_solve_jvp(
+    primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
     (tril, b), (dtril, db) = primals, tangents
     batch = _solve_batch(tril, b)
     solve = _tril_solver(jnp.tril(tril), batch)
