@@ -13,15 +13,15 @@ from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
 
-def _squared_euclidean(x):
+def _squared_euclidean(x: jax.Array) -> jax.Array:
     return jnp.sum(jnp.square(x), axis=-1)
 
 
-def _negative_entropy(x):
+def _negative_entropy(x: jax.Array) -> jax.Array:
     return jnp.sum(num.mul_log(x, num.safe_log(x)) - x, axis=-1)
 
 
-def _burg_entropy(x):
+def _burg_entropy(x: jax.Array) -> jax.Array:
     return -jnp.sum(jnp.log(x), axis=-1)
 
 
@@ -39,13 +39,13 @@ def _outside(domain: jax.Array, value: jax.Array) -> jax.Array:
     return jnp.where(jnp.all(domain, axis=-1), value, jnp.nan)
 
 
-def _generalised_kl(x, y):
+def _generalised_kl(x: jax.Array, y: jax.Array) -> jax.Array:
     # sum x log(x / y) - x + y: +inf where y = 0 < x, and y where x = 0.
     log_r = num.log_ratio(x, y, num.safe_log(x), num.safe_log(y))
     return _outside((x >= 0) & (y >= 0), jnp.sum(num.mul_log(x, log_r) - x + y, axis=-1))
 
 
-def _itakura_saito(x, y):
+def _itakura_saito(x: jax.Array, y: jax.Array) -> jax.Array:
     # sum x / y - log(x / y) - 1 = sum d - log1p(d) with d = (x - y) / y: no 1 - 1 cancellation.
     inside = (x > 0) & (y > 0)
     d = num.guard(inside, lambda a, b: (a - b) / b, x, y)

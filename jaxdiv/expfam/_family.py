@@ -302,14 +302,14 @@ class ExponentialFamily:
         member = self.broadcast_to(batch)
         halvings = 2.0 ** -jnp.arange(16, dtype=flat.dtype)
 
-        def solve(v, m):
-            def objective(u):
+        def solve(v: jax.Array, m: jax.Array) -> jax.Array:
+            def objective(u: jax.Array) -> jax.Array:
                 return member._log_normalizer_at(unflatten(u)) - jnp.dot(u, m)
 
-            def inside(u):
+            def inside(u: jax.Array) -> jax.Array:
                 return member.with_natural_parameters(unflatten(u)).in_domain()
 
-            def step(u, _):
+            def step(u: jax.Array, _: None) -> tuple[jax.Array, None]:
                 g, h = jax.grad(objective)(u), jax.hessian(objective)(u)
                 ridge = 1e-10 * (1 + jnp.max(jnp.abs(jnp.diagonal(h))))
                 d = jnp.linalg.solve(h + ridge * jnp.eye(u.shape[0], dtype=u.dtype), g)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Self
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +74,7 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
         cutoff = 0.02 if jnp.finfo(self.dtype).bits <= 32 else 1.2e-4
         r = jnp.where(kappa > cutoff, (1 + jnp.square(rho)) / (2 * rho), 1 / kappa)
 
-        def draw(key):
+        def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
             k1, k2, k3 = jax.random.split(key, 3)
             u1, u2, u3 = (jax.random.uniform(k, shape, self.dtype) for k in (k1, k2, k3))
             z = jnp.cos(jnp.pi * u1)
@@ -84,7 +84,7 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
             angle = jnp.sign(u3 - 0.5) * jnp.arccos(jnp.clip(f, -1, 1))
             return ok, angle
 
-        def body(state):
+        def body(state: Any) -> Any:  # (key, done, angle, rounds)
             key, done, out, rounds = state
             key, sub = jax.random.split(key)
             ok, angle = draw(sub)

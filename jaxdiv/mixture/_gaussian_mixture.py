@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +19,7 @@ def _fn(name: str) -> str:
     return f"mixture.GaussianMixture.{name}"
 
 
-def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
+def _check_shapes(fn: str, log_weights: jax.Array, means: jax.Array, scale_tril: jax.Array) -> None:
     if log_weights.ndim != 1:
         raise ValueError(
             f"jaxdiv.{fn}: weights must have shape [K] (one per component), "
@@ -37,7 +38,7 @@ def _check_shapes(fn: str, log_weights, means, scale_tril) -> None:
         )
 
 
-def check_key(key, fn: str) -> jax.Array:
+def check_key(key: object, fn: str) -> jax.Array:
     """`key` if it is a PRNG key (`jax.random.key` or a raw `jax.random.PRNGKey`)."""
     if isinstance(key, jax.Array | np.ndarray):
         dtype = key.dtype
@@ -54,7 +55,7 @@ def check_key(key, fn: str) -> jax.Array:
     )
 
 
-def _sample_shape(shape, fn: str) -> tuple[int, ...]:
+def _sample_shape(shape: Any, fn: str) -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool | np.bool_):
         shape = (shape,)
     try:
@@ -68,7 +69,7 @@ def _sample_shape(shape, fn: str) -> tuple[int, ...]:
     return dims
 
 
-def _log_weights(fn: str, weights: jax.Array, given=None) -> jax.Array:
+def _log_weights(fn: str, weights: jax.Array, given: object = None) -> jax.Array:
     """`log weights` after checking they lie on the simplex, to the precision they were given
     in (`given`: the user's array; 16-bit weights cannot sum to 1 closer than a few ulps)."""
     tol = 1e-6 if weights.dtype == jnp.float64 else 1e-4
@@ -176,18 +177,20 @@ class GaussianMixture:
         )
         self._set(_log_weights(fn, weights, given), means, chol)
 
-    def _set(self, log_weights, means, scale_tril) -> None:
+    def _set(self, log_weights: jax.Array, means: jax.Array, scale_tril: jax.Array) -> None:
         object.__setattr__(self, "log_weights", log_weights)
         object.__setattr__(self, "means", means)
         object.__setattr__(self, "scale_tril", scale_tril)
 
     @classmethod
-    def _from_leaves(cls, log_weights, means, scale_tril) -> GaussianMixture:
+    def _from_leaves(
+        cls, log_weights: jax.Array, means: jax.Array, scale_tril: jax.Array
+    ) -> GaussianMixture:
         out = object.__new__(cls)
         out._set(log_weights, means, scale_tril)
         return out
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"GaussianMixture is immutable; cannot set {name!r}.")
 
     def __repr__(self) -> str:
@@ -337,7 +340,7 @@ class GaussianMixture:
 
     # ----------------------------------------------------------------------- densities
 
-    def _points(self, x, name: str) -> jax.Array:
+    def _points(self, x: jax.typing.ArrayLike, name: str) -> jax.Array:
         (x,) = val.float_params(_fn(name), x=x)
         if x.ndim < 1 or x.shape[-1] != self.dim:
             raise ValueError(

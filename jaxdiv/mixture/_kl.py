@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import operator
 import warnings
-from typing import Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -84,25 +84,25 @@ def _product_log_self(p: GaussianMixture) -> jax.Array:
     return _lse(p.log_weights, pairwise_log_overlap(p, p))
 
 
-def _variational(p, q):
+def _variational(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     return _expect(p, _variational_log_self(p) - _lse(q.log_weights, -pairwise_kl(p, q)))
 
 
-def _product(p, q):
+def _product(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     return _expect(p, _product_log_self(p) - _lse(q.log_weights, pairwise_log_overlap(p, q)))
 
 
-def _goldberger(p, q):
+def _goldberger(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     matched = jnp.min(pairwise_kl(p, q) - q.log_weights[None, :], axis=-1)
     return _expect(p, p.log_weights + matched)
 
 
-def _lower_bound(p, q):
+def _lower_bound(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     inner = _variational_log_self(p) - _lse(q.log_weights, pairwise_log_overlap(p, q))
     return _expect(p, inner - p.component_entropies())
 
 
-def _upper_bound(p, q):
+def _upper_bound(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     inner = _product_log_self(p) - _lse(q.log_weights, -pairwise_kl(p, q))
     return _expect(p, inner + p.component_entropies())
 
@@ -162,7 +162,7 @@ class _Rule(NamedTuple):
     gauss: jax.Array  #: those of the embedded 7-point Gauss rule (its error estimate)
 
 
-def _component_rule(mixtures, num_points: int) -> _Rule:
+def _component_rule(mixtures: tuple[GaussianMixture, ...], num_points: int) -> _Rule:
     """A 15-point Gauss-Kronrod rule on intervals placed from the components' scales.
 
     Each component contributes the edges `mean + std * c` for `n + 1`
@@ -187,7 +187,7 @@ def _component_rule(mixtures, num_points: int) -> _Rule:
     )
 
 
-def _check_num_points(num_points, fn: str) -> int:
+def _check_num_points(num_points: Any, fn: str) -> int:
     if isinstance(num_points, bool | np.bool_):
         n = 0
     else:
@@ -203,7 +203,7 @@ def _check_num_points(num_points, fn: str) -> int:
     return n
 
 
-def _check_univariate(p, q, fn: str) -> None:
+def _check_univariate(p: GaussianMixture, q: GaussianMixture, fn: str) -> None:
     if p.dim != 1:
         raise ValueError(
             f"jaxdiv.{fn}: method='quadrature' integrates on a grid in one dimension; "
@@ -211,12 +211,12 @@ def _check_univariate(p, q, fn: str) -> None:
         )
 
 
-def quadrature_tolerance(dtype) -> float:
+def quadrature_tolerance(dtype: np.dtype) -> float:
     """The error estimate past which quadrature warns, relative to the integral's scale."""
     return float(np.sqrt(np.finfo(dtype).eps))
 
 
-def _check_accuracy(error, scale, dtype, fn: str) -> None:
+def _check_accuracy(error: jax.Array, scale: jax.Array, dtype: np.dtype, fn: str) -> None:
     """Says when the error estimate exceeds `quadrature_tolerance` times `scale`.
 
     With concrete values (eager mode) a `RuntimeWarning`; under a
@@ -257,7 +257,7 @@ def _interval_errors(rule: _Rule, integrand: jax.Array) -> tuple[jax.Array, jax.
     return kronrod, resasc * jnp.minimum(1.0, ratio**1.5)
 
 
-def _quadrature(p, q, num_points):
+def _quadrature(p: GaussianMixture, q: GaussianMixture, num_points: int) -> jax.Array:
     rule = _component_rule((p, q), num_points)
     lp, lq = p.log_prob(rule.x), q.log_prob(rule.x)
     integrand = num.guard(jnp.isfinite(lp), lambda a, b: jnp.exp(a) * (a - b), lp, lq)
@@ -269,7 +269,9 @@ def _quadrature(p, q, num_points):
     return jnp.sum(per_interval)
 
 
-def _renyi_quadrature(p, q, a, num_points, fn):
+def _renyi_quadrature(
+    p: GaussianMixture, q: GaussianMixture, a: float, num_points: int, fn: str
+) -> jax.Array:
     rule = _component_rule((p, q), num_points)
     log_integrand = a * p.log_prob(rule.x) + (1 - a) * q.log_prob(rule.x)
     log_integrand = jnp.reshape(log_integrand, rule.kronrod.shape)
@@ -281,22 +283,24 @@ def _renyi_quadrature(p, q, a, num_points, fn):
     return log_total / (a - 1)
 
 
-def check_num_samples(num_samples, fn: str) -> int:
+def check_num_samples(num_samples: object, fn: str) -> int:
     return val.positive_int("num_samples", num_samples, fn=fn)
 
 
-def check_order(alpha, fn: str) -> float:
+def check_order(alpha: object, fn: str) -> float:
     """A Renyi order: a concrete, finite number > 0."""
     return val.finite_float("alpha", alpha, fn=fn, positive=True)
 
 
-def _mc_samples(p, key, num_samples, fn: str) -> jax.Array:
+def _mc_samples(p: GaussianMixture, key: object, num_samples: object, fn: str) -> jax.Array:
     if key is None:
         raise ValueError(f"jaxdiv.{fn}: method='monte_carlo' needs a PRNG key (key=...).")
     return p.sample(check_key(key, fn), (check_num_samples(num_samples, fn),))
 
 
-def _monte_carlo(p, q, key, num_samples, estimator):
+def _monte_carlo(
+    p: GaussianMixture, q: GaussianMixture, key: object, num_samples: object, estimator: Estimator
+) -> jax.Array:
     x = _mc_samples(p, key, num_samples, _FN)
     log_ratio = q.log_prob(x) - p.log_prob(x)  # log r with r = q / p, x ~ p
     if estimator == "k1":
@@ -308,7 +312,7 @@ def _monte_carlo(p, q, key, num_samples, estimator):
     return jnp.mean(terms)
 
 
-def _check_pair(p, q, fn: str) -> tuple[GaussianMixture, GaussianMixture]:
+def _check_pair(p: object, q: object, fn: str) -> tuple[GaussianMixture, GaussianMixture]:
     p, q = as_mixture(p, fn=fn), as_mixture(q, fn=fn)
     if p.dim != q.dim:
         raise ValueError(f"jaxdiv.{fn}: p has dimension {p.dim} but q has dimension {q.dim}.")
