@@ -20,7 +20,7 @@ jaxdiv on all cores and on one core, each as a ratio to TFP on one core.
 jaxdiv's Gaussians make no LAPACK call and run on every core. Elsewhere (GPU,
 TPU) one run times everything.
 
-Run: python -m benchmarks.mvn_kl [--sizes 4x24576 32x2048 128x256] [--diag 4096x64]
+Run: python -m benchmarks.mvn_kl [--sizes 4x49152 32x4096 128x256] [--diag 4096x64]
 [--cores N] [--repeats R] [--allocator steady|default]. `--dim D --batch B`
 times one size. `--cores N`
 runs once, in this process, pinned to N cores (TFP only with N = 1 on CPU).
@@ -52,8 +52,9 @@ from benchmarks._timing import (
 from experiments._io import write_json
 from jaxdiv import expfam
 
-#: (dimension, batch): batches that make a forward TFP call take about 50 ms on one core.
-DEFAULT_SIZES = ("4x24576", "32x2048", "128x256")
+#: DIMxBATCH: batches for which a forward TFP call takes 30-60 ms on one core of the 2-core CI
+#: machine (more while other work shares it).
+DEFAULT_SIZES = ("4x49152", "32x4096", "128x256")
 DEFAULT_DIAG = "4096x64"
 
 
