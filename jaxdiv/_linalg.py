@@ -141,7 +141,9 @@ def tril_inverse(tril: jax.Array) -> jax.Array:
 
 
 @tril_inverse.defjvp
-def _tril_inverse_jvp(primals, tangents):
+def _tril_inverse_jvp(
+    primals: tuple[jax.Array], tangents: tuple[jax.Array]
+) -> tuple[jax.Array, jax.Array]:
     (tril,), (dtril,) = primals, tangents
     inv = tril_inverse(tril)
     return inv, -matmul(matmul(inv, jnp.tril(dtril)), inv)
@@ -237,7 +239,7 @@ def _cholesky_impl(a: jax.Array) -> jax.Array:
     padded = _pad_identity(jnp.tril(a), size)
     rows = jnp.arange(size)[:, None]
 
-    def block_column(k, chol):
+    def block_column(k: jax.Array, chol: jax.Array) -> jax.Array:
         start = k * b
         panel = jax.lax.dynamic_slice_in_dim(padded, start, b, axis=-1)
         done = jax.lax.dynamic_slice_in_dim(chol, start, b, axis=-2)
@@ -288,7 +290,9 @@ def cholesky(a: jax.Array) -> jax.Array:
 
 
 @cholesky.defjvp
-def _cholesky_jvp(primals, tangents):
+def _cholesky_jvp(
+    primals: tuple[jax.Array], tangents: tuple[jax.Array]
+) -> tuple[jax.Array, jax.Array]:
     # dL = L Phi(L^-1 dA L^-T) for the symmetric dA that the lower triangle of da stands for.
     (a,), (da,) = primals, tangents
     chol = cholesky(a)

@@ -21,7 +21,9 @@ from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
 
-def _check_vector_and_matrix(fn: str, vec_name: str, vec, mat_name: str, mat) -> None:
+def _check_vector_and_matrix(
+    fn: str, vec_name: str, vec: jax.Array, mat_name: str, mat: jax.Array
+) -> None:
     """Checks that ``vec`` is ``[..., d]`` and ``mat`` is ``[..., d, d]`` for one ``d``, with
     batch shapes that broadcast."""
     val.check_square(mat_name, mat, fn=f"expfam.{fn}")
@@ -47,7 +49,9 @@ def _check_vector_and_matrix(fn: str, vec_name: str, vec, mat_name: str, mat) ->
         ) from None
 
 
-def _mean_and_matrix(fn: str, mean, name: str, matrix) -> tuple[jax.Array, jax.Array]:
+def _mean_and_matrix(
+    fn: str, mean: jax.typing.ArrayLike, name: str, matrix: jax.typing.ArrayLike
+) -> tuple[jax.Array, jax.Array]:
     """Checks a mean [..., d] and a matrix [..., d, d] and returns them as float arrays."""
     (matrix,) = as_params(fn, **{name: matrix})
     (mean,) = as_params(fn, mean=mean)
@@ -133,7 +137,7 @@ class MultivariateNormal(ExponentialFamily):
         return cls._broadcast(mean, jnp.tril(scale))
 
     @classmethod
-    def _broadcast(cls, mean, scale) -> MultivariateNormal:
+    def _broadcast(cls, mean: jax.Array, scale: jax.Array) -> MultivariateNormal:
         """The member of `mean` and `scale`, both broadcast to their common batch shape."""
         batch = jnp.broadcast_shapes(mean.shape[:-1], scale.shape[:-2])
         return cls(

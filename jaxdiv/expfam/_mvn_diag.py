@@ -39,7 +39,7 @@ class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
     natural_event_ndims = (1, 1)
 
     @classmethod
-    def _check_params(cls, fn, **named):
+    def _check_params(cls, fn: str, **named: jax.typing.ArrayLike) -> list[jax.Array]:
         arrays = as_params(fn, **named)
         if arrays[0].ndim < 1:
             names = " and ".join(named)

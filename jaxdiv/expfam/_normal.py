@@ -28,7 +28,9 @@ def expm1_minus_x(x: jax.Array) -> jax.Array:
     """``exp(x) - 1 - x`` without cancellation near 0 (a Taylor polynomial for |x| < 0.1)."""
     small = jnp.abs(x) < 0.1
 
-    def series(y):  # y^2/2 + y^3/6 + ... + y^7/5040: relative error below 1e-9 for |y| < 0.1
+    def series(
+        y: jax.Array,
+    ) -> jax.Array:  # y^2/2 + y^3/6 + ... + y^7/5040: relative error below 1e-9 for |y| < 0.1
         return jnp.square(y) * (
             0.5 + y * (1 / 6 + y * (1 / 24 + y * (1 / 120 + y * (1 / 720 + y / 5040))))
         )
@@ -36,7 +38,9 @@ def expm1_minus_x(x: jax.Array) -> jax.Array:
     return jnp.where(small, num.guard(small, series, x), jnp.expm1(x) - x)
 
 
-def gaussian_kl(m1, log_std1, m2, log_std2) -> jax.Array:
+def gaussian_kl(
+    m1: jax.Array, log_std1: jax.Array, m2: jax.Array, log_std2: jax.Array
+) -> jax.Array:
     """KL(N(m1, s1^2) || N(m2, s2^2)) elementwise, from means and log standard deviations.
 
     ``log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
@@ -49,7 +53,9 @@ def gaussian_kl(m1, log_std1, m2, log_std2) -> jax.Array:
     return 0.5 * (expm1_minus_x(2 * d) + jnp.square(z))
 
 
-def gaussian_cross_term(m1, log_std1, m2, log_std2) -> jax.Array:
+def gaussian_cross_term(
+    m1: jax.Array, log_std1: jax.Array, m2: jax.Array, log_std2: jax.Array
+) -> jax.Array:
     """``A(theta_2) - <theta_2, mu_1> = log s2 + (s1^2 + (m1 - m2)^2) / (2 s2^2)``, elementwise."""
     z = (m1 - m2) * jnp.exp(-log_std2)
     return log_std2 + 0.5 * (jnp.exp(2 * (log_std1 - log_std2)) + jnp.square(z))
