@@ -38,9 +38,9 @@ On the CPU the forward values of large vocabularies are computed over blocks
 of rows that fit in the cores' caches (:mod:`jaxdiv._row_blocks`), after the
 row maxima are taken on the whole arrays; GPUs and TPUs, whose compilers fuse
 the row reductions, get one pass (``jax.lax.platform_dependent`` picks at
-lowering time). Below :attr:`jaxdiv._row_blocks.Settings.min_vocab` classes,
-the value alone (not under differentiation, unmasked, unsharded) comes from
-formulas with no select at all (:func:`_plain_parts`, :func:`_bare_or_exact`).
+lowering time). Where the row blocks are not used, the value alone (not under
+differentiation, unmasked, unsharded) comes from formulas with no select at
+all (:func:`_plain_parts`, :func:`_bare_or_exact`), which compile faster.
 """
 
 from __future__ import annotations
@@ -129,10 +129,11 @@ def _tangent(
     return sum(terms[1:], terms[0])
 
 
-def plain_values_apply(vocab: int) -> bool:
-    """Whether values over ``vocab`` classes (unmasked, unsharded, not under differentiation)
-    come from the select-free formulas rather than the guarded pass."""
-    return vocab < row_blocks.SETTINGS.min_vocab
+def plain_values_apply(shape: tuple[int, ...], itemsize: int, axis: int) -> bool:
+    """Whether values of operands of ``shape`` (unmasked, unsharded, not under
+    differentiation) come from the select-free formulas in one pass: wherever the CPU row
+    blocks of the guarded pass would not be used."""
+    return row_blocks.block_rows(shape, itemsize, axis) is None
 
 
 def _far(dtype) -> float:
@@ -334,7 +335,11 @@ def _divergence(forward: Callable, coefficients: Callable, plain: Callable, doc:
 
     @partial(jax.custom_jvp, nondiff_argnums=(3, 4, 5))
     def divergence(a, b, mask, weight, axis, axis_name):
-        if mask is None and axis_name is None and plain_values_apply(a.shape[axis]):
+        if (
+            mask is None
+            and axis_name is None
+            and plain_values_apply(a.shape, a.dtype.itemsize, axis)
+        ):
             return plain(a, b, weight=weight, axis=axis)
         return evaluate(a, b, mask, weight, axis, axis_name).value
 
@@ -482,7 +487,7 @@ def cross_entropy_with_logits(guarded: Callable, p: jax.Array, b: jax.Array, axi
     """``guarded(p, b)``, the cross-entropy of probabilities ``p`` against logits ``b``, with
     its value from the select-free formulas and its derivatives from ``guarded`` itself.
 
-    For the unmasked, unsharded case where :func:`plain_values_apply`;
+    For the unmasked, unsharded case (no row blocks: the guarded pass has none either);
     ``guarded`` must compute the same value with every boundary guard in place.
     """
 

@@ -65,15 +65,18 @@ def configured(**changes: Any) -> Iterator[Settings]:
 
 def block_rows(shape: tuple[int, ...], itemsize: int, axis: int) -> int | None:
     """Rows per block for operands of ``shape`` reduced along ``axis``, or None where one
-    pass is as good (a small vocabulary, too few rows, or a reduction not along the last axis).
+    pass is as good: a small vocabulary, a row too large for two to fit in a block, too few
+    rows, or a reduction not along the last axis.
     """
     if SETTINGS.enabled is False or not shape or axis != len(shape) - 1:
         return None
     if shape[-1] < SETTINGS.min_vocab:
         return None
     rows = math.prod(shape[:-1])
-    block = max(1, SETTINGS.block_bytes // (max(shape[-1], 1) * itemsize))
-    return block if rows >= 2 * block else None
+    block = SETTINGS.block_bytes // (max(shape[-1], 1) * itemsize)
+    # Blocks of one row gained nothing over one pass (8 x 262,144 float32) and the loop
+    # costs compile time.
+    return block if block >= 2 and rows >= 2 * block else None
 
 
 def local(arrays: Any) -> bool:
