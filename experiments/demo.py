@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from experiments import gmm
+from jaxdiv.mixture import GaussianMixture
 
 SEPARATIONS = (2.0, 3.0, 4.0, 5.0, 6.0)
 ALPHAS = (0.1, 0.3, 0.5, 0.8, 1.0, 2.0)
@@ -39,9 +40,104 @@ def _rel_error(mean, std, opt_mean, opt_std) -> float:
     return max(abs(mean - opt_mean), abs(std - opt_std)) / opt_std
 
 
+# --------------------------------------------------------------------------- records
+# What each study returns to the command line and the figures. Fields holding a
+# distribution (`target`, `model`) are left out of metrics.json by `to_json`.
+
+
+@dataclasses.dataclass(frozen=True)
+class ReverseFit:
+    """One reverse-KL single-Gaussian fit and the scipy optimum from the same start."""
+
+    init: tuple[float, float]
+    mean: float
+    std: float
+    scipy_mean: float
+    scipy_std: float
+    scipy_kl: float
+    relative_error: float
+    kl: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SeparationRow:
+    """The fits at one separation ``d``."""
+
+    separation: float
+    target: GaussianMixture
+    forward: tuple[float, float]  # (mean, std) of the forward fit
+    moment_match: tuple[float, float]  # its exact optimum
+    forward_relative_error: float
+    reverse: list[ReverseFit]
+    centred_curvature: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SeparationStudy:
+    critical: gmm.CriticalSeparations
+    rows: list[SeparationRow]
+
+
+@dataclasses.dataclass(frozen=True)
+class TextbookKl:
+    fit: str
+    forward_kl: float
+    reverse_kl: float
+
+
+@dataclasses.dataclass(frozen=True)
+class TextbookStudy:
+    target: GaussianMixture
+    fits: list[tuple[str, GaussianMixture]]  # (title, fitted Gaussian)
+    kl: list[TextbookKl]
+
+
+@dataclasses.dataclass(frozen=True)
+class AlphaRow:
+    alpha: float
+    mean: float
+    std: float
+    scipy_mean: float
+    scipy_std: float
+    relative_error: float
+
+
+@dataclasses.dataclass(frozen=True)
+class AlphaStudy:
+    target: GaussianMixture
+    rows: list[AlphaRow]
+
+
+@dataclasses.dataclass(frozen=True)
+class MixturePanel:
+    name: str
+    components: int
+    divergence: str
+    target: GaussianMixture
+    model: GaussianMixture
+    title: str
+    forward_kl: float
+    reverse_kl: float
+
+
+def to_json(record) -> dict:
+    """A record's fields as plain values for metrics.json, distributions left out."""
+    return {
+        f.name: to_json(v) if dataclasses.is_dataclass(v) else _plain(v)
+        for f in dataclasses.fields(record)
+        if not isinstance(v := getattr(record, f.name), GaussianMixture)
+    }
+
+
+def _plain(value):
+    if isinstance(value, list):
+        return [to_json(v) if dataclasses.is_dataclass(v) else v for v in value]
+    return value
+
+
 def separation_study(
     separations=SEPARATIONS, *, steps: int = 1500, seed: int = 0, progress: Progress = _none
-) -> dict:
+) -> SeparationStudy:
     """Forward and reverse single-Gaussian fits at each separation, with the exact optima."""
     critical = gmm.critical_separations()
     rows = []
@@ -62,35 +158,37 @@ def separation_study(
             mean, std = float(model.means[0, 0]), _std(model)
             opt = gmm.scipy_optimum(target, "reverse", init)
             reverse.append(
-                {
-                    "init": init,
-                    "mean": mean,
-                    "std": std,
-                    "scipy_mean": opt[0],
-                    "scipy_std": opt[1],
-                    "scipy_kl": opt[2],
-                    "relative_error": _rel_error(mean, std, opt[0], opt[1]),
-                    "kl": float(rev.restart(i).reverse_kl),
-                }
+                ReverseFit(
+                    init=init,
+                    mean=mean,
+                    std=std,
+                    scipy_mean=opt.mean,
+                    scipy_std=opt.std,
+                    scipy_kl=opt.divergence,
+                    relative_error=_rel_error(mean, std, opt.mean, opt.std),
+                    kl=float(rev.restart(i).reverse_kl),
+                )
             )
         fwd_mean, fwd_std = float(fwd.means[0, 0]), _std(fwd)
         mm = (float(mm_mean[0]), float(np.sqrt(mm_cov[0, 0])))
         rows.append(
-            {
-                "separation": d,
-                "target": target,
-                "forward": (fwd_mean, fwd_std),
-                "moment_match": mm,
-                "forward_relative_error": _rel_error(fwd_mean, fwd_std, *mm),
-                "reverse": reverse,
+            SeparationRow(
+                separation=d,
+                target=target,
+                forward=(fwd_mean, fwd_std),
+                moment_match=mm,
+                forward_relative_error=_rel_error(fwd_mean, fwd_std, *mm),
+                reverse=reverse,
                 # the start (0, 1.5) ends at the centred optimum at every separation
-                "centred_curvature": gmm.centred_curvature(d, reverse[0]["scipy_std"]),
-            }
+                centred_curvature=gmm.centred_curvature(d, reverse[0].scipy_std),
+            )
         )
-    return {"critical": critical, "rows": rows}
+    return SeparationStudy(critical, rows)
 
 
-def textbook_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _none) -> dict:
+def textbook_study(
+    *, steps: int = 1500, seed: int = 0, progress: Progress = _none
+) -> TextbookStudy:
     """The 2-D figure: the forward fit and reverse fits started at each of the two modes."""
     target = gmm.textbook_2d()
     fwd_cfg = gmm.FitConfig(
@@ -105,11 +203,8 @@ def textbook_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _no
     results = [("forward KL: covers both modes", fwd)]
     results += [(f"reverse KL, local optimum {i + 1}", rev.restart(i)) for i in range(2)]
     fits = [(title, r.model) for title, r in results]
-    kls = [
-        {"fit": title, "forward_kl": float(r.forward_kl), "reverse_kl": float(r.reverse_kl)}
-        for title, r in results
-    ]
-    return {"target": target, "fits": fits, "kl": kls}
+    kls = [TextbookKl(title, float(r.forward_kl), float(r.reverse_kl)) for title, r in results]
+    return TextbookStudy(target, fits, kls)
 
 
 def alpha_study(
@@ -119,7 +214,7 @@ def alpha_study(
     steps: int = 1500,
     seed: int = 0,
     progress: Progress = _none,
-) -> dict:
+) -> AlphaStudy:
     """Renyi fits from a start on one mode, each with its scipy optimum from the same start."""
     target = gmm.separated_1d(separation)
     init = (separation / 2, 1.0)
@@ -138,19 +233,14 @@ def alpha_study(
         opt = gmm.scipy_optimum(target, "renyi" if alpha != 1 else "reverse", init, alpha=alpha)
         mean, std = float(model.means[0, 0]), _std(model)
         rows.append(
-            {
-                "alpha": alpha,
-                "mean": mean,
-                "std": std,
-                "scipy_mean": opt[0],
-                "scipy_std": opt[1],
-                "relative_error": _rel_error(mean, std, opt[0], opt[1]),
-            }
+            AlphaRow(alpha, mean, std, opt.mean, opt.std, _rel_error(mean, std, opt.mean, opt.std))
         )
-    return {"target": target, "rows": rows}
+    return AlphaStudy(target, rows)
 
 
-def mixture_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _none) -> dict:
+def mixture_study(
+    *, steps: int = 1500, seed: int = 0, progress: Progress = _none
+) -> list[MixturePanel]:
     """K = 2 to the three-mode target and K = 8 to the ring, under each divergence."""
     panels = []
     for name, k in (("three-1d", 2), ("ring", 8)):
@@ -171,15 +261,15 @@ def mixture_study(*, steps: int = 1500, seed: int = 0, progress: Progress = _non
             model, fwd, rev = best.model, float(best.forward_kl), float(best.reverse_kl)
             label = divergence if divergence != "renyi" else f"renyi a={cfg.alpha:g}"
             panels.append(
-                {
-                    "target": target,
-                    "model": model,
-                    "divergence": divergence,
-                    "title": f"{name}, K={k}, {label}\nKL(p||q)={fwd:.3f}  KL(q||p)={rev:.3f}",
-                    "forward_kl": fwd,
-                    "reverse_kl": rev,
-                    "name": name,
-                    "components": k,
-                }
+                MixturePanel(
+                    name=name,
+                    components=k,
+                    divergence=divergence,
+                    target=target,
+                    model=model,
+                    title=f"{name}, K={k}, {label}\nKL(p||q)={fwd:.3f}  KL(q||p)={rev:.3f}",
+                    forward_kl=fwd,
+                    reverse_kl=rev,
+                )
             )
-    return {"panels": panels}
+    return panels

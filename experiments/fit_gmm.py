@@ -268,68 +268,61 @@ def run_demo(args) -> dict:
     text = demo.textbook_study(steps=args.steps, seed=args.seed, progress=progress)
     alpha = demo.alpha_study(steps=args.steps, seed=args.seed, progress=progress)
     mix = demo.mixture_study(steps=args.steps, seed=args.seed, progress=progress)
-    crit = sep["critical"]
-    figures.save(figures.separations(sep["rows"], crit), os.path.join(args.out, "separations.png"))
+    crit = sep.critical
+    figures.save(figures.separations(sep.rows, crit), os.path.join(args.out, "separations.png"))
     figures.save(
-        figures.textbook_2d(text["target"], text["fits"]), os.path.join(args.out, "textbook_2d.png")
+        figures.textbook_2d(text.target, text.fits), os.path.join(args.out, "textbook_2d.png")
     )
     figures.save(
-        figures.alpha_sweep(alpha["target"], alpha["rows"]),
+        figures.alpha_sweep(alpha.target, alpha.rows),
         os.path.join(args.out, "renyi_alpha_sweep.png"),
     )
-    figures.save(figures.mixture_fits(mix["panels"]), os.path.join(args.out, "mixture_fits.png"))
+    figures.save(figures.mixture_fits(mix), os.path.join(args.out, "mixture_fits.png"))
 
     print("Single Gaussian fitted to N(-d/2,1)/2 + N(d/2,1)/2 (optax vs exact optimum)")
     print(
         f"  {'d':>4} {'start':>13} {'reverse mean':>13} {'std':>7} {'scipy mean':>11} "
         f"{'std':>7} {'rel.err':>8}"
     )
-    for row in sep["rows"]:
-        for fit in row["reverse"]:
-            init = f"({fit['init'][0]:+.1f}, {fit['init'][1]:.1f})"
+    for row in sep.rows:
+        for fit in row.reverse:
+            init = f"({fit.init[0]:+.1f}, {fit.init[1]:.1f})"
             print(
-                f"  {row['separation']:>4g} {init:>13} {fit['mean']:>13.4f} {fit['std']:>7.4f} "
-                f"{fit['scipy_mean']:>11.4f} {fit['scipy_std']:>7.4f} {fit['relative_error']:>8.2%}"
+                f"  {row.separation:>4g} {init:>13} {fit.mean:>13.4f} {fit.std:>7.4f} "
+                f"{fit.scipy_mean:>11.4f} {fit.scipy_std:>7.4f} {fit.relative_error:>8.2%}"
             )
-        fm, fs = row["forward"]
-        mm, ms = row["moment_match"]
+        fm, fs = row.forward
+        mm, ms = row.moment_match
         print(
-            f"  {row['separation']:>4g} {'forward':>13} {fm:>13.4f} {fs:>7.4f} {mm:>11.4f} "
-            f"{ms:>7.4f} {row['forward_relative_error']:>8.2%}  (optimum: the moments)"
+            f"  {row.separation:>4g} {'forward':>13} {fm:>13.4f} {fs:>7.4f} {mm:>11.4f} "
+            f"{ms:>7.4f} {row.forward_relative_error:>8.2%}  (optimum: the moments)"
         )
     print(
         f"Critical separation: reverse KL has mode-seeking local optima only for d > "
-        f"{crit['local']:.2f}; they have lower KL than the centred fit for "
-        f"d > {crit['global']:.2f}."
+        f"{crit.local:.2f}; they have lower KL than the centred fit for d > {crit.best:.2f}."
     )
     print("The centred fit stays a local optimum at every d tried (curvature in the mean > 0).")
     print("\n2-D textbook target: KL of each fit (Monte Carlo)")
-    for row in text["kl"]:
-        print(
-            f"  {row['fit']:<34} KL(p||q) {row['forward_kl']:.4f}  KL(q||p) {row['reverse_kl']:.4f}"
-        )
+    for row in text.kl:
+        print(f"  {row.fit:<34} KL(p||q) {row.forward_kl:.4f}  KL(q||p) {row.reverse_kl:.4f}")
     print("\nRenyi alpha sweep at d = 6, started on a mode")
-    for r in alpha["rows"]:
+    for r in alpha.rows:
         print(
-            f"  alpha {r['alpha']:>4g}: mean {r['mean']:+.4f} std {r['std']:.4f}   "
-            f"scipy mean {r['scipy_mean']:+.4f} std {r['scipy_std']:.4f} "
-            f"({r['relative_error']:.2%})"
+            f"  alpha {r.alpha:>4g}: mean {r.mean:+.4f} std {r.std:.4f}   "
+            f"scipy mean {r.scipy_mean:+.4f} std {r.scipy_std:.4f} ({r.relative_error:.2%})"
         )
     print("\nK-component fits (true KL in nats)")
-    for p in mix["panels"]:
+    for p in mix:
         print(
-            f"  {p['name']:<9} K={p['components']} {p['divergence']:<8} "
-            f"KL(p||q) {p['forward_kl']:.4f}  KL(q||p) {p['reverse_kl']:.4f}"
+            f"  {p.name:<9} K={p.components} {p.divergence:<8} "
+            f"KL(p||q) {p.forward_kl:.4f}  KL(q||p) {p.reverse_kl:.4f}"
         )
     metrics = {
-        "critical_separation": crit,
-        "separations": [{k: v for k, v in row.items() if k != "target"} for row in sep["rows"]],
-        "textbook_2d": text["kl"],
-        "renyi_alpha_sweep": alpha["rows"],
-        "mixture_fits": [
-            {k: p[k] for k in ("name", "components", "divergence", "forward_kl", "reverse_kl")}
-            for p in mix["panels"]
-        ],
+        "critical_separation": demo.to_json(crit),
+        "separations": [demo.to_json(row) for row in sep.rows],
+        "textbook_2d": [demo.to_json(row) for row in text.kl],
+        "renyi_alpha_sweep": [demo.to_json(row) for row in alpha.rows],
+        "mixture_fits": [{k: v for k, v in demo.to_json(p).items() if k != "title"} for p in mix],
         "steps": args.steps,
         "seed": args.seed,
         "seconds": time.perf_counter() - start,

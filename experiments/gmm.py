@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -326,12 +327,20 @@ def gaussian_divergence(
     )
 
 
+class Optimum(NamedTuple):
+    """A single-Gaussian optimum and the divergence there."""
+
+    mean: float
+    std: float
+    divergence: float
+
+
 def scipy_optimum(
     target: GaussianMixture,
     divergence: str,
     init: tuple[float, float],
     alpha: float = 0.5,
-) -> tuple[float, float, float]:
+) -> Optimum:
     """The single-Gaussian optimum ``(mean, std, divergence)`` from ``init = (mean, std)``.
 
     Minimises the divergence, computed by scipy's adaptive quadrature
@@ -372,7 +381,7 @@ def scipy_optimum(
         return total if divergence != "renyi" else math.log(total) / (alpha - 1)
 
     res = optimize.minimize(value, x0=[init[0], math.log(init[1])], method="BFGS")
-    return float(res.x[0]), float(math.exp(res.x[1])), float(res.fun)
+    return Optimum(float(res.x[0]), float(math.exp(res.x[1])), float(res.fun))
 
 
 def moment_match(target: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
@@ -432,26 +441,42 @@ def centred_curvature(separation: float, std: float) -> float:
     return float(_curvature_in_mean(separated_1d(separation), jnp.asarray(math.log(std))))
 
 
-def reverse_kl_optima(separation: float) -> dict:
+@dataclasses.dataclass(frozen=True)
+class ReverseKlOptima:
+    """The two kinds of single-Gaussian reverse-KL optima at one separation."""
+
+    centred: Optimum
+    from_a_mode: Optimum
+    curvature_in_mean_at_centre: float
+
+
+def reverse_kl_optima(separation: float) -> ReverseKlOptima:
     """The centred and the mode-seeking single-Gaussian optima of reverse KL at separation ``d``."""
     target = separated_1d(separation)
     centred = scipy_optimum(target, "reverse", (0.0, 1.0))
     off = scipy_optimum(target, "reverse", (separation / 2, 1.0))
-    curvature = centred_curvature(separation, centred[1])
-    return {"centred": centred, "from_a_mode": off, "curvature_in_mean_at_centre": curvature}
+    return ReverseKlOptima(centred, off, centred_curvature(separation, centred.std))
 
 
-def critical_separations(tol: float = 0.01) -> dict:
+@dataclasses.dataclass(frozen=True)
+class CriticalSeparations:
     """The separations at which reverse KL's mode-seeking optima appear and take over.
 
     ``local``: the smallest ``d`` with an off-centre local optimum (below it
-    every initialisation ends at the broad centred Gaussian). ``global``: the
+    every initialisation ends at the broad centred Gaussian). ``best``: the
     ``d`` past which the mode-seeking optimum has the lower reverse KL.
     """
+
+    local: float
+    best: float
+
+
+def critical_separations(tol: float = 0.01) -> CriticalSeparations:
+    """The :class:`CriticalSeparations`, each by bisection to ``tol``."""
     local = _bisect(has_mode_seeking_optimum, 2.0, 8.0, tol)
 
     def off_wins(d: float) -> bool:
         prof = reverse_kl_profile(d, np.linspace(0.0, d, 161))
         return bool(np.min(prof[1:]) < prof[0])
 
-    return {"local": local, "global": _bisect(off_wins, local, 10.0, tol)}
+    return CriticalSeparations(local, _bisect(off_wins, local, 10.0, tol))

@@ -66,11 +66,11 @@ def test_critical_separations():
     assert not gmm.has_mode_seeking_optimum(4.5)
     assert gmm.has_mode_seeking_optimum(5.0)
     crit = gmm.critical_separations(tol=0.05)
-    assert 4.5 < crit["local"] < 5.0 < crit["global"] < 6.0
+    assert 4.5 < crit.local < 5.0 < crit.best < 6.0
     opt = gmm.reverse_kl_optima(5.0)
-    np.testing.assert_allclose(opt["from_a_mode"][:2], [2.3861, 1.1365], atol=2e-3)
-    assert opt["centred"][2] < opt["from_a_mode"][2]  # at d = 5 the centred fit is still best
-    assert opt["curvature_in_mean_at_centre"] > 0
+    np.testing.assert_allclose(opt.from_a_mode[:2], [2.3861, 1.1365], atol=2e-3)
+    assert opt.centred.divergence < opt.from_a_mode.divergence  # at d = 5 centred is still best
+    assert opt.curvature_in_mean_at_centre > 0
 
 
 def test_same_seed_same_numbers():
