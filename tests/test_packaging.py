@@ -1,6 +1,6 @@
 """The package as a user gets it: the sdist, the wheel built from it, a fresh environment.
 
-The sdist is built from this checkout and the wheel from the unpacked sdist
+The sdist is built from a copy of this checkout and the wheel from the unpacked sdist
 (what ``python -m build`` does), both without build isolation, so nothing is
 downloaded. The wheel is installed with ``--no-deps`` into a new virtual
 environment that sees this environment's site-packages through a ``.pth`` path
@@ -40,6 +40,21 @@ SDIST_REQUIRED = [
     "tests/cases.py",
     "tests/expfam/families.py",
     "tests/mixture/test_mixture.py",
+]
+
+# What a checkout holds beside its sources: environments, caches and build outputs.
+NOT_SOURCE = [
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    ".cache",
+    "results",
+    "site",
 ]
 
 IMPORT_CHECK = textwrap.dedent(
@@ -85,7 +100,11 @@ def _build(hook: str, source: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pathlib.Path]:
     pytest.importorskip("setuptools", minversion="77")
     tmp = tmp_path_factory.mktemp("packaging")
-    sdist = _build("build_sdist", ROOT, tmp)
+    # A copy of the checkout, so that the build's egg-info never touches the working tree
+    # (pytest-xdist workers may build at the same time).
+    checkout = tmp / "checkout"
+    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    sdist = _build("build_sdist", checkout, tmp)
     with tarfile.open(sdist) as tar:
         tar.extractall(tmp / "unpacked", filter="data")
     (source,) = (tmp / "unpacked").iterdir()
