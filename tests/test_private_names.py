@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import pathlib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jaxdiv"
@@ -139,3 +141,22 @@ def test_the_check_finds_what_it_should() -> None:
     assert len(found) == 4, found
     for name in ("jaxdiv.expfam._mvn", "_split", "_tolerance", "_from_leaves"):
         assert any(name in f for f in found), (name, found)
+
+
+def test_programs_use_only_the_public_api() -> None:
+    """Experiments, benchmarks and notebooks import jaxdiv as a user does: no private module
+    or name of jaxdiv (a dotted path with a component that starts with `_`)."""
+    private = re.compile(
+        r"\bjaxdiv(\.\w+)*\._[a-z]\w*|\bfrom jaxdiv(\.\w+)* import [^#\n]*\b_[a-z]"
+    )
+    problems = []
+    sources = [*ROOT.glob("experiments/*.py"), *ROOT.glob("benchmarks/*.py")]
+    for path in sources:
+        for i, line in enumerate(path.read_text().splitlines(), start=1):
+            if private.search(line):
+                problems.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+    for path in ROOT.glob("notebooks/*.ipynb"):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code" and private.search("".join(cell["source"])):
+                problems.append(f"{path.relative_to(ROOT)}: {''.join(cell['source'])[:80]!r}")
+    assert not problems, "jaxdiv internals used outside the library:\n" + "\n".join(problems)
