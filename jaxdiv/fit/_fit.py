@@ -47,9 +47,9 @@ def _stack(models: Sequence[Any]) -> Any:
         raise ValueError(f"jaxdiv.{_FN}: the list of starting models is empty.")
     for m in models:
         _check_model(m)
-    first = jax.tree.structure(models[0])
+    first: Any = jax.tree.structure(models[0])
     for i, m in enumerate(models[1:], start=1):
-        if jax.tree.structure(m) != first or any(
+        if first != jax.tree.structure(m) or any(
             jnp.shape(a) != jnp.shape(b)
             for a, b in zip(jax.tree.leaves(models[0]), jax.tree.leaves(m), strict=True)
         ):
@@ -65,7 +65,7 @@ def _check_key(key: Any) -> jax.Array:
         jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
         or (key.dtype == jnp.uint32 and key.shape == (2,))
     ):
-        return key
+        return jnp.asarray(key)
     raise TypeError(
         f"jaxdiv.{_FN}: key must be a PRNG key from jax.random.key(seed), got {type(key).__name__}."
     )
@@ -383,7 +383,7 @@ def fit(
     num_eval_samples = val.positive_int("num_eval_samples", num_eval_samples, fn=_FN)
     key = _check_key(key)
     batched = isinstance(model, list | tuple)
-    if batched:
+    if isinstance(model, list | tuple):
         first, params = model[0] if model else None, _stack(model)
     else:
         _check_model(model)

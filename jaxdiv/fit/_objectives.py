@@ -56,7 +56,7 @@ class Static:
 class Spec:
     """Everything about a fit that shapes the compiled program (a static `jit` argument)."""
 
-    divergence: str
+    divergence: Divergence
     alpha: float | None
     target_kind: str
     log_density: Static | None
@@ -92,7 +92,7 @@ def event_shape(d: Any) -> tuple[int, ...] | None:
 def dimension(d: Any) -> int:
     """`d` of a Gaussian or a mixture: the length of its points viewed as vectors."""
     shape = event_shape(d)
-    return 1 if shape == () else shape[0]
+    return shape[0] if shape else 1
 
 
 def as_mixture(d: Any) -> GaussianMixture:
@@ -128,7 +128,7 @@ def _log_density_on_vectors(spec: Spec, model: Any, target: Any) -> Callable:
     A function given by the user, and a target that is not a Gaussian, take
     points in the model's own shape (scalars for a Normal model).
     """
-    if spec.target_kind == "log_density":
+    if spec.log_density is not None:  # the target is a function
         fn, takes = spec.log_density.value, event_shape(model)
     elif is_gaussian(target):
         fn, takes = target.log_prob, event_shape(target)
@@ -147,8 +147,13 @@ def _amari_from_renyi(renyi: jax.Array, a: float) -> jax.Array:
     return -jnp.expm1((a - 1) * renyi) / (a * (1 - a))
 
 
+def _order(spec: Spec) -> float:
+    """The order of a Renyi or alpha divergence; 1 (the KL limit) for the KLs."""
+    return 1.0 if spec.alpha is None else spec.alpha
+
+
 def _exact(spec: Spec, model: Any, target: Any) -> jax.Array:
-    a = spec.alpha
+    a = _order(spec)
     if spec.divergence == "forward_kl":
         return expfam.kl_divergence(target, model)
     if spec.divergence == "reverse_kl" or a == 1.0:
@@ -170,7 +175,7 @@ def loss(spec: Spec, model: Any, target: Any, key: jax.Array) -> jax.Array:
             return mixture.negative_log_likelihood(as_mixture(model), x.reshape(x.shape[0], -1))
         return -jnp.mean(model.log_prob(x))
     log_p = _log_density_on_vectors(spec, model, target)
-    q, n, a = as_mixture(model), spec.num_samples, spec.alpha
+    q, n, a = as_mixture(model), spec.num_samples, _order(spec)
     if spec.divergence == "reverse_kl" or a == 1.0:
         return mixture.reverse_kl(q, log_p, key, num_samples=n)
     renyi = mixture.variational_renyi(q, log_p, key, alpha=a, num_samples=n)

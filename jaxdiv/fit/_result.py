@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
+from jaxdiv.fit._objectives import Divergence, KlMethod
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,15 +96,15 @@ class FitResult:
     diverged: jax.Array
     forward_kl: jax.Array | None
     reverse_kl: jax.Array | None
-    divergence: str
-    kl_method: str | None
+    divergence: Divergence
+    kl_method: KlMethod | None
 
     @property
     def num_restarts(self) -> int | None:
         """`R`, the number of restarts, or None for a fit from one starting model."""
         return self.losses.shape[0] if self.losses.ndim == 2 else None
 
-    def restart(self, i) -> FitResult:
+    def restart(self, i: int | jax.Array) -> FitResult:
         """The result of restart `i` alone (an integer, or a traced index under `jit`)."""
         if self.num_restarts is None:
             raise ValueError("jaxdiv.fit.FitResult.restart: this fit had one starting model.")
