@@ -194,14 +194,10 @@ def cross_entropy_with_logits(
     pp, b, r = _probs_and_logits(
         fn, p, q_logits, axis=axis, where=where, base=base, axis_name=axis_name
     )
-
-    def guarded(pp, b):
-        log_q = num.log_softmax(b, axis=r.axis, mask=r.mask, axis_name=axis_name)
-        return -r.sum(num.mul_log(pp, log_q))
-
     if r.mask is None and axis_name is None:
-        return r.finish(_fused.cross_entropy_with_logits(guarded, pp, b, r.axis))
-    return r.finish(guarded(pp, b))
+        return r.finish(_fused.cross_entropy_with_logits(pp, b, r.axis))
+    log_q = num.log_softmax(b, axis=r.axis, mask=r.mask, axis_name=axis_name)
+    return r.finish(-r.sum(num.mul_log(pp, log_q)))
 
 
 def kl_divergence_with_logits(

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 import pytest
 from cases import ALL, BERN, REDUCING, make_inputs
+from jax.test_util import check_grads
 from scipy import special
 
 import jaxdiv
@@ -421,3 +422,13 @@ def test_unmasked_soft_cross_entropy_equals_the_guarded_pass(dtype, vocab, rng):
     g_guarded = jax.jit(jax.grad(lambda x, y: mean_loss(x, y, mask), (0, 1)))(p, b)
     for gp, gg in zip(g_plain, g_guarded, strict=True):
         np.testing.assert_allclose(gp[ok], gg[ok], **tol)
+    # Forward mode, with a tangent for the logits only (a constant target, the usual case).
+    tangent = rng.normal(size=b.shape).astype(dtype)
+    f_plain = jax.jvp(lambda y: mean_loss(p, y), (b,), (tangent,))
+    f_guarded = jax.jvp(lambda y: mean_loss(p, y, mask), (b,), (tangent,))
+    np.testing.assert_allclose(f_plain, f_guarded, **tol)
+    assert np.isfinite(f_plain[1])
+    if dtype == np.float64:  # second order, where p has zeros and q_logits -inf under them
+        small_p, small_b = p[150:160], np.where(np.isfinite(b[150:160]), b[150:160], -np.inf)
+        small_b = np.where(np.isneginf(small_b), -np.inf, np.clip(small_b, -5, 5))
+        check_grads(lambda y: fn(small_p, y), (small_b,), order=2, modes=["fwd", "rev"], eps=1e-5)
