@@ -1,13 +1,13 @@
 """Fused KL, cross-entropy and Jensen-Shannon from logits, with custom derivative rules.
 
-For rows of logits ``a`` (of p) and ``b`` (of q), with ``e_a = exp(a - max a)``,
-``s_a = sum e_a`` and ``p = e_a / s_a``:
+For rows of logits `a` (of p) and `b` (of q), with `e_a = exp(a - max a)`,
+`s_a = sum e_a` and `p = e_a / s_a`:
 
     KL(p || q) = sum_i p_i (a_i - b_i) - log s_a + log s_b + (max b - max a)
     H(p, q)    = log s_b + max b - sum_i p_i b_i
 
 so each row needs two exponentials per entry and no per-entry logarithm (the
-autodiff route through ``log_softmax`` takes three exponentials and a
+autodiff route through `log_softmax` takes three exponentials and a
 logarithm, or more). The derivatives have closed forms in the same
 quantities,
 
@@ -23,24 +23,24 @@ which the custom JVP rules return without differentiating through the
 softmaxes.
 
 What reverse mode keeps. The tangent map (the contraction of these
-coefficients with the input tangents) runs under ``jax.checkpoint`` with
+coefficients with the input tangents) runs under `jax.checkpoint` with
 nothing saveable, so the only residuals of a gradient are the logits
 themselves and a few numbers per row: each row's maximum and log-sum (the
 log-normaliser, in two parts so that log-probabilities of logits of magnitude
 1e4 are rebuilt to full precision) and the row's divergence. The backward pass
-rebuilds ``log p`` and ``log q`` from them (two exponentials per entry) and
-never stores a ``[rows, vocab]`` softmax or coefficient array: the gradient of
+rebuilds `log p` and `log q` from them (two exponentials per entry) and
+never stores a `[rows, vocab]` softmax or coefficient array: the gradient of
 a loss over logits the caller already holds needs no temporary of that size at
-all. Because the rules are custom JVPs, forward mode, ``jax.hessian`` and
+all. Because the rules are custom JVPs, forward mode, `jax.hessian` and
 higher orders still work (the rules are plain JAX code).
 
 On the CPU the forward values of large vocabularies are computed over blocks
-of rows that fit in the cores' caches (:mod:`jaxdiv._row_blocks`), after the
+of rows that fit in the cores' caches (`jaxdiv._row_blocks`), after the
 row maxima are taken on the whole arrays; GPUs and TPUs, whose compilers fuse
-the row reductions, get one pass (``jax.lax.platform_dependent`` picks at
+the row reductions, get one pass (`jax.lax.platform_dependent` picks at
 lowering time). Where the row blocks are not used, the value alone (not under
 differentiation, unmasked, unsharded) comes from formulas with no select at
-all (:func:`_plain_parts`, :func:`_bare_or_exact`), which compile faster.
+all (`_plain_parts`, `_bare_or_exact`), which compile faster.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from jaxdiv import _row_blocks as row_blocks
 
 
 class _Row(NamedTuple):
-    """The log-normaliser of a row of logits, ``shift + log_s``, kept in two parts."""
+    """The log-normaliser of a row of logits, `shift + log_s`, kept in two parts."""
 
     shift: jax.Array
     log_s: jax.Array
@@ -80,13 +80,13 @@ class _Operands(NamedTuple):
 
 
 def _parts(x: jax.Array, mask: jax.Array | None, shift: jax.Array, axis: int, axis_name):
-    """The softmax parts of ``x`` and its row (what reverse mode saves of it)."""
+    """The softmax parts of `x` and its row (what reverse mode saves of it)."""
     parts = num.softmax_parts(x, axis=axis, mask=mask, axis_name=axis_name, shift=shift)
     return parts, _Row(parts.shift, jnp.log(parts.s))
 
 
 def _log_probs(x: jax.Array, mask: jax.Array | None, row: _Row) -> jax.Array:
-    """``log_softmax(x)`` rebuilt from ``x`` and its row, ``-inf`` where masked."""
+    """`log_softmax(x)` rebuilt from `x` and its row, `-inf` where masked."""
     return num.shifted(x, mask=mask, shift=row.shift) - row.log_s
 
 
@@ -95,12 +95,12 @@ def _row_sum(x: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
 
 
 def _weighted_sum(e: jax.Array, log_y: jax.Array, axis: int, axis_name: str | None) -> jax.Array:
-    """``sum(e * log_y)`` with ``0 * log_y = 0``, keeping the reduced axis.
+    """`sum(e * log_y)` with `0 * log_y = 0`, keeping the reduced axis.
 
     First derivatives come from the custom rules, but second ones
     differentiate this value inside them, so the product is guarded
-    (:func:`jaxdiv._numerics.mul_log`): reverse over reverse stays finite
-    where ``e = 0`` and ``log_y = -inf``.
+    (`jaxdiv._numerics.mul_log`): reverse over reverse stays finite
+    where `e = 0` and `log_y = -inf`.
     """
     terms = num.mul_log(e, log_y)
     return num.psum(jnp.sum(terms, axis=axis, keepdims=True), axis_name)
@@ -115,9 +115,9 @@ def _tangent(
     axis: int,
     axis_name: str | None,
 ) -> jax.Array:
-    """``sum(coef_a * da) + sum(coef_b * db)`` over the (possibly sharded) axis.
+    """`sum(coef_a * da) + sum(coef_b * db)` over the (possibly sharded) axis.
 
-    Called under ``jax.checkpoint`` (see :func:`_divergence`): the
+    Called under `jax.checkpoint` (see `_divergence`): the
     coefficients are recomputed from the logits and the per-row values in the
     backward pass instead of being stored.
     """
@@ -130,28 +130,28 @@ def _tangent(
 
 
 def plain_values_apply(shape: tuple[int, ...], itemsize: int, axis: int) -> bool:
-    """Whether values of operands of ``shape`` (unmasked, unsharded, not under
+    """Whether values of operands of `shape` (unmasked, unsharded, not under
     differentiation) come from the select-free formulas in one pass: wherever the CPU row
     blocks of the guarded pass would not be used."""
     return row_blocks.block_rows(shape, itemsize, axis) is None
 
 
 def _far(dtype) -> float:
-    """How far below its row's maximum a logit counts as ``-inf`` in the select-free formulas."""
+    """How far below its row's maximum a logit counts as `-inf` in the select-free formulas."""
     return 1e30 if jnp.finfo(dtype).bits <= 32 else 1e300
 
 
 def _plain_parts(x: jax.Array, axis: int):
-    """Shifted logits clamped at ``-far``, their exponentials, the row sums (dims kept) and
-    a mark of the entries at ``-inf`` (or ``far`` below the row's maximum): 1 there, else 0.
+    """Shifted logits clamped at `-far`, their exponentials, the row sums (dims kept) and
+    a mark of the entries at `-inf` (or `far` below the row's maximum): 1 there, else 0.
 
     Only arithmetic, no select: XLA's CPU compiler fuses a row reduction with
     everything elementwise before it into one loop over the input only where
     the loop holds no select, and each boundary guard of the guarded pass is a
-    select. Clamping keeps every product finite (``0 * inf`` never happens);
+    select. Clamping keeps every product finite (`0 * inf` never happens);
     a row with mass has a sum of at least 1 (its maximum contributes
-    ``exp(0)``), so a sum floored at 1 gives a row without mass (all ``-inf``)
-    the sum 1 of :func:`jaxdiv._numerics.softmax_parts`; NaN stays NaN.
+    `exp(0)`), so a sum floored at 1 gives a row without mass (all `-inf`)
+    the sum 1 of `jaxdiv._numerics.softmax_parts`; NaN stays NaN.
     """
     far = _far(x.dtype)
     lowest = jnp.finfo(x.dtype).min  # keeps -inf - (-inf) out of an all -inf row
@@ -166,24 +166,24 @@ def _plain_parts(x: jax.Array, axis: int):
 
 
 def _infinite_if_positive(mass: jax.Array) -> jax.Array:
-    """+inf where ``mass > 0``, 0 where it is 0 (a sum of products of non-negative numbers)."""
+    """+inf where `mass > 0`, 0 where it is 0 (a sum of products of non-negative numbers)."""
     return jnp.exp(jnp.log(mass) + 1e4)
 
 
 @jax.custom_batching.custom_vmap
 def _any_nan(x: jax.Array) -> jax.Array:
-    """Whether ``x`` holds a NaN; under ``vmap``, over the whole batch (an unbatched answer)."""
+    """Whether `x` holds a NaN; under `vmap`, over the whole batch (an unbatched answer)."""
     return _has_nan(x)
 
 
 def _has_nan(x: jax.Array) -> jax.Array:
-    """Whether ``x``, which holds no ``-inf``, holds a NaN: whether its sum is NaN.
+    """Whether `x`, which holds no `-inf`, holds a NaN: whether its sum is NaN.
 
-    Not a boolean ``any``, which XLA's CPU compiler turns into a chain of
+    Not a boolean `any`, which XLA's CPU compiler turns into a chain of
     reduce-windows that costs more compile time than the whole divergence; not
-    a maximum, whose cross-device reduction (rows sharded by ``jit``) drops
+    a maximum, whose cross-device reduction (rows sharded by `jit`) drops
     NaN. The barrier keeps XLA from merging the sum with the row sums that
-    produced ``x`` into one reduction over every entry, which would write the
+    produced `x` into one reduction over every entry, which would write the
     entries to memory first.
     """
     return jnp.isnan(jnp.sum(jax.lax.optimization_barrier(x)))
@@ -202,23 +202,23 @@ def _bare_parts(x: jax.Array, axis: int):
 
 
 def _bare_or_exact(bare: jax.Array, exact: Callable[[], jax.Array]) -> jax.Array:
-    """``bare`` (the formula with no clamp), unless it holds a NaN; else ``exact()``.
+    """`bare` (the formula with no clamp), unless it holds a NaN; else `exact()`.
 
-    The bare formulas are the cheapest (as cheap as optax's). Fed a ``-inf``
-    logit where the other side's is ``-inf`` or its exponential underflows, an
-    all ``-inf`` row or a NaN, they give NaN (``0 * inf``) rather than a wrong
-    number, and their ``+inf`` (q = 0 < p) is exact; so a NaN anywhere in the
+    The bare formulas are the cheapest (as cheap as optax's). Fed a `-inf`
+    logit where the other side's is `-inf` or its exponential underflows, an
+    all `-inf` row or a NaN, they give NaN (`0 * inf`) rather than a wrong
+    number, and their `+inf` (q = 0 < p) is exact; so a NaN anywhere in the
     batch sends the whole batch, once, through the clamped select-free
-    formulas. The check covers the whole batch even under ``vmap``, so that the
-    ``cond`` stays a branch rather than becoming a select that runs both.
+    formulas. The check covers the whole batch even under `vmap`, so that the
+    `cond` stays a branch rather than becoming a select that runs both.
     """
     return jax.lax.cond(_any_nan(bare), exact, lambda: bare)
 
 
-#: The largest vocabularies for which the value alone uses :func:`_bare_kl` and
-#: :func:`_bare_ce` (two exponentials per entry); above them, the log-softmax forms
-#: (:func:`_log_softmax_kl`, :func:`_log_softmax_ce`), which XLA's CPU compiler runs faster
-#: there although they take more exponentials. Measured with ``benchmarks.sweep`` (KL:
+#: The largest vocabularies for which the value alone uses `_bare_kl` and
+#: `_bare_ce` (two exponentials per entry); above them, the log-softmax forms
+#: (`_log_softmax_kl`, `_log_softmax_ce`), which XLA's CPU compiler runs faster
+#: there although they take more exponentials. Measured with `benchmarks.sweep` (KL:
 #: bare faster at 16 classes, slower at 40; cross-entropy: faster at 100, slower at 256).
 MAX_BARE_VOCAB_KL = 32
 MAX_BARE_VOCAB_CE = 128
@@ -302,16 +302,16 @@ def _plain_js(a, b, *, weight, axis):
 
 
 def _divergence(forward: Callable, coefficients: Callable, plain: Callable, doc: str) -> Callable:
-    """A fused divergence ``f(a, b, *, mask, weight, axis, axis_name)`` with a custom JVP.
+    """A fused divergence `f(a, b, *, mask, weight, axis, axis_name)` with a custom JVP.
 
-    ``forward(a, b, mask, shifts, *, weight, axis, axis_name)``, given the row
-    maxima of ``a`` and ``b`` (:func:`jaxdiv._numerics.row_shift`), returns a
-    :class:`_Forward`; ``coefficients(log_p, log_q, p, q, saved, *, weight, axis)``
-    returns the derivatives with respect to ``a`` and ``b`` entry by entry.
+    `forward(a, b, mask, shifts, *, weight, axis, axis_name)`, given the row
+    maxima of `a` and `b` (`jaxdiv._numerics.row_shift`), returns a
+    `_Forward`; `coefficients(log_p, log_q, p, q, saved, *, weight, axis)`
+    returns the derivatives with respect to `a` and `b` entry by entry.
 
-    ``plain(a, b, *, weight, axis)`` is the same value with no select inside
-    the row reductions (see :func:`_plain_parts`), used for the value alone
-    where :func:`plain_values_apply` says so and nothing is masked or sharded.
+    `plain(a, b, *, weight, axis)` is the same value with no select inside
+    the row reductions (see `_plain_parts`), used for the value alone
+    where `plain_values_apply` says so and nothing is masked or sharded.
     """
 
     def evaluate(a, b, mask, weight, axis, axis_name) -> _Forward:
@@ -378,9 +378,9 @@ def _kl_forward(a, b, mask, shifts, *, weight, axis, axis_name):
 
 
 def _infinite_limit(x: jax.Array, limit: float) -> jax.Array:
-    """``x`` with ``inf - inf`` replaced by its limit as the missing mass of q goes to 0.
+    """`x` with `inf - inf` replaced by its limit as the missing mass of q goes to 0.
 
-    Where q = 0 < p the divergence is +inf and ``log q = -inf``; the
+    Where q = 0 < p the divergence is +inf and `log q = -inf`; the
     derivative in p's logits there is the limit of the finite case: +inf for
     the entries that q misses, -inf for the others with p > 0 (0 where p = 0).
     """
@@ -421,19 +421,19 @@ cross_entropy_from_logits = _divergence(
 
 
 def _kl_to_mixture_terms(p: jax.Array, m: jax.Array) -> jax.Array:
-    """``p log(p / m)`` per entry; 0 where ``p = 0`` or where ``m`` underflowed to 0.
+    """`p log(p / m)` per entry; 0 where `p = 0` or where `m` underflowed to 0.
 
-    ``m`` vanishes with ``p`` except where ``w p`` underflows (``p`` near the
-    smallest normal number, with ``q = 0``); the term there is below 1e-37.
-    The ratio form is accurate where ``p`` is close to ``m``, and it keeps the
-    per-row ``log s`` out of the per-entry work: XLA on CPU fused that
+    `m` vanishes with `p` except where `w p` underflows (`p` near the
+    smallest normal number, with `q = 0`); the term there is below 1e-37.
+    The ratio form is accurate where `p` is close to `m`, and it keeps the
+    per-row `log s` out of the per-entry work: XLA on CPU fused that
     broadcast logarithm into the entry loop and ran the pass twice as slowly.
     """
     return num.guard((p > 0) & (m > 0), lambda x, y: x * jnp.log(x / y), p, m)
 
 
 def _js_terms(p: jax.Array, q: jax.Array, weight: float):
-    """The per-entry terms of KL(p || m) and KL(q || m), ``m = w p + (1 - w) q``.
+    """The per-entry terms of KL(p || m) and KL(q || m), `m = w p + (1 - w) q`.
 
     The mixture is formed in linear space (the log-space mixture costs an
     exponential and a logarithm per entry, for each of p and q).
@@ -473,8 +473,8 @@ def _bare_soft_ce(p, b, axis):
 
 
 def _exact_soft_ce(p, b, axis):
-    """Cross-entropy of probabilities against logits without selects: ``0 log 0 = 0``, and
-    +inf exactly where ``p`` has mass on an entry where ``q`` has none."""
+    """Cross-entropy of probabilities against logits without selects: `0 log 0 = 0`, and
+    +inf exactly where `p` has mass on an entry where `q` has none."""
     zb, _, sb, missing = _plain_parts(b, axis)
     lost = jnp.sum(p * missing, axis=axis, keepdims=True)
     ce = jnp.log(sb) * jnp.sum(p, axis=axis, keepdims=True) - jnp.sum(
@@ -489,13 +489,13 @@ def _soft_ce_value(p, b, axis):
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def cross_entropy_with_logits(p: jax.Array, b: jax.Array, axis: int) -> jax.Array:
-    """The cross-entropy of probabilities ``p`` (any non-negative weights) against logits
-    ``b`` along ``axis``, unmasked and unsharded, from select-free formulas.
+    """The cross-entropy of probabilities `p` (any non-negative weights) against logits
+    `b` along `axis`, unmasked and unsharded, from select-free formulas.
 
-    The derivatives are closed forms: ``dH/db = q sum(p) - p`` and ``dH/dp = -log q``,
-    with 0 where ``p = 0`` (the convention ``0 log 0 = 0`` holds for the derivative too,
-    as :func:`jaxdiv._numerics.mul_log` has it). ``+inf`` in ``dH/dp`` where ``p > 0`` and
-    ``q = 0``.
+    The derivatives are closed forms: `dH/db = q sum(p) - p` and `dH/dp = -log q`,
+    with 0 where `p = 0` (the convention `0 log 0 = 0` holds for the derivative too,
+    as `jaxdiv._numerics.mul_log` has it). `+inf` in `dH/dp` where `p > 0` and
+    `q = 0`.
     """
     return _soft_ce_value(p, b, axis)
 
@@ -522,10 +522,10 @@ def _soft_ce_jvp(axis, primals, tangents):
 
 
 def cross_entropy_from_labels(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """``-log softmax(logits)[label]`` along the last axis without a select inside the row
-    reduction; +inf for a label outside ``[0, num_classes)`` or on a ``-inf`` logit.
+    """`-log softmax(logits)[label]` along the last axis without a select inside the row
+    reduction; +inf for a label outside `[0, num_classes)` or on a `-inf` logit.
 
-    For unmasked, unsharded logits; the gradient is autodiff's (``softmax - onehot``).
+    For unmasked, unsharded logits; the gradient is autodiff's (`softmax - onehot`).
     """
     lowest = jnp.finfo(logits.dtype).min  # keeps -inf - (-inf) out of an all -inf row
     top = jnp.maximum(jax.lax.stop_gradient(jnp.max(logits, axis=-1)), lowest)

@@ -1,18 +1,18 @@
 """Batched small-matrix linear algebra written in plain XLA operations (matmuls, no LAPACK).
 
-On CPU, ``jnp.linalg.cholesky`` and ``jax.lax.linalg.triangular_solve`` (and
+On CPU, `jnp.linalg.cholesky` and `jax.lax.linalg.triangular_solve` (and
 the transposes their gradients use) lower to jaxlib's LAPACK custom calls.
 jaxlib 0.10.2 splits a call's batch into chunks, schedules them on XLA's
 intra-op thread pool and blocks its own thread until they finish. XLA runs
 independent operations of one computation at the same time, so when more such
 calls are in flight than the pool has threads, every pool thread ends up
 blocked waiting for chunks that no thread is left to run: the program hangs
-(see ``docs/known_issues.md``; on 2 cores three concurrent calls suffice).
+(see `docs/known_issues.md`; on 2 cores three concurrent calls suffice).
 
 The functions here compute the same quantities with batched matrix products,
 slices and elementwise operations only, which XLA runs without blocking a
 thread, so they cannot take part in that deadlock. They are the blocked
-algorithms LAPACK's ``trtri`` and ``potrf`` use (the inverse by recursion over
+algorithms LAPACK's `trtri` and `potrf` use (the inverse by recursion over
 halves, the factorisation by blocks of columns in a loop, so that its compiled
 size does not grow with the matrix), so their rounding errors are those of the
 textbook blocked algorithms; derivatives come from custom JVP rules written
@@ -32,10 +32,10 @@ _BASE_SIZE = 8
 
 
 def matmul(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``a @ b`` for batches of matrices ``[..., n, k] @ [..., k, m]``.
+    """`a @ b` for batches of matrices `[..., n, k] @ [..., k, m]`.
 
-    XLA:CPU runs a batched ``dot`` with several batch axes, or with a
-    contraction of 4 to 7 entries, several times slower than a ``dot`` with one
+    XLA:CPU runs a batched `dot` with several batch axes, or with a
+    contraction of 4 to 7 entries, several times slower than a `dot` with one
     batch axis or the same product written elementwise (which it fuses), so
     operands with one batch shape are flattened to one batch axis, and short
     contractions are written as a broadcast product and a sum.
@@ -70,19 +70,19 @@ def log_abs_diag(g: jax.Array) -> jax.Array:
 
 
 def _split(n: int) -> int:
-    """The size of the leading block when an ``n x n`` matrix is halved."""
+    """The size of the leading block when an `n x n` matrix is halved."""
     return (n + 1) // 2
 
 
 def _assemble_lower(a: jax.Array, c: jax.Array, d: jax.Array) -> jax.Array:
-    """The block matrix ``[[a, 0], [c, d]]``."""
+    """The block matrix `[[a, 0], [c, d]]`."""
     zeros = jnp.zeros((*a.shape[:-1], d.shape[-1]), a.dtype)
     top = jnp.concatenate([a, zeros], axis=-1)
     return jnp.concatenate([top, jnp.concatenate([c, d], axis=-1)], axis=-2)
 
 
 def _pad_identity(m: jax.Array, size: int) -> jax.Array:
-    """``[[m, 0], [0, I]]`` of size ``size`` (``m`` unchanged when it has that size)."""
+    """`[[m, 0], [0, I]]` of size `size` (`m` unchanged when it has that size)."""
     extra = size - m.shape[-1]
     if extra == 0:
         return m
@@ -119,23 +119,24 @@ def _tril_inverse_impl(tril: jax.Array) -> jax.Array:
 
 @jax.custom_jvp
 def tril_inverse(tril: jax.Array) -> jax.Array:
-    r"""The inverse of each lower-triangular matrix in a batch ``[..., n, n]``.
+    r"""The inverse of each lower-triangular matrix in a batch `[..., n, n]`.
 
-    Only the lower triangle of ``tril`` is read. With ``tril = [[A, 0], [C, D]]``,
+    Only the lower triangle of `tril` is read. With `tril = [[A, 0], [C, D]]`,
 
-    .. math::
-        \begin{pmatrix} A & 0 \\ C & D \end{pmatrix}^{-1}
-        = \begin{pmatrix} A^{-1} & 0 \\ -D^{-1} C A^{-1} & D^{-1} \end{pmatrix},
+    $$
+    \begin{pmatrix} A & 0 \\ C & D \end{pmatrix}^{-1}
+    = \begin{pmatrix} A^{-1} & 0 \\ -D^{-1} C A^{-1} & D^{-1} \end{pmatrix},
+    $$
 
-    applied recursively (``ceil(log2 n)`` levels of batched matrix products).
-    A zero on the diagonal gives ``inf`` or ``nan`` entries, as a triangular
+    applied recursively (`ceil(log2 n)` levels of batched matrix products).
+    A zero on the diagonal gives `inf` or `nan` entries, as a triangular
     solve does.
 
     Args:
-      tril: lower-triangular matrices ``[..., n, n]``, ``n >= 1``.
+      tril: lower-triangular matrices `[..., n, n]`, `n >= 1`.
 
     Returns:
-      ``tril^-1``, lower triangular, of the shape and dtype of ``tril``.
+      `tril^-1`, lower triangular, of the shape and dtype of `tril`.
     """
     return _tril_inverse_impl(jnp.tril(tril))
 
@@ -150,7 +151,7 @@ def _tril_inverse_jvp(
 
 
 def _tril_solve_unrolled(tril: jax.Array, b: jax.Array) -> jax.Array:
-    """Forward substitution, one row of ``x`` at a time: for small matrices."""
+    """Forward substitution, one row of `x` at a time: for small matrices."""
     rows: list[jax.Array] = []
     for i in range(tril.shape[-1]):
         row = b[..., i, :]
@@ -161,11 +162,11 @@ def _tril_solve_unrolled(tril: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def _tril_solver(tril: jax.Array, batch: tuple[int, ...]) -> Callable[[jax.Array], jax.Array]:
-    """``b -> tril^-1 b`` for one batch of lower-triangular matrices (lower triangle only),
-    with ``tril`` and ``b`` broadcast to the batch shape ``batch``.
+    """`b -> tril^-1 b` for one batch of lower-triangular matrices (lower triangle only),
+    with `tril` and `b` broadcast to the batch shape `batch`.
 
     Up to 8 x 8 by substitution, unrolled. Larger matrices are inverted once by
-    :func:`_tril_inverse_impl` (at their own batch shape) and the inverse applied
+    `_tril_inverse_impl` (at their own batch shape) and the inverse applied
     with one batched matrix product, which XLA:CPU runs faster than a blocked
     substitution (a loop over blocks of rows, or a recursion over halves, each
     needing a product per block).
@@ -184,19 +185,19 @@ def _solve_batch(tril: jax.Array, b: jax.Array) -> tuple[int, ...]:
 
 @jax.custom_jvp
 def tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
-    r"""Solves ``tril @ x = b`` for each lower-triangular matrix in a batch.
+    r"""Solves `tril @ x = b` for each lower-triangular matrix in a batch.
 
-    Only the lower triangle of ``tril`` is read. The solution is
+    Only the lower triangle of `tril` is read. The solution is
     $x = L^{-1} b$; its derivative $dx = L^{-1}(db - dL\, x)$ is applied with
     the same solver, so gradients make no LAPACK call either. A zero on the
-    diagonal gives ``inf`` or ``nan`` entries, as a triangular solve does.
+    diagonal gives `inf` or `nan` entries, as a triangular solve does.
 
     Args:
-      tril: lower-triangular matrices ``[..., n, n]``, ``n >= 1``.
-      b: right-hand sides ``[..., n, m]``; the batch shapes broadcast.
+      tril: lower-triangular matrices `[..., n, n]`, `n >= 1`.
+      b: right-hand sides `[..., n, m]`; the batch shapes broadcast.
 
     Returns:
-      ``x`` of shape ``[..., n, m]``, with the broadcast batch shape.
+      `x` of shape `[..., n, m]`, with the broadcast batch shape.
     """
     return _tril_solver(jnp.tril(tril), _solve_batch(tril, b))(b)
 
@@ -258,32 +259,33 @@ def _cholesky_impl(a: jax.Array) -> jax.Array:
 
 
 def _phi(x: jax.Array) -> jax.Array:
-    """The lower triangle of ``x`` with its diagonal halved."""
+    """The lower triangle of `x` with its diagonal halved."""
     half_diagonal = jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape) * (0.5 * x)
     return jnp.tril(x, -1) + half_diagonal
 
 
 @jax.custom_jvp
 def cholesky(a: jax.Array) -> jax.Array:
-    r"""The lower Cholesky factor ``L`` (``a = L L'``) of each matrix in a batch ``[..., n, n]``.
+    r"""The lower Cholesky factor `L` (`a = L L'`) of each matrix in a batch `[..., n, n]`.
 
-    Only the lower triangle of ``a`` is read (as ``jnp.linalg.cholesky`` with
-    ``symmetrize_input=False``). The columns come in the Cholesky-Crout order,
-    by blocks of 8 in a ``fori_loop`` (each block from one matrix product with
+    Only the lower triangle of `a` is read (as `jnp.linalg.cholesky` with
+    `symmetrize_input=False`). The columns come in the Cholesky-Crout order,
+    by blocks of 8 in a `fori_loop` (each block from one matrix product with
     the columns before it):
 
-    .. math::
-        L_{ij} = \Big(a_{ij} - \sum_{k<j} L_{ik} L_{jk}\Big) / L_{jj}, \qquad
-        L_{jj} = \Big(a_{jj} - \sum_{k<j} L_{jk}^2\Big)^{1/2}.
+    $$
+    L_{ij} = \Big(a_{ij} - \sum_{k<j} L_{ik} L_{jk}\Big) / L_{jj}, \qquad
+    L_{jj} = \Big(a_{jj} - \sum_{k<j} L_{jk}^2\Big)^{1/2}.
+    $$
 
-    A matrix that is not positive definite gives ``nan`` entries
-    (``jnp.linalg.cholesky`` gives a matrix of ``nan``).
+    A matrix that is not positive definite gives `nan` entries
+    (`jnp.linalg.cholesky` gives a matrix of `nan`).
 
     Args:
-      a: symmetric positive-definite matrices ``[..., n, n]``, ``n >= 1``.
+      a: symmetric positive-definite matrices `[..., n, n]`, `n >= 1`.
 
     Returns:
-      ``L``, lower triangular with a positive diagonal, of the shape and dtype of ``a``.
+      `L`, lower triangular with a positive diagonal, of the shape and dtype of `a`.
     """
     lower = jnp.tril(a)
     return _cholesky_impl(lower + jnp.swapaxes(jnp.tril(a, -1), -1, -2))

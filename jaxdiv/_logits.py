@@ -1,17 +1,17 @@
 """Divergences between categorical distributions given as logits.
 
 Logits are unnormalised log-probabilities; each function normalises them with
-a log-softmax along ``axis`` (over the unmasked entries only), so any shift of
-a row leaves the result unchanged. ``-inf`` logits are zero-probability
+a log-softmax along `axis` (over the unmasked entries only), so any shift of
+a row leaves the result unchanged. `-inf` logits are zero-probability
 outcomes and logits of any finite magnitude (1e4 and beyond) are exact: the
 computation never leaves log space, and gradients stay finite in both cases.
-Conventions for ``axis``, ``where`` and ``base`` are those of the probability
-forms (see :func:`jaxdiv.kl_divergence`); a fully masked row gives 0.
+Conventions for `axis`, `where` and `base` are those of the probability
+forms (see [`jaxdiv.kl_divergence`][jaxdiv.kl_divergence]); a fully masked row gives 0.
 
-Sharded vocabularies: every function here takes ``axis_name=None``. Inside
-``jax.shard_map`` (or ``pmap``) with ``axis`` split over the mesh axis
-``axis_name``, each device passes its own slice of the logits; the per-shard
-maxima are combined with ``pmax`` and the sums with ``psum``, so the result
+Sharded vocabularies: every function here takes `axis_name=None`. Inside
+`jax.shard_map` (or `pmap`) with `axis` split over the mesh axis
+`axis_name`, each device passes its own slice of the logits; the per-shard
+maxima are combined with `pmax` and the sums with `psum`, so the result
 (replicated on every device) and the gradients equal the unsharded ones.
 """
 
@@ -37,10 +37,11 @@ def entropy_from_logits(
     base: float | None = None,
     axis_name: str | None = None,
 ) -> jax.Array:
-    r"""Entropy of ``softmax(logits)``.
+    r"""Entropy of `softmax(logits)`.
 
-    .. math::
-        H(p) = -\sum_i p_i \log p_i, \qquad \log p = \operatorname{log\_softmax}(\text{logits})
+    $$
+    H(p) = -\sum_i p_i \log p_i, \qquad \log p = \operatorname{log\_softmax}(\text{logits})
+    $$
 
     Examples:
       >>> import jax.numpy as jnp
@@ -66,11 +67,12 @@ def cross_entropy_from_logits(
 ) -> jax.Array:
     r"""Cross-entropy H(softmax(p_logits), softmax(q_logits)).
 
-    .. math::
-        H(p, q) = -\sum_i p_i \log q_i
+    $$
+    H(p, q) = -\sum_i p_i \log q_i
+    $$
 
     For soft targets given as probabilities, use
-    :func:`jaxdiv.cross_entropy_with_logits`.
+    [`jaxdiv.cross_entropy_with_logits`][jaxdiv.cross_entropy_with_logits].
 
     Examples:
       >>> import jax.numpy as jnp
@@ -102,17 +104,18 @@ def kl_divergence_from_logits(
 ) -> jax.Array:
     r"""KL(softmax(p_logits) || softmax(q_logits)).
 
-    .. math::
-        \mathrm{KL}(p \,\|\, q) = \sum_i p_i (\log p_i - \log q_i)
+    $$
+    \mathrm{KL}(p \,\|\, q) = \sum_i p_i (\log p_i - \log q_i)
+    $$
 
     The argument order is that of the notation: in distillation the teacher is
-    usually ``p`` (forward KL) and the student ``q``. Computed in one fused pass
+    usually `p` (forward KL) and the student `q`. Computed in one fused pass
     per row (two exponentials per entry, no per-entry logarithm) with a custom
-    JVP that returns the closed-form derivatives ``softmax(q) - softmax(p)``
-    (for ``q_logits``) and ``p (log p - log q - KL)`` (for ``p_logits``).
+    JVP that returns the closed-form derivatives `softmax(q) - softmax(p)`
+    (for `q_logits`) and `p (log p - log q - KL)` (for `p_logits`).
     Reverse mode saves only the logits, each row's log-normaliser and the
     row's KL: the backward pass rebuilds the softmaxes instead of storing
-    ``[rows, vocab]`` arrays.
+    `[rows, vocab]` arrays.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -135,8 +138,8 @@ def _probs_and_logits(fn, p, q_logits, *, axis, where, base, axis_name):
     """Target probabilities (masked entries set to 0, never renormalised), the model's
     logits (to be normalised over the unmasked entries) and the reduction.
 
-    A NaN in either input reaches the value without a row check: ``p`` has mass in
-    every row, and a NaN logit makes its whole row of ``log q`` NaN.
+    A NaN in either input reaches the value without a row check: `p` has mass in
+    every row, and a NaN logit makes its whole row of `log q` NaN.
     """
     (pp, b), axes, mask, base = core.prepare(
         fn, [("p", p), ("q_logits", q_logits)], axis=axis, where=where, base=base
@@ -161,27 +164,28 @@ def cross_entropy_with_logits(
     r"""Cross-entropy of a target given as probabilities against a model given as logits.
 
     The usual classification loss with soft or smoothed labels, optax's
-    ``softmax_cross_entropy(logits, labels)`` with the arguments in the order
+    `softmax_cross_entropy(logits, labels)` with the arguments in the order
     of the notation:
 
-    .. math::
-        H(p, q) = -\sum_i p_i \log q_i, \qquad q = \operatorname{softmax}(\text{q\_logits})
+    $$
+    H(p, q) = -\sum_i p_i \log q_i, \qquad q = \operatorname{softmax}(\text{q\_logits})
+    $$
 
-    With ``where``, ``q`` is normalised over the unmasked entries and the
-    target is taken as given, never renormalised: masked entries of ``p`` are
-    left out of the sum (as optax does). ``+inf`` where ``p_i > 0`` and
-    ``q_i = 0`` (a ``-inf`` logit).
+    With `where`, `q` is normalised over the unmasked entries and the
+    target is taken as given, never renormalised: masked entries of `p` are
+    left out of the sum (as optax does). `+inf` where `p_i > 0` and
+    `q_i = 0` (a `-inf` logit).
 
     Args:
-      p: the target probabilities along ``axis`` (any non-negative weights).
-      q_logits: the model's logits, broadcastable with ``p``.
+      p: the target probabilities along `axis` (any non-negative weights).
+      q_logits: the model's logits, broadcastable with `p`.
       axis: the axis, or tuple of axes, that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
-      axis_name: the mesh axis that splits ``axis`` (inside ``shard_map``).
+      axis_name: the mesh axis that splits `axis` (inside `shard_map`).
 
     Returns:
-      The cross-entropy, with ``axis`` removed.
+      The cross-entropy, with `axis` removed.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -211,27 +215,28 @@ def kl_divergence_with_logits(
 ) -> jax.Array:
     r"""KL(p || softmax(q_logits)) for a target given as probabilities.
 
-    .. math::
-        \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log p_i - \sum_i p_i \log q_i,
-        \qquad q = \operatorname{softmax}(\text{q\_logits})
+    $$
+    \mathrm{KL}(p \,\|\, q) = \sum_i p_i \log p_i - \sum_i p_i \log q_i,
+    \qquad q = \operatorname{softmax}(\text{q\_logits})
+    $$
 
-    The cross-entropy of :func:`cross_entropy_with_logits` minus the target's
-    entropy (``0 log 0 = 0``), so its gradient in ``q_logits`` is the
-    cross-entropy's, ``q sum(p) - p``. With ``where``, ``q`` is normalised over the unmasked
-    entries and ``p`` is never renormalised (as optax's
-    ``kl_divergence(log_predictions, targets)``, whose arguments come in the
+    The cross-entropy of [`cross_entropy_with_logits`][jaxdiv.cross_entropy_with_logits] minus the
+    target's entropy (`0 log 0 = 0`), so its gradient in `q_logits` is the
+    cross-entropy's, `q sum(p) - p`. With `where`, `q` is normalised over the unmasked
+    entries and `p` is never renormalised (as optax's
+    `kl_divergence(log_predictions, targets)`, whose arguments come in the
     other order).
 
     Args:
-      p: the target probabilities along ``axis``.
-      q_logits: the model's logits, broadcastable with ``p``.
+      p: the target probabilities along `axis`.
+      q_logits: the model's logits, broadcastable with `p`.
       axis: the axis, or tuple of axes, that holds each distribution.
       where: optional boolean mask; masked entries are left out.
       base: None for nats, 2 for bits.
-      axis_name: the mesh axis that splits ``axis`` (inside ``shard_map``).
+      axis_name: the mesh axis that splits `axis` (inside `shard_map`).
 
     Returns:
-      KL(p || q), with ``axis`` removed; ``+inf`` where ``p_i > 0 = q_i``.
+      KL(p || q), with `axis` removed; `+inf` where `p_i > 0 = q_i`.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -260,15 +265,16 @@ def js_divergence_from_logits(
 ) -> jax.Array:
     r"""Generalised Jensen-Shannon divergence between two softmax distributions.
 
-    .. math::
-        \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
-        \qquad m = w p + (1 - w) q
+    $$
+    \mathrm{JS}_w(p, q) = w\,\mathrm{KL}(p \,\|\, m) + (1 - w)\,\mathrm{KL}(q \,\|\, m),
+    \qquad m = w p + (1 - w) q
+    $$
 
     The mixture is formed from the probabilities and each term as
-    ``p log(p / m)``, so it stays accurate where p and q are close (the
+    `p log(p / m)`, so it stays accurate where p and q are close (the
     divergence then tends to 0 without cancellation); a custom JVP returns the
-    closed-form derivatives ``w p (log p - log m - KL(p || m))`` and
-    ``(1 - w) q (log q - log m - KL(q || m))``, and reverse mode saves only the
+    closed-form derivatives `w p (log p - log m - KL(p || m))` and
+    `(1 - w) q (log q - log m - KL(q || m))`, and reverse mode saves only the
     logits and a few numbers per row.
 
     Examples:
@@ -301,14 +307,15 @@ def renyi_divergence_from_logits(
     base: float | None = None,
     axis_name: str | None = None,
 ) -> jax.Array:
-    r"""Renyi divergence of order ``alpha`` between two softmax distributions.
+    r"""Renyi divergence of order `alpha` between two softmax distributions.
 
-    .. math::
-        D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1}
-            \operatorname{logsumexp}_i\left(\alpha \log p_i + (1 - \alpha) \log q_i\right)
+    $$
+    D_\alpha(p \,\|\, q) = \frac{1}{\alpha - 1}
+        \operatorname{logsumexp}_i\left(\alpha \log p_i + (1 - \alpha) \log q_i\right)
+    $$
 
-    ``alpha`` = 0, 1 and inf are handled as limits, as in
-    :func:`jaxdiv.renyi_divergence`.
+    `alpha` = 0, 1 and inf are handled as limits, as in
+    [`jaxdiv.renyi_divergence`][jaxdiv.renyi_divergence].
 
     Examples:
       >>> import jax.numpy as jnp
@@ -336,35 +343,36 @@ def cross_entropy_from_integer_labels(
     base: float | None = None,
     axis_name: str | None = None,
 ) -> jax.Array:
-    r"""Cross-entropy of ``softmax(logits)`` against integer class labels.
+    r"""Cross-entropy of `softmax(logits)` against integer class labels.
 
-    .. math::
-        \ell = -\log \operatorname{softmax}(\text{logits})_{y}
+    $$
+    \ell = -\log \operatorname{softmax}(\text{logits})_{y}
+    $$
 
     Args:
-      logits: logits with the classes along ``axis``.
-      labels: integer labels, shaped like ``logits`` without ``axis`` (or
+      logits: logits with the classes along `axis`.
+      labels: integer labels, shaped like `logits` without `axis` (or
         broadcastable to it).
-      axis: the class axis of ``logits``, or a tuple of axes (classes laid out
-        over several axes, such as ``[height, width]``), which the labels then
+      axis: the class axis of `logits`, or a tuple of axes (classes laid out
+        over several axes, such as `[height, width]`), which the labels then
         index in row-major order.
       where: optional boolean mask over the classes (broadcastable to
-        ``logits``); masked classes are left out of the normalisation.
+        `logits`); masked classes are left out of the normalisation.
       ignore_index: a label value that contributes 0 with zero gradient (for
         padding tokens; PyTorch uses -100).
       base: None for nats, 2 for bits.
       axis_name: the mesh axis that splits the class axis (inside
-        ``shard_map``); labels stay global class indices, and each device
-        holds the classes ``[i * n, (i + 1) * n)`` of its shard ``i``.
+        `shard_map`); labels stay global class indices, and each device
+        holds the classes `[i * n, (i + 1) * n)` of its shard `i`.
 
     Returns:
-      The per-example loss, shaped like ``labels``. A label outside
-      ``[0, num_classes)`` (and not ``ignore_index``) has probability 0 under
-      the model and gives ``+inf``; :func:`jaxdiv.checked` reports it. With
+      The per-example loss, shaped like `labels`. A label outside
+      `[0, num_classes)` (and not `ignore_index`) has probability 0 under
+      the model and gives `+inf`; [`jaxdiv.checked`][jaxdiv.checked] reports it. With
       no classes at all (an empty class axis) every label is out of range.
 
     Raises:
-      TypeError: if ``labels`` is not an integer array.
+      TypeError: if `labels` is not an integer array.
 
     Examples:
       >>> import jax.numpy as jnp

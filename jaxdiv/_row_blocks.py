@@ -1,13 +1,13 @@
 """Row blocks: a row-wise computation over blocks of rows that fit in the CPU's caches.
 
 XLA on CPU writes each elementwise stage of a row reduction to memory before
-reducing it; on ``[64, 32768]`` logits those temporaries are 8 MB each and the
-pass runs at memory speed. Over blocks of rows (a ``lax.map``, whose body is
+reducing it; on `[64, 32768]` logits those temporaries are 8 MB each and the
+pass runs at memory speed. Over blocks of rows (a `lax.map`, whose body is
 compiled once) they stay in cache. GPUs and TPUs fuse the row reductions and
-never take this path (the caller picks with ``jax.lax.platform_dependent``).
+never take this path (the caller picks with `jax.lax.platform_dependent`).
 
-The switch is :data:`SETTINGS`, changed for a block of code with
-:func:`configured` (the tests run the oracle comparisons with the blocks on at
+The switch is `SETTINGS`, changed for a block of code with
+`configured` (the tests run the oracle comparisons with the blocks on at
 tiny block sizes). Settings are read at trace time.
 """
 
@@ -37,7 +37,7 @@ class Settings:
         1 and 2 MiB ran alike, 0.25 MiB (loop overhead) and 4 MiB and beyond
         (cache) slower.
       min_vocab: the smallest vocabulary that gets blocks; below it one pass
-        over all rows is as fast (``benchmarks.sweep`` measures both sides).
+        over all rows is as fast (`benchmarks.sweep` measures both sides).
     """
 
     enabled: bool | None = None
@@ -50,7 +50,7 @@ SETTINGS = Settings()
 
 @contextlib.contextmanager
 def configured(**changes: Any) -> Iterator[Settings]:
-    """Changes :data:`SETTINGS` inside a ``with`` block (functions traced there see them)."""
+    """Changes `SETTINGS` inside a `with` block (functions traced there see them)."""
     saved = dataclasses.replace(SETTINGS)
     for name, value in changes.items():
         if not hasattr(SETTINGS, name):
@@ -64,7 +64,7 @@ def configured(**changes: Any) -> Iterator[Settings]:
 
 
 def block_rows(shape: tuple[int, ...], itemsize: int, axis: int) -> int | None:
-    """Rows per block for operands of ``shape`` reduced along ``axis``, or None where one
+    """Rows per block for operands of `shape` reduced along `axis`, or None where one
     pass is as good: a small vocabulary, a row too large for two to fit in a block, too few
     rows, or a reduction not along the last axis.
     """
@@ -82,13 +82,13 @@ def block_rows(shape: tuple[int, ...], itemsize: int, axis: int) -> int | None:
 def local(arrays: Any) -> bool:
     """Whether a loop over the operands' rows runs on whole, unsharded arrays.
 
-    A loop over row blocks is not partitionable: under ``jit`` with the rows
-    sharded over a mesh, an explicit sharding makes ``lax.map`` refuse the
+    A loop over row blocks is not partitionable: under `jit` with the rows
+    sharded over a mesh, an explicit sharding makes `lax.map` refuse the
     sharded axis, and an automatic one makes XLA gather every operand onto
     every device. Explicit shardings show in the operands' types; automatic
     ones do not show at trace time, so a process with several CPU devices
-    (``--xla_force_host_platform_device_count``) gets one pass unless
-    :attr:`Settings.enabled` is True.
+    (`--xla_force_host_platform_device_count`) gets one pass unless
+    `Settings.enabled` is True.
     """
     if any(e is not None for x in jax.tree.leaves(arrays) for e in num.explicit_spec(x)):
         return False
@@ -103,9 +103,9 @@ def _cpu_device_count() -> int:
 
 
 def by_row_blocks(fn: Callable[[Any, int], Any], arrays: Any, block: int) -> Any:
-    """``fn(arrays, axis)``, a pytree of per-row values, computed over blocks of ``block`` rows.
+    """`fn(arrays, axis)`, a pytree of per-row values, computed over blocks of `block` rows.
 
-    The leaves of ``arrays`` have the operands' shape, or the per-row shape
+    The leaves of `arrays` have the operands' shape, or the per-row shape
     with the last axis kept as 1, and the reduced axis is the last. Row maxima
     are best taken before, on the whole arrays: a reduction inside the loop
     makes XLA copy each block out first.

@@ -1,10 +1,10 @@
 """The multivariate Normal family with full covariance: theta = (Lambda mu, -Lambda / 2).
 
-Every factorisation and triangular solve here goes through :mod:`jaxdiv._linalg`
+Every factorisation and triangular solve here goes through `jaxdiv._linalg`
 (batched matrix products), not LAPACK: on CPU, jaxlib 0.10.2's batched LAPACK
 calls can deadlock XLA's thread pool when several run at once, which the
 gradient of a KL between two batches of these Gaussians does
-(``docs/known_issues.md``).
+(`docs/known_issues.md`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 def _check_vector_and_matrix(
     fn: str, vec_name: str, vec: jax.Array, mat_name: str, mat: jax.Array
 ) -> None:
-    """Checks that ``vec`` is ``[..., d]`` and ``mat`` is ``[..., d, d]`` for one ``d``, with
+    """Checks that `vec` is `[..., d]` and `mat` is `[..., d, d]` for one `d`, with
     batch shapes that broadcast."""
     val.check_square(mat_name, mat, fn=f"expfam.{fn}")
     d = mat.shape[-1]
@@ -66,12 +66,12 @@ def _lower_factor(precision: jax.Array) -> jax.Array:
 
 
 def _matvec(m: jax.Array, v: jax.Array) -> jax.Array:
-    """``m v`` for batches of matrices ``[..., d, d]`` and vectors ``[..., d]``."""
+    """`m v` for batches of matrices `[..., d, d]` and vectors `[..., d]`."""
     return jnp.einsum("...ij,...j->...i", m, v)
 
 
 def _rmatvec(m: jax.Array, v: jax.Array) -> jax.Array:
-    """``m' v`` for batches of matrices ``[..., d, d]`` and vectors ``[..., d]``."""
+    """`m' v` for batches of matrices `[..., d, d]` and vectors `[..., d]`."""
     return jnp.einsum("...ji,...j->...i", m, v)
 
 
@@ -219,7 +219,7 @@ class MultivariateNormal(ExponentialFamily):
         """`log p(x)` at points `x` of shape `[..., d]`.
 
         The dimension is checked here rather than in
-        [`sufficient_statistics`][jaxdiv.expfam.MultivariateNormal.sufficient_statistics],
+        `sufficient_statistics`,
         which `moment_match` evaluates on a placeholder member of any dimension.
         """
         shape = jnp.shape(x)

@@ -15,10 +15,10 @@ from jaxdiv.expfam._normal import GaussianCoordinates, gaussian_kl
 class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
     """Normal(mean, diag(std^2)) in d dimensions.
 
-    Natural parameters ``(mean / var, -1 / (2 var))``, one pair per coordinate;
-    the member stores ``loc`` and ``log_std`` ``[..., d]``, as
-    :class:`~jaxdiv.expfam.Normal` does. For a β-VAE's encoder outputs ``mu``
-    and ``logvar``, build ``MultivariateNormalDiag.from_mean_log_std(mu, logvar / 2)``.
+    Natural parameters `(mean / var, -1 / (2 var))`, one pair per coordinate;
+    the member stores `loc` and `log_std` `[..., d]`, as
+    [`Normal`][jaxdiv.expfam.Normal] does. For a β-VAE's encoder outputs `mu`
+    and `logvar`, build `MultivariateNormalDiag.from_mean_log_std(mu, logvar / 2)`.
 
     Examples:
       >>> import jax.numpy as jnp

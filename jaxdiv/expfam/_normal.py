@@ -2,12 +2,12 @@
 
 The Gaussian families (Normal, LogNormal, MultivariateNormalDiag) store the
 mean and the log standard deviation of each coordinate rather than the natural
-parameters: in float32 the natural parameter ``-1 / (2 sigma^2)`` and the
-gradients through it overflow or underflow once ``|log sigma|`` passes about
-22 (a β-VAE encoder's ``logvar`` of 44), while the closed forms written with
-``log sigma`` stay finite, with exact gradients, for ``|log sigma|`` up to about
-40. ``natural_parameters()`` computes ``theta`` from them, and the generic
-divergences get the cross term ``A(theta) - <theta, mu>`` in closed form.
+parameters: in float32 the natural parameter `-1 / (2 sigma^2)` and the
+gradients through it overflow or underflow once `|log sigma|` passes about
+22 (a β-VAE encoder's `logvar` of 44), while the closed forms written with
+`log sigma` stay finite, with exact gradients, for `|log sigma|` up to about
+40. `natural_parameters()` computes `theta` from them, and the generic
+divergences get the cross term `A(theta) - <theta, mu>` in closed form.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
 
 def expm1_minus_x(x: jax.Array) -> jax.Array:
-    """``exp(x) - 1 - x`` without cancellation near 0 (a Taylor polynomial for |x| < 0.1)."""
+    """`exp(x) - 1 - x` without cancellation near 0 (a Taylor polynomial for |x| < 0.1)."""
     small = jnp.abs(x) < 0.1
 
     def series(
@@ -44,9 +44,9 @@ def gaussian_kl(
     """KL(N(m1, s1^2) || N(m2, s2^2)) elementwise, from means and log standard deviations.
 
     ``log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
-    = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2`` with ``d = log s1 - log s2``:
+    = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2` with `d = log s1 - log s2``:
     no ratio of variances is formed, so nothing overflows before the KL itself
-    does, and the gradient in ``log s1`` is ``expm1(2 d)``.
+    does, and the gradient in `log s1` is `expm1(2 d)`.
     """
     d = log_std1 - log_std2
     z = (m1 - m2) * jnp.exp(-log_std2)
@@ -56,15 +56,15 @@ def gaussian_kl(
 def gaussian_cross_term(
     m1: jax.Array, log_std1: jax.Array, m2: jax.Array, log_std2: jax.Array
 ) -> jax.Array:
-    """``A(theta_2) - <theta_2, mu_1> = log s2 + (s1^2 + (m1 - m2)^2) / (2 s2^2)``, elementwise."""
+    """`A(theta_2) - <theta_2, mu_1> = log s2 + (s1^2 + (m1 - m2)^2) / (2 s2^2)`, elementwise."""
     z = (m1 - m2) * jnp.exp(-log_std2)
     return log_std2 + 0.5 * (jnp.exp(2 * (log_std1 - log_std2)) + jnp.square(z))
 
 
 class GaussianCoordinates(ExponentialFamily):
     """Shared by the families of independent Gaussian coordinates (Normal, LogNormal,
-    MultivariateNormalDiag): fields ``loc`` and ``log_std``, natural parameters
-    ``(loc / var, -1 / (2 var))`` per coordinate."""
+    MultivariateNormalDiag): fields `loc` and `log_std`, natural parameters
+    `(loc / var, -1 / (2 var))` per coordinate."""
 
     loc: jax.Array
     log_std: jax.Array
@@ -75,7 +75,7 @@ class GaussianCoordinates(ExponentialFamily):
 
     @classmethod
     def from_mean_std(cls, mean: jax.typing.ArrayLike, std: jax.typing.ArrayLike) -> Self:
-        """The member with mean ``mean`` and standard deviation ``std`` (> 0)."""
+        """The member with mean `mean` and standard deviation `std` (> 0)."""
         fn = f"{cls.__name__}.from_mean_std"
         mean, std = cls._check_params(fn, mean=mean, std=std)
         val.check_domain(std > 0, f"jaxdiv.expfam.{fn}: std must be > 0.")
@@ -83,10 +83,10 @@ class GaussianCoordinates(ExponentialFamily):
 
     @classmethod
     def from_mean_log_std(cls, mean: jax.typing.ArrayLike, log_std: jax.typing.ArrayLike) -> Self:
-        """The member with mean ``mean`` and standard deviation ``exp(log_std)``.
+        """The member with mean `mean` and standard deviation `exp(log_std)`.
 
-        What an encoder outputs: with ``logvar``, pass ``log_std = logvar / 2``.
-        Divergences stay finite, with exact gradients, for ``|log_std|`` up to
+        What an encoder outputs: with `logvar`, pass `log_std = logvar / 2`.
+        Divergences stay finite, with exact gradients, for `|log_std|` up to
         about 40 in float32.
         """
         fn = f"{cls.__name__}.from_mean_log_std"
@@ -124,7 +124,7 @@ class GaussianCoordinates(ExponentialFamily):
         return jnp.sum(x, axis=tuple(range(x.ndim - nd, x.ndim)))
 
     def log_normalizer(self) -> jax.Array:
-        """``A = loc^2 / (2 var) + log std`` per coordinate."""
+        """`A = loc^2 / (2 var) + log std` per coordinate."""
         return self._sum_event(0.5 * jnp.square(self.loc * jnp.exp(-self.log_std)) + self.log_std)
 
     def log_normalizer_minus_inner(self, other: Self) -> jax.Array:
@@ -145,7 +145,7 @@ class GaussianCoordinates(ExponentialFamily):
         return jnp.all(ok, axis=tuple(range(ok.ndim - self.natural_event_ndims[0], ok.ndim)))
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-        """Reparameterised: ``loc + std * N(0, 1)``."""
+        """Reparameterised: `loc + std * N(0, 1)`."""
         z = jax.random.normal(key, tuple(shape) + self.loc.shape, self.dtype)
         loc, std = (jnp.broadcast_to(t, z.shape) for t in (self.loc, self.std))
         return loc + std * z
@@ -153,10 +153,10 @@ class GaussianCoordinates(ExponentialFamily):
 
 @family
 class Normal(GaussianCoordinates, ExponentialFamily):
-    """Normal(mean, std) with natural parameters ``(mean / var, -1 / (2 var))``.
+    """Normal(mean, std) with natural parameters `(mean / var, -1 / (2 var))`.
 
-    The member stores ``loc`` and ``log_std`` (see the module notes);
-    :meth:`from_mean_log_std` builds one from a log standard deviation.
+    The member stores `loc` and `log_std` (see the module notes);
+    `from_mean_log_std` builds one from a log standard deviation.
 
     Examples:
       >>> from jaxdiv import expfam
