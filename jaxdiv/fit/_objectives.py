@@ -27,6 +27,7 @@ from jaxdiv.mixture import GaussianMixture
 
 Divergence = Literal["forward_kl", "reverse_kl", "renyi", "alpha"]
 DIVERGENCES: tuple[str, ...] = ("forward_kl", "reverse_kl", "renyi", "alpha")
+"""The objectives [`fit`][jaxdiv.fit.fit] accepts as `divergence`."""
 TargetKind = Literal["distribution", "samples", "log_density"]
 
 _GAUSSIANS = (expfam.Normal, expfam.MultivariateNormalDiag, expfam.MultivariateNormal)
