@@ -28,6 +28,12 @@ class Dist(NamedTuple):
     prob: jax.Array
     logp: jax.Array
 
+    @property
+    def support(self) -> jax.Array:
+        """Where the probability is positive, read from the logs: a probability that
+        underflows to 0 (a logit 100 below its row's maximum) is still in the support."""
+        return self.logp > -jnp.inf
+
 
 @dataclasses.dataclass(frozen=True)
 class Reduction:
@@ -277,11 +283,11 @@ def renyi(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
     if alpha == 1.0:
         return kl(r, p, q)
     if alpha == 0.0:
-        return -r.logsumexp(num.guard(p.prob > 0, lambda lq: lq, q.logp, otherwise=-jnp.inf))
+        return -r.logsumexp(num.guard(p.support, lambda lq: lq, q.logp, otherwise=-jnp.inf))
     if alpha == math.inf:
-        log_ratio = num.guard(p.prob > 0, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf)
+        log_ratio = num.guard(p.support, jnp.subtract, p.logp, q.logp, otherwise=-jnp.inf)
         return r.max(log_ratio)
-    return r.logsumexp(log_power_mix(p, q, alpha, p.prob > 0)) / (alpha - 1.0)
+    return r.logsumexp(log_power_mix(p, q, alpha, p.support)) / (alpha - 1.0)
 
 
 def alpha_divergence(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
@@ -289,7 +295,7 @@ def alpha_divergence(r: Reduction, p: Dist, q: Dist, alpha: float) -> jax.Array:
         return kl(r, p, q) + r.sum(q.prob - p.prob)
     if alpha == 0.0:
         return kl(r, q, p) + r.sum(p.prob - q.prob)
-    s = log_power_mix(p, q, alpha, (p.prob > 0) | (q.prob > 0))
+    s = log_power_mix(p, q, alpha, p.support | q.support)
     terms = jnp.exp(s) - alpha * p.prob - (1.0 - alpha) * q.prob
     return r.sum(terms) / (alpha * (alpha - 1.0))
 

@@ -432,3 +432,35 @@ def test_unmasked_soft_cross_entropy_equals_the_guarded_pass(dtype, vocab, rng):
         small_p, small_b = p[150:160], np.where(np.isfinite(b[150:160]), b[150:160], -np.inf)
         small_b = np.where(np.isneginf(small_b), -np.inf, np.clip(small_b, -5, 5))
         check_grads(lambda y: fn(small_p, y), (small_b,), order=2, modes=["fwd", "rev"], eps=1e-5)
+
+
+def _log_space_reference(a, b, alpha):
+    """Renyi divergence of order ``alpha`` between softmax(a) and softmax(b), float64, in log
+    space over the support of softmax(a) (the entries with finite logits)."""
+    logsumexp = special.logsumexp
+    log_p, log_q = a - logsumexp(a), b - logsumexp(b)
+    s = np.isfinite(log_p)
+    if alpha == 0.0:
+        return -logsumexp(log_q[s])
+    if alpha == np.inf:
+        return np.max(log_p[s] - log_q[s])
+    return logsumexp(alpha * log_p[s] + (1 - alpha) * log_q[s]) / (alpha - 1)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 2.0, 3.0, np.inf])
+def test_renyi_from_logits_where_probabilities_underflow(alpha, rng):
+    """Logits 100 and more apart: probabilities underflow to 0 in float32 but are in the
+    support (the support is read from the log-probabilities), and orders above 1 weigh
+    them by q^(1 - alpha), which is huge. Against a float64 log-space reference."""
+    a = rng.normal(size=(32, 200)) * 40
+    b = rng.normal(size=(32, 200)) * 40
+    a[:, :3] = [0.0, -150.0, 200.0]
+    b[:, :3] = [0.0, -300.0, 0.0]
+    a[::4, 5] = -np.inf
+    got = np.asarray(
+        jax.jit(lambda x, y: jaxdiv.renyi_divergence_from_logits(x, y, alpha=alpha))(
+            a.astype(np.float32), b.astype(np.float32)
+        )
+    )
+    expected = np.array([_log_space_reference(x, y, alpha) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-5)
