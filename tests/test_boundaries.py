@@ -143,6 +143,8 @@ def test_gradients_finite_at_neg_inf_logits_and_equal_to_clipped(case):
     assert np.isfinite(value)
     ga, gb = _grads(case.fn, a, b)
     assert np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
+    if case.name == "renyi_divergence_from_logits_0.0":
+        return  # -log sum_{p>0} q depends on the support: a clipped logit is in it
     clip = -1e3  # exp(-1e3) underflows to exactly 0 in float64
     ga_c, gb_c = _grads(case.fn, np.maximum(a, clip), np.maximum(b, clip))
     np.testing.assert_allclose(ga, ga_c, atol=1e-12)
