@@ -99,6 +99,11 @@ def test_reverse_kl_seeks_a_mode_and_forward_kl_covers_both():
         rev.reverse_kl, mixture.kl_divergence(rev.model, target, method="quadrature"), rtol=1e-9
     )
     np.testing.assert_allclose(rev.reverse_kl, np.log(2.0), atol=0.01)  # one mode of two
+    # The target's own log_prob as a log-density: a mixture's takes points [N, 1], a Normal
+    # model's points are scalars; either point shape is accepted, with the same fit.
+    by_function = fit.fit(_normal(2.0, 1.0), target.log_prob, divergence="reverse_kl",
+                          optimizer=opt, steps=500, key=KEY)  # fmt: skip
+    np.testing.assert_allclose(by_function.losses, rev.losses, rtol=1e-5, atol=1e-6)
 
 
 def test_a_mixture_fitted_by_reverse_kl_finds_both_modes():
@@ -238,6 +243,16 @@ _BAD = [
         {"target": expfam.MultivariateNormal.from_mean_cov(jnp.zeros(2), jnp.eye(2))},
         ValueError,
         "dimension 1 and the target of dimension 2",
+    ),
+    (
+        {"divergence": "reverse_kl", "target": expfam.Gamma.from_shape_rate(2.0, 1.0)},
+        TypeError,
+        "from a Normal model to a Gamma target has no route",
+    ),
+    (
+        {"divergence": "reverse_kl", "target": lambda x: jnp.sum(x, axis=(-2, -1))},
+        ValueError,
+        "must map points [N, *point_shape] to [N] values, with point_shape () or (1,)",
     ),
 ]
 

@@ -113,6 +113,14 @@ def _check_route(divergence: str, kind: str, model: Any, target: Any) -> None:
                 "target as an array of samples or as a distribution, not a log-density."
             )
         return
+    if kind == "distribution" and not obj.is_gaussian(target):
+        raise TypeError(
+            f"jaxdiv.{_FN}: divergence={divergence!r} from a {type(model).__name__} model to "
+            f"a {type(target).__name__} target has no route: sampling the model needs a "
+            f"target density on all of its points, which a {type(target).__name__} does not "
+            "have (the divergence is infinite or undefined). Give a target of the model's "
+            "family (closed form), a Gaussian or GaussianMixture, or a log-density function."
+        )
     if kind == "samples":
         raise ValueError(
             f"jaxdiv.{_FN}: divergence={divergence!r} needs the target's log-density: give "
@@ -398,6 +406,8 @@ def fit(
             )
         obj.to_model_points(first, target, fn=_FN)
     _check_route(divergence, kind, first, target)
+    if callable(target) and kind == "log_density" and divergence != "forward_kl":
+        obj.function_point_shape(target, first, fn_name=_FN)  # a clear error, before tracing
     spec = obj.Spec(
         divergence=divergence,
         alpha=a,

@@ -126,11 +126,14 @@ def to_model_points(model: Any, x: jax.Array, *, fn: str) -> jax.Array:
 def _log_density_on_vectors(spec: Spec, model: Any, target: Any) -> Callable:
     """The target's log-density as a function of points `[..., d]` (the mixture view).
 
-    A function given by the user, and a target that is not a Gaussian, take
-    points in the model's own shape (scalars for a Normal model).
+    A function given by the user takes points in the model's own shape, or for
+    a one-dimensional model either scalars or vectors of length 1
+    (:func:`function_point_shape`); a target that is not a Gaussian takes the
+    model's.
     """
     if spec.log_density is not None:  # the target is a function
-        fn, takes = spec.log_density.value, event_shape(model)
+        fn = spec.log_density.value
+        takes = function_point_shape(fn, model, fn_name="fit.fit")
     elif is_gaussian(target):
         fn, takes = target.log_prob, event_shape(target)
     else:
@@ -138,6 +141,36 @@ def _log_density_on_vectors(spec: Spec, model: Any, target: Any) -> Callable:
     if takes == ():
         return lambda x: fn(x[..., 0])
     return fn
+
+
+def function_point_shape(fn: Callable, model: Any, *, fn_name: str) -> tuple[int, ...] | None:
+    """The point shape a user's log-density takes: the model's own, or for a one-dimensional
+    model either scalars or vectors of length 1 (a `GaussianMixture.log_prob` takes the
+    latter), whichever maps a batch of 3 points to 3 values.
+
+    Raises:
+      ValueError: where neither does, naming the shapes tried.
+    """
+    shape = event_shape(model)
+    if shape is None:  # not a Gaussian: its own point shape, which nothing here can check
+        return None
+    candidates = [shape] if shape not in ((), (1,)) else [(), (1,)]
+    tried = []
+    for points in candidates:
+        probe = jax.ShapeDtypeStruct((3, *points), model.dtype)
+        try:
+            out = jax.eval_shape(fn, probe)
+        except Exception as e:  # a function that rejects this shape: try the next
+            tried.append(f"{probe.shape} -> {type(e).__name__}")
+            continue
+        if getattr(out, "shape", None) == (3,):
+            return points
+        tried.append(f"{probe.shape} -> {getattr(out, 'shape', type(out).__name__)}")
+    raise ValueError(
+        f"jaxdiv.{fn_name}: the target log-density must map points [N, *point_shape] to [N] "
+        f"values, with point_shape {' or '.join(str(c) for c in candidates)} for this model; "
+        f"tried {'; '.join(tried)}."
+    )
 
 
 def _amari_from_renyi(renyi: jax.Array, a: float) -> jax.Array:
