@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="run without writing")
     args = parser.parse_args(argv)
     paths = sorted(glob.glob(os.path.join(NOTEBOOKS, "*.ipynb")))
+    unknown = [n for n in args.names if not any(n in os.path.basename(p) for p in paths)]
+    if unknown:
+        names = ", ".join(os.path.basename(p) for p in paths)
+        parser.error(f"no notebook matches {', '.join(map(repr, unknown))}; the notebooks: {names}")
     if args.names:
         paths = [p for p in paths if any(n in os.path.basename(p) for n in args.names)]
     for path in paths:

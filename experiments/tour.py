@@ -61,7 +61,13 @@ def tour() -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.tour", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.parse_args(argv)
     print(tour())
     return 0
 

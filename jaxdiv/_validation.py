@@ -317,10 +317,11 @@ def check_alpha(alpha: Any, *, fn: str, lower: float = 0.0) -> float:
     return a
 
 
-def check_weight(weight: Any, *, fn: str) -> float:
-    w = concrete_float("weight", weight, fn=fn)
+def check_weight(weight: Any, *, fn: str, name: str = "weight") -> float:
+    """A mixture weight in [0, 1], as a Python float; `name` is the argument's name."""
+    w = concrete_float(name, weight, fn=fn)
     if not 0.0 <= w <= 1.0:
-        raise ValueError(f"jaxdiv.{fn}: weight must lie in [0, 1], got {weight!r}.")
+        raise ValueError(f"jaxdiv.{fn}: {name} must lie in [0, 1], got {weight!r}.")
     return w
 
 

@@ -126,3 +126,13 @@ def test_stored_with_outputs(name):
 def test_runs_from_a_clean_kernel(name):
     nb = execute(os.path.join(NOTEBOOKS, f"{name}.ipynb"), fast=True, timeout=300)
     CHECKS[name](key_numbers(nb))
+
+
+def test_an_unknown_notebook_name_is_an_error(capsys):
+    """``run_notebooks --check nosuch`` used to run nothing and exit 0, like a passing check."""
+    from experiments import run_notebooks
+
+    with pytest.raises(SystemExit) as info:
+        run_notebooks.main(["--check", "nosuch"])
+    assert info.value.code == 2
+    assert "no notebook matches 'nosuch'" in capsys.readouterr().err

@@ -28,7 +28,7 @@ def _check_config(divergence: str, beta: float, temperature: float, fn: str) -> 
             f"jaxdiv.distill.{fn}: divergence must be one of {', '.join(DIVERGENCES)}, "
             f"got {divergence!r}."
         )
-    beta = val.check_weight(beta, fn=f"distill.{fn}")
+    beta = val.check_weight(beta, fn=f"distill.{fn}", name="beta")
     t = val.concrete_float("temperature", temperature, fn=f"distill.{fn}")
     if not (t > 0 and math.isfinite(t)):
         raise ValueError(f"jaxdiv.distill.{fn}: temperature must be > 0, got {temperature!r}.")
