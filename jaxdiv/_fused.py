@@ -487,38 +487,21 @@ def _soft_ce_value(p, b, axis):
     return _bare_or_exact(_bare_soft_ce(p, b, axis), lambda: _exact_soft_ce(p, b, axis))
 
 
+def _guarded_soft_ce(p, b, axis):
+    return -jnp.sum(num.mul_log(p, num.log_softmax(b, axis=axis, mask=None)), axis=axis)
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def cross_entropy_with_logits(p: jax.Array, b: jax.Array, axis: int) -> jax.Array:
-    """The cross-entropy of probabilities `p` (any non-negative weights) against logits
-    `b` along `axis`, unmasked and unsharded, from select-free formulas.
-
-    The derivatives are closed forms: `dH/db = q sum(p) - p` and `dH/dp = -log q`,
-    with 0 where `p = 0` (the convention `0 log 0 = 0` holds for the derivative too,
-    as `jaxdiv._numerics.mul_log` has it). `+inf` in `dH/dp` where `p > 0` and
-    `q = 0`.
-    """
+    """The cross-entropy of probabilities ``p`` (any non-negative weights) against logits
+    ``b`` along ``axis``, unmasked and unsharded: the value from select-free formulas, the
+    derivatives (of every order) from the guarded pass, with its boundary limits."""
     return _soft_ce_value(p, b, axis)
 
 
-@partial(cross_entropy_with_logits.defjvp, symbolic_zeros=True)
+@cross_entropy_with_logits.defjvp
 def _soft_ce_jvp(axis, primals, tangents):
-    p, b = primals
-    dp, db = (None if isinstance(t, SymbolicZero) else t for t in tangents)
-    # Through the custom rule again, so that higher derivatives of the value are this rule's.
-    value = cross_entropy_with_logits(p, b, axis)
-    if dp is None and db is None:
-        return value, jnp.zeros_like(value)
-    lowest = jnp.finfo(b.dtype).min  # keeps -inf - (-inf) out of an all -inf row
-    top = jnp.maximum(jax.lax.stop_gradient(jnp.max(b, axis=axis, keepdims=True)), lowest)
-    z = b - top
-    e = jnp.exp(z)
-    s = jnp.maximum(jnp.sum(e, axis=axis, keepdims=True), jnp.finfo(b.dtype).tiny)
-    terms = []
-    if dp is not None:  # -log q, and 0 where p = 0
-        terms.append(-num.mul_log(jnp.where(p == 0, 0.0, 1.0), z - jnp.log(s)) * dp)
-    if db is not None:
-        terms.append((e / s * jnp.sum(p, axis=axis, keepdims=True) - p) * db)
-    return value, jnp.sum(sum(terms[1:], terms[0]), axis=axis)
+    return jax.jvp(partial(_guarded_soft_ce, axis=axis), primals, tangents)
 
 
 def cross_entropy_from_labels(logits: jax.Array, labels: jax.Array) -> jax.Array:
