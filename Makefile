@@ -35,7 +35,8 @@ test: $(VENV)/.stamp-test  ## lint, format check, type check and the whole test 
 	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 
-bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: tables printed, JSON in results/benchmarks
+bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: JSON in results/benchmarks, the docs' tables in benchmarks/tables
+	$(PY) -m benchmarks.sweep --markdown benchmarks/tables/sweep_cpu.md
 	$(PY) -m benchmarks.logits_kl
 	$(PY) -m benchmarks.distill_memory
 	$(PY) -m benchmarks.mvn_kl

@@ -128,7 +128,7 @@ def _log_density_on_vectors(spec: Spec, model: Any, target: Any) -> Callable:
 
     A function given by the user takes points in the model's own shape, or for
     a one-dimensional model either scalars or vectors of length 1
-    (:func:`function_point_shape`); a target that is not a Gaussian takes the
+    (`function_point_shape`); a target that is not a Gaussian takes the
     model's.
     """
     if spec.log_density is not None:  # the target is a function
