@@ -66,7 +66,7 @@ def test_bad_configuration_raises_clear_errors():
         distill.distillation_loss(x, x, divergence="kl")
     with pytest.raises(ValueError, match="temperature must be > 0"):
         distill.distillation_loss(x, x, temperature=0.0)
-    with pytest.raises(ValueError, match=r"weight must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"beta must lie in \[0, 1\]"):
         distill.distillation_loss(x, x, divergence="jsd", beta=1.5)
     with pytest.raises(ValueError, match=r"student_logits has shape \(2, 3\) and teacher_logits"):
         distill.distillation_loss(x, np.zeros((2, 4)))
