@@ -483,10 +483,6 @@ def _exact_soft_ce(p, b, axis):
     return jnp.squeeze(ce + _infinite_if_positive(lost), axis)
 
 
-def _soft_ce_value(p, b, axis):
-    return _bare_or_exact(_bare_soft_ce(p, b, axis), lambda: _exact_soft_ce(p, b, axis))
-
-
 def _guarded_soft_ce(p, b, axis):
     return -jnp.sum(num.mul_log(p, num.log_softmax(b, axis=axis, mask=None)), axis=axis)
 
@@ -496,7 +492,7 @@ def cross_entropy_with_logits(p: jax.Array, b: jax.Array, axis: int) -> jax.Arra
     """The cross-entropy of probabilities ``p`` (any non-negative weights) against logits
     ``b`` along ``axis``, unmasked and unsharded: the value from select-free formulas, the
     derivatives (of every order) from the guarded pass, with its boundary limits."""
-    return _soft_ce_value(p, b, axis)
+    return _bare_or_exact(_bare_soft_ce(p, b, axis), lambda: _exact_soft_ce(p, b, axis))
 
 
 @cross_entropy_with_logits.defjvp
