@@ -8,26 +8,13 @@ parameters in numpy (not from the natural parameters jaxdiv uses).
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-
+import families_continuous
+import families_discrete
 import numpy as np
+from case_types import FamilyCase
 from scipy import special, stats
 
 from jaxdiv import expfam
-
-
-@dataclasses.dataclass(frozen=True)
-class FamilyCase:
-    name: str
-    draw: Callable  # draw(rng, n) -> dict of usual parameters with leading axis n
-    build: Callable  # build(params) -> jaxdiv member with batch shape (n,)
-    scipy: Callable | None  # scipy(params_i) -> frozen scipy distribution
-    kl: Callable  # kl(params1_i, params2_i) -> float, textbook closed form
-    points: Callable  # points(rng, params_i) -> array of support points
-
-    def __repr__(self):
-        return self.name
 
 
 def _item(params, i):
@@ -61,7 +48,7 @@ def _mvn_kl(m1, c1, m2, c2):
     )
 
 
-FAMILIES = [
+CORE_FAMILIES = [
     FamilyCase(
         "Bernoulli",
         lambda rng, n: {"p": rng.uniform(0.05, 0.95, n)},
@@ -227,3 +214,5 @@ FAMILIES = [
         lambda rng, a: stats.wishart(a["df"], a["v"]).rvs(3, random_state=rng),
     ),
 ]
+
+FAMILIES = CORE_FAMILIES + families_continuous.FAMILIES + families_discrete.FAMILIES

@@ -34,14 +34,16 @@ values equal the float32 sweep's at the same (rounded) parameters.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Callable
 
+import families_continuous
+import families_discrete
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from case_types import Sweep
 from families import FAMILIES
 from scipy import special, stats
 
@@ -85,18 +87,6 @@ def _von_mises_entropy(a):
 
 def _scipy_entropy(name):
     return lambda a: CASES[name].scipy(a).entropy()
-
-
-@dataclasses.dataclass(frozen=True)
-class Sweep:
-    """Members of one family at extreme parameters, and its float64 entropy."""
-
-    case: str  # the FamilyCase of families.py: how to build a member, the textbook KL
-    members: list[dict]  # usual parameters of each member
-    entropy: Callable[[dict], float]
-    # A factor (>= 1) on the float32 gradient tolerance for pairs that float32 cannot
-    # resolve better (the reason at the entry); None: the general tolerance only.
-    f32_grad_slack: Callable[[dict, dict], float] | None = None
 
 
 def _small_concentration_slack(*keys):
@@ -229,6 +219,8 @@ SWEEPS = {
         [{"df": df, "v": v} for df in [1.5, 1e4] for v in [_spd(1e-6), _spd(1.0, 0.5), _spd(1e6)]],
         _scipy_entropy("Wishart"),
     ),
+    **families_continuous.SWEEPS,
+    **families_discrete.SWEEPS,
 }
 
 
