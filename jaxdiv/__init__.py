@@ -5,7 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 (default -1); `where` masks entries; `base=None` gives nats and `base=2` bits.
 """
 
-from jaxdiv import distill, expfam, fit, mixture
+from jaxdiv import distill, expfam, fit, mixture, numerical, samples
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -74,8 +74,10 @@ __all__ = [
     "kl_divergence_with_logits",
     "mixture",
     "mutual_information",
+    "numerical",
     "perplexity",
     "renyi_divergence",
     "renyi_divergence_from_logits",
+    "samples",
     "total_variation",
 ]

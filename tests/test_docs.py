@@ -5,7 +5,6 @@ its formulas are math that KaTeX parses, no reST is left, and the guides' and RE
 import doctest
 import glob
 import html
-import importlib
 import inspect
 import json
 import os
@@ -17,12 +16,18 @@ import sys
 import pytest
 
 import jaxdiv
-from jaxdiv import distill, expfam, mixture
+from jaxdiv import distill, expfam, fit, mixture, numerical, samples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGES = {"jaxdiv": jaxdiv, "expfam": expfam, "mixture": mixture, "distill": distill}
-if importlib.util.find_spec("jaxdiv.fit") is not None:
-    PAGES["fit"] = importlib.import_module("jaxdiv.fit")
+PAGES = {
+    "jaxdiv": jaxdiv,
+    "expfam": expfam,
+    "mixture": mixture,
+    "distill": distill,
+    "fit": fit,
+    "numerical": numerical,
+    "samples": samples,
+}
 
 # What reST leaves on a page that mkdocstrings renders as Markdown.
 RAW_REST = re.compile(r"\.\. math::|:(?:func|class|meth|mod|data|attr|obj|math):`")

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-PACKAGES = ["jaxdiv", "jaxdiv.expfam", "jaxdiv.mixture", "jaxdiv.distill", "jaxdiv.fit"]
+PACKAGES = [
+    "jaxdiv",
+    "jaxdiv.expfam",
+    "jaxdiv.mixture",
+    "jaxdiv.distill",
+    "jaxdiv.fit",
+    "jaxdiv.numerical",
+    "jaxdiv.samples",
+]
 
 # Parameters whose value is any name the caller chooses, not one of a fixed set.
 FREE_FORM_STRINGS = {"axis_name", "token_axis_name"}

@@ -1,0 +1,14 @@
+r"""Divergences and information from samples alone.
+
+Nearest-neighbour estimators of entropy, KL divergence and mutual information,
+one-dimensional spacing estimators of differential entropy, variational bounds
+on mutual information from critic scores, and contrastive losses written as the
+cross-entropies they are. All values are in nats unless `base=` says otherwise.
+Mutual information is the KL divergence
+
+$$
+I(X; Y) = \mathrm{KL}(P_{XY} \,\|\, P_X \otimes P_Y) .
+$$
+"""
+
+__all__: list[str] = []
