@@ -1,8 +1,8 @@
 """The records of the family tables: a family's oracles and its boundary sweep.
 
 ``families.py`` holds the table of the original families and joins the tables of
-``families_continuous.py`` and ``families_discrete.py``; ``test_boundary_sweep.py``
-does the same with their sweeps.
+``families_continuous.py``, ``families_discrete.py`` and ``families_multivariate.py``;
+``test_boundary_sweep.py`` does the same with their sweeps.
 """
 
 from __future__ import annotations

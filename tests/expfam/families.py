@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import families_continuous
 import families_discrete
+import families_multivariate
 import numpy as np
 from case_types import FamilyCase
 from scipy import special, stats
@@ -215,4 +216,9 @@ CORE_FAMILIES = [
     ),
 ]
 
-FAMILIES = CORE_FAMILIES + families_continuous.FAMILIES + families_discrete.FAMILIES
+FAMILIES = (
+    CORE_FAMILIES
+    + families_continuous.FAMILIES
+    + families_discrete.FAMILIES
+    + families_multivariate.FAMILIES
+)

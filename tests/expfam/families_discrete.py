@@ -1,4 +1,4 @@
-"""Oracle table and boundary sweep of the discrete and multivariate families of issue #16.
+"""Oracle table and boundary sweep of the discrete and simplex families of issue #16.
 
 Entries follow ``families.py`` (a `FamilyCase` per family) and the ``SWEEPS`` table
 of ``test_boundary_sweep.py`` (a `Sweep` per family, keyed by the class name).

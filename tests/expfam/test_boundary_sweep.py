@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import families_continuous
 import families_discrete
+import families_multivariate
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -221,6 +222,7 @@ SWEEPS = {
     ),
     **families_continuous.SWEEPS,
     **families_discrete.SWEEPS,
+    **families_multivariate.SWEEPS,
 }
 
 
