@@ -11,4 +11,25 @@ I(X; Y) = \mathrm{KL}(P_{XY} \,\|\, P_X \otimes P_Y) .
 $$
 """
 
-__all__: list[str] = []
+from jaxdiv.samples._bounds import (
+    MineLoss,
+    barber_agakov_bound,
+    donsker_varadhan_bound,
+    infonce_bound,
+    jensen_shannon_bound,
+    mine_loss,
+    nwj_bound,
+)
+from jaxdiv.samples._contrastive import infonce_loss, supervised_contrastive_loss
+
+__all__: list[str] = [
+    "MineLoss",
+    "barber_agakov_bound",
+    "donsker_varadhan_bound",
+    "infonce_bound",
+    "infonce_loss",
+    "jensen_shannon_bound",
+    "mine_loss",
+    "nwj_bound",
+    "supervised_contrastive_loss",
+]
