@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxdiv import _core as core
+from jaxdiv import _f_generators as fgen
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
@@ -308,13 +309,15 @@ def alpha_divergence(
 def f_divergence(
     p: ArrayLike,
     q: ArrayLike,
-    f: Callable[[jax.Array], jax.Array],
+    f: Callable[[jax.Array], jax.Array] | fgen.GeneratorName,
     *,
     axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
-    slope_at_infinity: float = math.inf,
+    slope_at_infinity: float | None = None,
+    alpha: float | None = None,
+    t: float | None = None,
 ) -> jax.Array:
-    r"""Csiszar f-divergence for a convex generator `f` with `f(1) = 0`.
+    r"""Csiszar f-divergence for a convex generator `f` with `f(1) = 0`, named or given.
 
     $$
     D_f(p \,\|\, q) = \sum_{q_i > 0} q_i\, f\!\left(\frac{p_i}{q_i}\right)
@@ -322,27 +325,73 @@ def f_divergence(
     \qquad f'(\infty) = \lim_{t \to \infty} f(t) / t
     $$
 
-    Entries with `p_i = 0 < q_i` contribute `q_i f(0)` (`f(0)` is evaluated
-    once, so `f` may be infinite there but not NaN). Examples of generators:
-    `t log t` (KL, use `jax.scipy.special.xlogy(t, t)`), `-log t` (reverse
-    KL, `f(0) = inf`), `|t - 1| / 2` (total variation, slope 1/2),
-    `(t - 1)**2` (Pearson chi-square), `(sqrt(t) - 1)**2 / 2` (squared
-    Hellinger, slope 1/2).
+    Entries with `p_i = 0 < q_i` contribute `q_i f(0)`, `f(0)` the limit at 0.
+
+    **Named generators** carry their limits `f(0)` and `f'(inf)`, so zeros in
+    `p` or `q` give the exact finite value or an honest `+inf`, with finite
+    gradients wherever the value is finite (the limits of the interior ones, or 0
+    where those are infinite, as for [`kl_divergence`][jaxdiv.kl_divergence]):
+
+    | `f=` | $f(t)$ | $f(0)$ | $f'(\infty)$ |
+    | --- | --- | --- | --- |
+    | `"kl_forward"` | $t \log t$ | 0 | inf |
+    | `"kl_reverse"` | $-\log t$ | inf | 0 |
+    | `"jensen_shannon"` | $\tfrac12[t \log t - (1+t) \log \tfrac{1+t}{2}]$ | (5) | (5) |
+    | `"squared_hellinger"` | $\tfrac12(\sqrt t - 1)^2$ | 1/2 | 1/2 |
+    | `"total_variation"` | $\tfrac12 \lvert t - 1 \rvert$ | 1/2 | 1/2 |
+    | `"pearson"` | $(t - 1)^2$ | 1 | inf |
+    | `"neyman"` | $(1 - t)^2 / t$ | inf | 1 |
+    | `"triangular"` | $(t - 1)^2 / (t + 1)$ | 1 | 1 |
+    | `"jeffreys"` | $(t - 1) \log t$ | inf | inf |
+    | `"amari_alpha"` | $\frac{t^\alpha - \alpha t - 1 + \alpha}{\alpha(\alpha - 1)}$ | (1) | (2) |
+    | `"t_power"` | $s[t^\tau - 1 - \tau(t - 1)]$ | (3) | (4) |
+    | `"log1p_abs"` | $e^{\lvert \log t \rvert} - 1$ | inf | 1 |
+    | `"modified_gan"` | $\log \tfrac{1+t}{2t} + \tfrac12(t - 1)$ | inf | 1/2 |
+
+    (1) $1/\alpha$ for $\alpha > 0$, else inf; (2) $1/(1 - \alpha)$ for $\alpha < 1$,
+    else inf; (3) $\lvert \tau - 1 \rvert$ for $\tau > 0$, else inf; (4)
+    $\lvert \tau \rvert$ for $\tau < 1$, else inf; (5) $\tfrac12 \log 2$. `"kl_forward"` gives
+    $\mathrm{KL}(p \Vert q)$, `"kl_reverse"` $\mathrm{KL}(q \Vert p)$,
+    `"jensen_shannon"` [`js_divergence`][jaxdiv.js_divergence] at weight 1/2,
+    `"squared_hellinger"` the square of
+    [`hellinger_distance`][jaxdiv.hellinger_distance], `"pearson"`
+    [`chi_square_divergence`][jaxdiv.chi_square_divergence], `"neyman"` the
+    same reversed, `"jeffreys"` [`jeffreys_divergence`][jaxdiv.jeffreys_divergence]
+    in nats, `"amari_alpha"` (with `alpha=`)
+    [`alpha_divergence`][jaxdiv.alpha_divergence]; `"t_power"` (with `t=` the
+    exponent $\tau$, $s = -1$ for $0 < \tau < 1$, else 1) is
+    $s(\sum_i p_i^\tau q_i^{1-\tau} - 1)$, and `"modified_gan"` is
+    $\mathrm{KL}(q \Vert p) - \mathrm{KL}(q \Vert m)$, $m = (p + q) / 2$, the
+    divergence of the $-\log D$ GAN generator loss.
+    The table, with the one-sided derivatives at the ends, lives in
+    `jaxdiv/_f_generators.py`, shared with the numerical route.
+
+    **A callable** `f` is evaluated at `p / q` where both are positive and once at
+    0 (so it may be infinite there but not NaN: define `t log t` at 0 with
+    `jax.scipy.special.xlogy(t, t)`, or use the name); `slope_at_infinity`
+    (default `inf`) gives `f'(inf)`.
 
     Args:
       p: the first distribution, along `axis`.
       q: the second distribution, along `axis`.
-      f: a convex, elementwise, JAX-traceable function of the ratio `p / q`.
+      f: a generator name from the table, or a convex, elementwise,
+        JAX-traceable function of the ratio `p / q`.
       axis: the axis that holds each distribution.
       where: optional boolean mask; masked entries are left out.
-      slope_at_infinity: `f'(inf)`, used for entries with `q_i = 0 < p_i`.
+      slope_at_infinity: `f'(inf)` of a callable `f` (default `inf`), used for
+        entries with `q_i = 0 < p_i`; named generators carry their own.
+      alpha: the order of `"amari_alpha"` (any finite number).
+      t: the exponent of `"t_power"` (finite, not 0 or 1).
 
     Returns:
-      The divergence, with `axis` removed.
+      The divergence (not logarithmic, so no `base`), with `axis` removed.
 
     Raises:
-      ValueError: if `f(1)` is not 0 or `f(0)` is NaN (checked when `f` does
-        not depend on traced values).
+      ValueError: for an unknown generator name, a missing or unexpected `alpha`
+        or `t`, `slope_at_infinity` with a named generator, or a callable with
+        `f(1) != 0` or `f(0)` NaN (checked when `f` does not depend on traced
+        values).
+      TypeError: if `f` is neither a callable nor a string.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -351,22 +400,51 @@ def f_divergence(
       >>> tv = jaxdiv.f_divergence(p, q, lambda t: jnp.abs(t - 1) / 2, slope_at_infinity=0.5)
       >>> float(tv)
       0.25
+      >>> p0 = jnp.array([1.0, 0.0])
+      >>> round(float(jaxdiv.f_divergence(p0, q, "kl_forward")), 4)  # log 4
+      1.3863
+      >>> float(jaxdiv.f_divergence(p0, q, "kl_reverse"))
+      inf
+      >>> round(float(jaxdiv.f_divergence(p, q, "amari_alpha", alpha=0.5)), 4)
+      0.1363
 
     References:
       I. Csiszar, Information-type measures of difference of probability
-      distributions, 1967.
+      distributions, 1967; F. Liese and I. Vajda, On divergences and
+      informations in statistics and information theory, 2006; I. Sason and
+      S. Verdu, f-divergence inequalities, 2016; S. Nowozin, B. Cseke and
+      R. Tomioka, f-GAN, 2016.
     """
     fn = "f_divergence"
+    if isinstance(f, str):
+        if slope_at_infinity is not None:
+            raise ValueError(
+                f"jaxdiv.{fn}: the named generator {f!r} carries its own f'(inf); "
+                "slope_at_infinity is only for a callable f."
+            )
+        gen = fgen.generator(f, alpha=alpha, t=t, fn=f"jaxdiv.{fn}")
+        (pd, qd), r = core.from_probs(fn, [("p", p), ("q", q)], axis=axis, where=where)
+        return r.finish(r.sum(_named_f_terms(gen, pd.prob, qd.prob)))
     if not callable(f):
-        raise TypeError(f"jaxdiv.{fn}: f must be a callable generator, got {f!r}.")
-    slope = val.concrete_float("slope_at_infinity", slope_at_infinity, fn=fn)
+        names = ", ".join(repr(n) for n in fgen.GENERATOR_NAMES)
+        raise TypeError(
+            f"jaxdiv.{fn}: f must be a callable generator or one of the names {names}; got {f!r}."
+        )
+    if alpha is not None or t is not None:
+        raise ValueError(
+            f"jaxdiv.{fn}: alpha= and t= parametrise the named generators 'amari_alpha' and "
+            "'t_power'; a callable f takes its parameters in its closure."
+        )
+    slope = val.concrete_float(
+        "slope_at_infinity", math.inf if slope_at_infinity is None else slope_at_infinity, fn=fn
+    )
     (pd, qd), r = core.from_probs(fn, [("p", p), ("q", q)], axis=axis, where=where)
     pp, qq = pd.prob, qd.prob
     f0, f1 = f(jnp.zeros((), pp.dtype)), f(jnp.ones((), pp.dtype))
     if not isinstance(f0, jax.core.Tracer) and bool(jnp.isnan(f0)):
         raise ValueError(
             f"jaxdiv.{fn}: f(0) is NaN; define f at 0 by its limit (for t log t use "
-            "jax.scipy.special.xlogy(t, t))."
+            "jax.scipy.special.xlogy(t, t)), or pass a named generator such as 'kl_forward'."
         )
     if not isinstance(f1, jax.core.Tracer) and abs(float(f1)) > 1e-6:
         raise ValueError(f"jaxdiv.{fn}: the generator must satisfy f(1) = 0, got f(1) = {f1}.")
@@ -376,6 +454,25 @@ def f_divergence(
         + num.guard((pp > 0) & (qq == 0), lambda a: a * slope, pp)
     )
     return r.finish(r.sum(terms))
+
+
+def _named_f_terms(gen: fgen.FGenerator, pp: jax.Array, qq: jax.Array) -> jax.Array:
+    """The terms `q_i f(p_i / q_i)` of a named generator, with its limits where p or q is 0.
+
+    Where `p = 0 < q` the term is `q f(0) + p f'(0+)` (value `q f(0)`; the second
+    part gives the derivative in `p`); where `q = 0 < p` it is
+    `p f'(inf) + q c` with `c = lim f(t) - t f'(t)` (the derivative in `q`).
+    A one-sided derivative that is infinite is taken as 0 (the entry held at
+    zero mass), so no `0 * inf` makes a NaN.
+    """
+    d0 = gen.derivative_at_zero if math.isfinite(gen.derivative_at_zero) else 0.0
+    c_inf = gen.intercept_at_infinity if math.isfinite(gen.intercept_at_infinity) else 0.0
+    f0, slope = gen.f_at_zero, gen.slope_at_infinity
+    return (
+        num.guard((pp > 0) & (qq > 0), gen.perspective, pp, qq)
+        + num.guard((pp == 0) & (qq > 0), lambda a, b: b * f0 + a * d0, pp, qq)
+        + num.guard((pp > 0) & (qq == 0), lambda a, b: a * slope + b * c_inf, pp, qq)
+    )
 
 
 def total_variation(
