@@ -21,15 +21,27 @@ from jaxdiv.samples._bounds import (
     nwj_bound,
 )
 from jaxdiv.samples._contrastive import infonce_loss, supervised_contrastive_loss
+from jaxdiv.samples._knn import (
+    entropy_knn,
+    kl_divergence_knn,
+    mutual_information_ksg,
+    mutual_information_mixed,
+)
+from jaxdiv.samples._spacings import entropy_spacings
 
 __all__: list[str] = [
     "MineLoss",
     "barber_agakov_bound",
     "donsker_varadhan_bound",
+    "entropy_knn",
+    "entropy_spacings",
     "infonce_bound",
     "infonce_loss",
     "jensen_shannon_bound",
+    "kl_divergence_knn",
     "mine_loss",
+    "mutual_information_ksg",
+    "mutual_information_mixed",
     "nwj_bound",
     "supervised_contrastive_loss",
 ]
