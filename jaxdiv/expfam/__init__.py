@@ -34,6 +34,8 @@ from jaxdiv.expfam._lognormal import LogNormal
 from jaxdiv.expfam._moment_match import moment_match
 from jaxdiv.expfam._mvn import MultivariateNormal
 from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
+from jaxdiv.expfam._mvn_isotropic import MultivariateNormalIsotropic
+from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
 from jaxdiv.expfam._normal import Normal
 from jaxdiv.expfam._poisson import Poisson
 from jaxdiv.expfam._von_mises import VonMises
@@ -52,6 +54,8 @@ __all__ = [
     "LogNormal",
     "MultivariateNormal",
     "MultivariateNormalDiag",
+    "MultivariateNormalIsotropic",
+    "MultivariateNormalKnownCovariance",
     "Normal",
     "Poisson",
     "VonMises",
