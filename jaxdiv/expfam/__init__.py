@@ -28,8 +28,11 @@ from jaxdiv.expfam._divergences import (
 )
 from jaxdiv.expfam._exponential import Exponential
 from jaxdiv.expfam._family import ExponentialFamily, family, static_field
+from jaxdiv.expfam._foreign import from_distribution
 from jaxdiv.expfam._gamma import Gamma
 from jaxdiv.expfam._geometric import Geometric
+from jaxdiv.expfam._half_normal import HalfNormal
+from jaxdiv.expfam._laplace import Laplace
 from jaxdiv.expfam._lognormal import LogNormal
 from jaxdiv.expfam._moment_match import moment_match
 from jaxdiv.expfam._mvn import MultivariateNormal
@@ -37,8 +40,11 @@ from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
 from jaxdiv.expfam._mvn_isotropic import MultivariateNormalIsotropic
 from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
 from jaxdiv.expfam._normal import Normal
+from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
+from jaxdiv.expfam._rayleigh import Rayleigh
 from jaxdiv.expfam._von_mises import VonMises
+from jaxdiv.expfam._weibull import Weibull
 from jaxdiv.expfam._wishart import Wishart
 
 __all__ = [
@@ -51,14 +57,19 @@ __all__ = [
     "ExponentialFamily",
     "Gamma",
     "Geometric",
+    "HalfNormal",
+    "Laplace",
     "LogNormal",
     "MultivariateNormal",
     "MultivariateNormalDiag",
     "MultivariateNormalIsotropic",
     "MultivariateNormalKnownCovariance",
     "Normal",
+    "Pareto",
     "Poisson",
+    "Rayleigh",
     "VonMises",
+    "Weibull",
     "Wishart",
     "bhattacharyya_distance",
     "bregman_kl",
@@ -66,6 +77,7 @@ __all__ = [
     "cross_entropy",
     "entropy",
     "family",
+    "from_distribution",
     "hellinger_distance",
     "jeffreys_divergence",
     "kl_divergence",
