@@ -24,6 +24,7 @@ from jax.experimental import checkify
 from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv._quadrature import gauss_kronrod_15, kronrod_estimates
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
     MixtureLike,
@@ -105,48 +106,6 @@ def _lower_bound(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
 def _upper_bound(p: GaussianMixture, q: GaussianMixture) -> jax.Array:
     inner = _product_log_self(p) - _lse(q.log_weights, -pairwise_kl(p, q))
     return _expect(p, inner + p.component_entropies())
-
-
-# The 15-point Gauss-Kronrod rule on [-1, 1] and its embedded 7-point Gauss rule (QUADPACK's
-# qk15): nodes, Kronrod weights, and Gauss weights (0 at the nodes Gauss does not use).
-_KRONROD_HALF_NODES = (
-    0.991455371120812639206854697526329,
-    0.949107912342758524526189684047851,
-    0.864864423359769072789712788640926,
-    0.741531185599394439863864773280788,
-    0.586087235467691130294144845693013,
-    0.405845151377397166906606412076961,
-    0.207784955007898467600689403773245,
-)
-_KRONROD_HALF_WEIGHTS = (
-    0.022935322010529224963732008058970,
-    0.063092092629978553290700663189204,
-    0.104790010322250183839876322541518,
-    0.140653259715525918745189590510238,
-    0.169004726639267902826583426598550,
-    0.190350578064785409913256402421014,
-    0.204432940075298892414161999234649,
-)
-_KRONROD_CENTRE_WEIGHT = 0.209482141084727828012999174891714
-_GAUSS_HALF_WEIGHTS = (
-    0.0,
-    0.129484966168869693270611432679082,
-    0.0,
-    0.279705391489276667901467771423780,
-    0.0,
-    0.381830050505118944950369775488975,
-    0.0,
-)
-_GAUSS_CENTRE_WEIGHT = 0.417959183673469387755102040816327
-
-
-def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nodes, Kronrod weights and embedded Gauss weights of the 15-point rule on [-1, 1]."""
-    half = np.asarray(_KRONROD_HALF_NODES)
-    nodes = np.concatenate([-half, [0.0], half[::-1]])
-    kronrod = np.concatenate([_KRONROD_HALF_WEIGHTS, [_KRONROD_CENTRE_WEIGHT]])
-    gauss = np.concatenate([_GAUSS_HALF_WEIGHTS, [_GAUSS_CENTRE_WEIGHT]])
-    return nodes, np.concatenate([kronrod, kronrod[-2::-1]]), np.concatenate([gauss, gauss[-2::-1]])
 
 
 QUADRATURE_SPAN = 12.0
@@ -241,20 +200,8 @@ def _check_accuracy(error: jax.Array, scale: jax.Array, dtype: np.dtype, fn: str
 
 
 def _interval_errors(rule: _Rule, integrand: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Per-interval Kronrod values `[I]` and QUADPACK's error estimates for them.
-
-    QUADPACK (qk15) scales the difference between the Kronrod and the Gauss
-    values, `resasc * min(1, (200 |K - G| / resasc) ** 1.5)`, with `resasc`
-    the integral of `|f - mean f|` over the interval: the raw difference is
-    the error of the 7-point rule, far larger than that of the 15-point one.
-    """
-    kronrod = jnp.sum(rule.kronrod * integrand, axis=1)
-    gauss = jnp.sum(rule.gauss * integrand, axis=1)
-    width = jnp.sum(rule.kronrod, axis=1)
-    mean = kronrod / jnp.where(width > 0, width, 1)
-    resasc = jnp.sum(rule.kronrod * jnp.abs(integrand - mean[:, None]), axis=1)
-    ratio = num.guard(resasc > 0, lambda d, r: 200 * d / r, jnp.abs(kronrod - gauss), resasc)
-    return kronrod, resasc * jnp.minimum(1.0, ratio**1.5)
+    """Per-interval Kronrod values `[I]` and QUADPACK's error estimates for them."""
+    return kronrod_estimates(rule.kronrod, rule.gauss, integrand)
 
 
 def _quadrature(p: GaussianMixture, q: GaussianMixture, num_points: int) -> jax.Array:

@@ -11,4 +11,22 @@ $$
 $$
 """
 
-__all__: list[str] = []
+from jaxdiv.numerical._adapters import Density
+from jaxdiv.numerical._divergences import (
+    Estimate,
+    cross_entropy,
+    entropy,
+    f_divergence,
+    kl_divergence,
+    renyi_divergence,
+)
+
+__all__ = [
+    "Density",
+    "Estimate",
+    "cross_entropy",
+    "entropy",
+    "f_divergence",
+    "kl_divergence",
+    "renyi_divergence",
+]
