@@ -84,6 +84,8 @@ from typing import Literal, NamedTuple, get_args
 import jax
 import jax.numpy as jnp
 
+from jaxdiv import _numerics as num
+
 GeneratorName = Literal[
     "kl_forward",
     "kl_reverse",
@@ -161,9 +163,15 @@ def _from_perspective(
 
 
 def _log_ratio(p: jax.Array, q: jax.Array) -> jax.Array:
-    """`log(p / q)` for p, q > 0, through `log1p` where the two are within a factor of two."""
+    """`log(p / q)` for p, q > 0, through `log1p` where the two are within a factor of two.
+
+    Each branch sees safe inputs where it is not taken (`num.guard`), so a ratio
+    of 1e-24, where `log1p((p - q) / q)` rounds to `log1p(-1)`, has no NaN gradient.
+    """
     close = (p >= 0.5 * q) & (p <= 2.0 * q)
-    return jnp.where(close, jnp.log1p((p - q) / q), jnp.log(p) - jnp.log(q))
+    near = num.guard(close, lambda a, b: jnp.log1p((a - b) / b), p, q)
+    far = num.guard(~close, lambda a, b: jnp.log(a) - jnp.log(b), p, q)
+    return near + far
 
 
 def _kl_forward(p: jax.Array, q: jax.Array) -> jax.Array:
