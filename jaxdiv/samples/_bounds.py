@@ -84,7 +84,8 @@ def _joint_mean(p: _Scores, fn: Callable[[jax.Array], jax.Array] | None = None) 
 def _off_diagonal(p: _Scores) -> tuple[jax.Array, jax.Array]:
     """The mask of the unmasked pairs `(i, j)`, `i != j`, and their number."""
     n = p.s.shape[-1]
-    pairs = p.valid[..., :, None] & p.valid[..., None, :] & ~jnp.eye(n, dtype=bool)
+    off = ~jnp.eye(n, dtype=bool).reshape((1,) * (p.s.ndim - 2) + (n, n))
+    pairs = p.valid[..., :, None] & p.valid[..., None, :] & off
     return pairs, p.count * (p.count - 1)
 
 

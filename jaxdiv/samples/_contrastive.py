@@ -52,6 +52,11 @@ def _cosine_logits(z: jax.Array, temperature: float, eps: float) -> jax.Array:
     return jnp.einsum("...id,...jd->...ij", u, u) / temperature
 
 
+def _off_diagonal(n: int, ndim: int) -> jax.Array:
+    """`[..., n, n]` (`ndim` axes, the leading ones of size 1): True off the diagonal."""
+    return ~jnp.eye(n, dtype=bool).reshape((1,) * (ndim - 2) + (n, n))
+
+
 def _mean_over(values: jax.Array, mask: jax.Array) -> jax.Array:
     """The mean of `values` over the last axis where `mask` holds; 0 where it never does."""
     count = jnp.sum(mask, axis=-1, dtype=jnp.int32)
@@ -131,7 +136,7 @@ def infonce_loss(
     valid = _sample_mask(where, a.shape[:-1], fn=fn)
     anchors = jnp.concatenate([valid, valid], axis=-1)  # [..., 2N]
     logits = _cosine_logits(jnp.concatenate([a, b], axis=-2), t, e)  # [..., 2N, 2N]
-    others = anchors[..., None, :] & ~jnp.eye(2 * n, dtype=bool)
+    others = anchors[..., None, :] & _off_diagonal(2 * n, logits.ndim)
     positive = (jnp.arange(2 * n) + n) % (2 * n)
     labels = jnp.where(anchors, positive, -1)
     losses = _logits.cross_entropy_from_integer_labels(
@@ -222,7 +227,7 @@ def supervised_contrastive_loss(
     n = x.shape[-2]
     valid = _sample_mask(where, x.shape[:-1], fn=fn)
     logits = _cosine_logits(x, t, e)
-    others = valid[..., None, :] & ~jnp.eye(n, dtype=bool)
+    others = valid[..., None, :] & _off_diagonal(n, logits.ndim)
     positives = others & (y[..., :, None] == y[..., None, :]) & valid[..., :, None]
     npos = jnp.sum(positives, axis=-1)
     target = positives / jnp.maximum(npos, 1)[..., None].astype(logits.dtype)
