@@ -128,6 +128,26 @@ def _family_layout(d: expfam.ExponentialFamily) -> tuple[tuple[Bound, Bound], ja
     if isinstance(d, expfam.VonMises):
         kappa = d.concentration
         return (-math.pi, math.pi), d.loc, jnp.minimum(math.pi, 1 / jnp.sqrt(kappa + 1e-12))
+    return _scale_family_layout(d)
+
+
+def _is(d: object, name: str) -> bool:
+    cls = getattr(expfam, name, None)
+    return cls is not None and isinstance(d, cls)
+
+
+def _scale_family_layout(d: Any) -> tuple[tuple[Bound, Bound], jax.Array, jax.Array]:
+    """The families of issue #16 (looked up by name, as not every one may be present)."""
+    inf = math.inf
+    if _is(d, "ChiSquare"):
+        return (0.0, inf), d.df, jnp.sqrt(2 * d.df)
+    if any(_is(d, name) for name in ("Weibull", "HalfNormal", "Rayleigh")):
+        return (0.0, inf), d.scale, d.scale
+    if _is(d, "Laplace"):
+        return (-inf, inf), jnp.asarray(d.loc, d.dtype), d.scale
+    if _is(d, "Pareto"):
+        lo = float(d.scale)
+        return (lo, inf), jnp.asarray(2 * lo, d.dtype), jnp.asarray(lo, d.dtype)
     raise KeyError(type(d).__name__)
 
 
@@ -218,7 +238,7 @@ def _mixture_view(d: mixture.GaussianMixture) -> View:
         return view
     means, stds = d.means[:, 0], jnp.abs(d.scale_tril[:, 0, 0])
     view = _located(view, (-math.inf, math.inf), d.mean()[0], jnp.sqrt(d.covariance()[0, 0]))
-    points = jnp.ravel(means[:, None] + stds[:, None] * jnp.asarray(OFFSETS, means.dtype))
+    points = jnp.ravel(means[:, None] + stds[:, None] * jnp.asarray(OFFSETS, means.dtype)[None, :])
     assert view.breakpoints is not None
     return dataclasses.replace(view, breakpoints=jnp.concatenate([view.breakpoints, points]))
 

@@ -753,7 +753,8 @@ def f_divergence(
     def integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:
         assert log_q is not None
         lp, lq = log_p(x), log_q(x)
-        fp, fq = jnp.isfinite(lp), jnp.isfinite(lq)
+        # Where a density underflows to 0 it counts as 0 (the generators' limits take over).
+        fp, fq = jnp.exp(lp) > 0, jnp.exp(lq) > 0
         both = num.guard(fp & fq, lambda u, v: gen.perspective(jnp.exp(u), jnp.exp(v)), lp, lq)
         only_q = _density_times(jnp.where(fq & ~fp, lq, -jnp.inf), jnp.asarray(gen.f_at_zero))
         only_p = _density_times(
