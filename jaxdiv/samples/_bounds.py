@@ -33,7 +33,7 @@ class _Scores(NamedTuple):
 
     s: jax.Array  # [..., N, N], 0 where the pair involves a masked sample
     valid: jax.Array  # [..., N], the samples that take part
-    count: jax.Array  # [...], how many samples take part
+    n_valid: jax.Array  # [...], how many samples take part
     base: float | None
 
 
@@ -78,7 +78,7 @@ def _joint_mean(p: _Scores, fn: Callable[[jax.Array], jax.Array] | None = None) 
     diag = jnp.diagonal(p.s, axis1=-2, axis2=-1)
     terms = diag if fn is None else fn(diag)
     total = jnp.sum(jnp.where(p.valid, terms, jnp.zeros((), terms.dtype)), axis=-1)
-    return total / jnp.maximum(p.count, 1).astype(total.dtype)
+    return total / jnp.maximum(p.n_valid, 1).astype(total.dtype)
 
 
 def _off_diagonal(p: _Scores) -> tuple[jax.Array, jax.Array]:
@@ -86,7 +86,7 @@ def _off_diagonal(p: _Scores) -> tuple[jax.Array, jax.Array]:
     n = p.s.shape[-1]
     off = ~jnp.eye(n, dtype=bool).reshape((1,) * (p.s.ndim - 2) + (n, n))
     pairs = p.valid[..., :, None] & p.valid[..., None, :] & off
-    return pairs, p.count * (p.count - 1)
+    return pairs, p.n_valid * (p.n_valid - 1)
 
 
 def _log_mean_exp_marginal(p: _Scores) -> tuple[jax.Array, jax.Array]:
@@ -159,9 +159,9 @@ def infonce_bound(
     row_lse = jnp.where(p.valid, row_lse, jnp.zeros((), row_lse.dtype))  # masked rows: -inf
     diag = jnp.diagonal(p.s, axis1=-2, axis2=-1)
     total = jnp.sum(jnp.where(p.valid, diag - row_lse, jnp.zeros((), diag.dtype)), axis=-1)
-    n = jnp.maximum(p.count, 1).astype(total.dtype)
+    n = jnp.maximum(p.n_valid, 1).astype(total.dtype)
     value = total / n + jnp.log(n)
-    return num.to_base(jnp.where(p.count > 0, value, jnp.zeros((), value.dtype)), p.base)
+    return num.to_base(jnp.where(p.n_valid > 0, value, jnp.zeros((), value.dtype)), p.base)
 
 
 def nwj_bound(
