@@ -10,8 +10,11 @@ divergences. All divergences are in nats.
 
 from jaxdiv.expfam._bernoulli import Bernoulli
 from jaxdiv.expfam._beta import Beta
+from jaxdiv.expfam._beta_prime import BetaPrime
 from jaxdiv.expfam._binomial import Binomial
 from jaxdiv.expfam._categorical import Categorical
+from jaxdiv.expfam._chi import Chi
+from jaxdiv.expfam._chi_square import ChiSquare
 from jaxdiv.expfam._dirichlet import Dirichlet
 from jaxdiv.expfam._divergences import (
     bhattacharyya_distance,
@@ -30,15 +33,20 @@ from jaxdiv.expfam._exponential import Exponential
 from jaxdiv.expfam._family import ExponentialFamily, family, static_field
 from jaxdiv.expfam._foreign import from_distribution
 from jaxdiv.expfam._gamma import Gamma
+from jaxdiv.expfam._generalized_dirichlet import GeneralizedDirichlet
 from jaxdiv.expfam._geometric import Geometric
 from jaxdiv.expfam._half_normal import HalfNormal
+from jaxdiv.expfam._inverse_gamma import InverseGamma
 from jaxdiv.expfam._laplace import Laplace
+from jaxdiv.expfam._logarithmic import Logarithmic
 from jaxdiv.expfam._lognormal import LogNormal
 from jaxdiv.expfam._moment_match import moment_match
+from jaxdiv.expfam._multinomial import Multinomial
 from jaxdiv.expfam._mvn import MultivariateNormal
 from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
 from jaxdiv.expfam._mvn_isotropic import MultivariateNormalIsotropic
 from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
+from jaxdiv.expfam._negative_binomial import NegativeBinomial
 from jaxdiv.expfam._normal import Normal
 from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
@@ -50,20 +58,28 @@ from jaxdiv.expfam._wishart import Wishart
 __all__ = [
     "Bernoulli",
     "Beta",
+    "BetaPrime",
     "Binomial",
     "Categorical",
+    "Chi",
+    "ChiSquare",
     "Dirichlet",
     "Exponential",
     "ExponentialFamily",
     "Gamma",
+    "GeneralizedDirichlet",
     "Geometric",
     "HalfNormal",
+    "InverseGamma",
     "Laplace",
     "LogNormal",
+    "Logarithmic",
+    "Multinomial",
     "MultivariateNormal",
     "MultivariateNormalDiag",
     "MultivariateNormalIsotropic",
     "MultivariateNormalKnownCovariance",
+    "NegativeBinomial",
     "Normal",
     "Pareto",
     "Poisson",
