@@ -353,7 +353,7 @@ def entropy_knn(
     (xa,) = _jittered([samples.array], jitter, key, fn=fn)
     rows = _block_rows(block_size, n, n, fn=fn)
     h, zero = _entropy_knn(xa, k=k, metric=metric_name, block_rows=rows, batch=samples.batch)
-    _check_ties(jnp.sum(zero), f"{k}-th nearest neighbours of some samples lie", fn=fn)
+    _check_ties(jnp.sum(zero), f"the k-th (k={k}) nearest neighbours of some samples lie", fn=fn)
     return num.to_base(h, base)
 
 
@@ -471,8 +471,8 @@ def kl_divergence_knn(
     value, zero_x, zero_y = _kl_knn(
         xa, ya, k=k, metric=metric_name, block_rows=rows, batch=xs.batch
     )
-    _check_ties(jnp.sum(zero_x), f"{k}-th nearest neighbours in x of some x lie", fn=fn)
-    _check_ties(jnp.sum(zero_y), f"{k}-th nearest neighbours in y of some x lie", fn=fn)
+    _check_ties(jnp.sum(zero_x), f"the k-th (k={k}) nearest neighbours in x of some x lie", fn=fn)
+    _check_ties(jnp.sum(zero_y), f"the k-th (k={k}) nearest neighbours in y of some x lie", fn=fn)
     return num.to_base(value, base)
 
 
@@ -485,7 +485,8 @@ def _check_pairs(xs: _Samples, ys: _Samples, *, fn: str, y_name: str = "y") -> N
         raise ValueError(
             f"jaxdiv.samples.{fn}: x of shape {xs.array.shape} and {y_name} of shape "
             f"{ys.array.shape} must hold the same number of paired samples n with the same "
-            "batch shape: (..., n, dx) and (..., n, dy)."
+            "batch shape: (..., n, dx) and (..., n, dy) (a batch of scalar samples needs "
+            "a trailing axis: x[..., None])."
         )
 
 
@@ -600,7 +601,11 @@ def mutual_information_ksg(
     dtype = jnp.result_type(xa, ya)
     rows = _block_rows(block_size, n, n, fn=fn)
     mi, zero = _ksg(xa.astype(dtype), ya.astype(dtype), k=k, block_rows=rows, batch=xs.batch)
-    _check_ties(jnp.sum(zero), f"{k}-th nearest neighbours in the joint space lie", fn=fn)
+    _check_ties(
+        jnp.sum(zero),
+        f"the k-th (k={k}) nearest neighbours in the joint space of some samples lie",
+        fn=fn,
+    )
     return num.to_base(mi, base)
 
 
