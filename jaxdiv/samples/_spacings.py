@@ -47,10 +47,14 @@ def _entropy_sorted(s: jax.Array, *, method: str, m: int) -> jax.Array:
     if method == "vasicek":
         return jnp.mean(log(_shifted(s, m) - _shifted(s, -m)), axis=-1) + math.log(n / (2 * m))
     if method == "ebrahimi":
-        i = jnp.arange(1, n + 1, dtype=s.dtype)
-        c = jnp.where(i <= m, 1 + (i - 1) / m, jnp.where(i >= n - m + 1, 1 + (n - i) / m, 2.0))
+        # The weights c_i do not depend on the data: their mean log is a constant.
+        c = [
+            1 + (i - 1) / m if i <= m else 1 + (n - i) / m if i > n - m else 2.0
+            for i in range(1, n + 1)
+        ]
+        mean_log_c = math.fsum(math.log(v) for v in c) / n
         spacing = _shifted(s, m) - _shifted(s, -m)
-        return jnp.mean(log(spacing) - jnp.log(c), axis=-1) + math.log(n / m)
+        return jnp.mean(log(spacing), axis=-1) + (math.log(n / m) - mean_log_c)
     if method == "van_es":
         spacing = s[..., m:] - s[..., : n - m]
         harmonic = math.fsum(1.0 / j for j in range(m, n + 1))
