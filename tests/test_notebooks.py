@@ -73,12 +73,23 @@ def check_05(k):
     assert all(a < b for a, b in itertools.pairwise(recons)), recons  # and costs reconstruction
 
 
+def check_08(k):
+    perplexities = (5, 30, 100)
+    for perp in perplexities:
+        assert k[f"perplexity_error_{perp}"] < 1e-3  # the bisection hits the target perplexity
+        assert k[f"kl_final_{perp}"] < 0.5 * k[f"kl_start_{perp}"]
+        assert k[f"knn_accuracy_{perp}"] > 0.9  # digits stay with their kind in the plane
+    sigmas = [k[f"sigma_median_{perp}"] for perp in perplexities]
+    assert all(a < b for a, b in itertools.pairwise(sigmas)), sigmas  # wider at higher perplexity
+
+
 CHECKS = {
     "01_entropy_cross_entropy_kl": check_01,
     "02_exponential_families_bregman": check_02,
     "03_forward_vs_reverse_kl": check_03,
     "04_mixture_kl_estimators": check_04,
     "05_vae_beta_kl": check_05,
+    "08_tsne": check_08,
 }
 
 
