@@ -40,6 +40,7 @@ bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: JSON in result
 	$(PY) -m benchmarks.logits_kl
 	$(PY) -m benchmarks.distill_memory
 	$(PY) -m benchmarks.mvn_kl
+	$(PY) -m benchmarks.knn --markdown benchmarks/tables/knn_cpu.md
 
 docs: $(VENV)/.stamp-docs  ## the documentation site (API reference and notebooks) in site/
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict

@@ -21,6 +21,7 @@ import pytest
             {"machine", "temp_bytes", "seconds"},
         ),
         ("benchmarks.mvn_kl", ["--batch", "4", "--dim", "3", "--repeats", "2"], {"timings"}),
+        ("benchmarks.knn", ["--quick", "--dims", "1", "3"], {"machine", "results"}),
         (
             "benchmarks.sweep",
             ["--shapes", "6x3", "2x40", "--repeats", "2", "--allocator", "default"],
