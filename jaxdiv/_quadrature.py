@@ -163,6 +163,14 @@ def _panels(
     return value, error, jnp.sum(kron * jnp.abs(g), axis=1)
 
 
+def _freeze(leaf: Any) -> Any:
+    """`stop_gradient` of an array leaf; other leaves (an object that is not a pytree) as they
+    are."""
+    if isinstance(leaf, jax.Array | np.ndarray | float | int):
+        return jax.lax.stop_gradient(leaf)
+    return leaf
+
+
 def integrate(
     integrand: Integrand,
     params: Any,
@@ -202,7 +210,7 @@ def integrate(
     pad = jnp.full((max_subdivisions,), hi_t, dtype)
     a = jnp.concatenate([edges[:-1], pad])
     b = jnp.concatenate([edges[1:], pad])
-    frozen = jax.lax.stop_gradient(params)
+    frozen = jax.tree.map(_freeze, params)
     eps = float(jnp.finfo(dtype).eps)
 
     def done(value: jax.Array, error: jax.Array, absolute: jax.Array) -> jax.Array:

@@ -70,7 +70,7 @@ def _lift(d: Any) -> expfam.ExponentialFamily | None:
     if type(d) is expfam.Normal:
         return expfam.MultivariateNormalDiag(d.loc[..., None], d.log_std[..., None])
     if type(d) is expfam.MultivariateNormalDiag:
-        scale = d.std[..., :, None] * jnp.eye(d.dim, dtype=d.dtype)
+        scale = jnp.einsum("...i,ij->...ij", d.std, jnp.eye(d.dim, dtype=d.dtype))
         return expfam.MultivariateNormal.from_mean_scale_tril(d.loc, scale)
     return None
 

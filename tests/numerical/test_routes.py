@@ -1,0 +1,329 @@
+"""jaxdiv.numerical's routes: cross-family closed forms against independent oracles, what
+`auto` picks, Monte Carlo within its standard error (and the standard error honest), gradients,
+other libraries' objects, and the errors for what cannot be done."""
+
+import itertools
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from jaxdiv import expfam, mixture, numerical
+
+
+def _quad_kl(logp, logq, lo, hi, points=()):
+    def f(x):
+        lp = logp(x)
+        return 0.0 if not np.isfinite(lp) else math.exp(lp) * (lp - logq(x))
+
+    cuts = sorted({lo, hi, *(p for p in points if lo < p < hi)})
+    return math.fsum(
+        integrate.quad(f, a, b, epsabs=0, epsrel=1e-12, limit=400)[0]
+        for a, b in itertools.pairwise(cuts)
+    )
+
+
+def _gaussian_kl(m1, c1, m2, c2):
+    """The textbook KL between two multivariate Gaussians, in NumPy."""
+    d = len(m1)
+    inv = np.linalg.inv(c2)
+    diff = m2 - m1
+    return 0.5 * (
+        np.trace(inv @ c1)
+        + diff @ inv @ diff
+        - d
+        + np.linalg.slogdet(c2)[1]
+        - np.linalg.slogdet(c1)[1]
+    )
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def _cross_family_pairs():
+    """(p, q, scipy log-densities of p and q, their support) for the cross-family closed forms."""
+    exp_, gam = expfam.Exponential.from_rate(1.7), expfam.Gamma.from_shape_rate(2.5, 0.8)
+    lexp = lambda x: stats.expon.logpdf(x, scale=1 / 1.7)  # noqa: E731
+    lgam = lambda x: stats.gamma.logpdf(x, 2.5, scale=1 / 0.8)  # noqa: E731
+    pairs = [(exp_, gam, lexp, lgam), (gam, exp_, lgam, lexp)]
+    if hasattr(expfam, "ChiSquare"):
+        chi = expfam.ChiSquare.from_df(3.0)
+        lchi = lambda x: stats.chi2.logpdf(x, 3.0)  # noqa: E731
+        pairs += [(chi, gam, lchi, lgam), (gam, chi, lgam, lchi)]
+    if hasattr(expfam, "Weibull"):
+        wei = expfam.Weibull.from_shape_scale(1.7, 2.0)
+        lwei = lambda x: stats.weibull_min.logpdf(x, 1.7, scale=2.0)  # noqa: E731
+        pairs += [(wei, gam, lwei, lgam), (gam, wei, lgam, lwei)]
+    return pairs
+
+
+def test_cross_family_closed_forms_match_scipy_and_the_quadrature():
+    for p, q, logp, logq in _cross_family_pairs():
+        name = f"{type(p).__name__} || {type(q).__name__}"
+        est = numerical.kl_divergence(p, q, return_error=True)
+        assert float(est.error) == 0.0, f"{name}: auto did not take the closed form"
+        want = _quad_kl(logp, logq, 0.0, np.inf, points=(0.5, 1, 2, 4, 8))
+        np.testing.assert_allclose(est.value, want, rtol=1e-9, err_msg=name)
+        quadrature = numerical.kl_divergence(p, q, method="quadrature")
+        np.testing.assert_allclose(quadrature, est.value, rtol=1e-8, err_msg=name)
+        h = numerical.cross_entropy(p, q, method="closed_form")
+        np.testing.assert_allclose(h - numerical.entropy(p), want, rtol=1e-8, err_msg=name)
+
+
+def test_gaussian_and_simplex_liftings_match_independent_forms():
+    # Beta against a Dirichlet of two components: the density of the first coordinate.
+    beta, dirichlet = (
+        expfam.Beta.from_concentrations(2.0, 3.0),
+        expfam.Dirichlet.from_concentration(jnp.array([1.5, 4.0])),
+    )
+    want = _quad_kl(
+        lambda x: stats.beta.logpdf(x, 2.0, 3.0), lambda x: stats.beta.logpdf(x, 1.5, 4.0), 0, 1
+    )
+    np.testing.assert_allclose(numerical.kl_divergence(beta, dirichlet), want, rtol=1e-9)
+    np.testing.assert_allclose(
+        numerical.kl_divergence(dirichlet, beta, method="closed_form"),
+        _quad_kl(
+            lambda x: stats.beta.logpdf(x, 1.5, 4.0), lambda x: stats.beta.logpdf(x, 2.0, 3.0), 0, 1
+        ),
+        rtol=1e-9,
+    )
+    # Normal against a one-dimensional diagonal Gaussian, both ways, and the quadrature.
+    normal = expfam.Normal.from_mean_std(0.3, 0.5)
+    diag1 = expfam.MultivariateNormalDiag.from_mean_std(jnp.array([-1.0]), jnp.array([2.0]))
+    want = _gaussian_kl(np.array([0.3]), np.eye(1) * 0.25, np.array([-1.0]), np.eye(1) * 4.0)
+    np.testing.assert_allclose(numerical.kl_divergence(normal, diag1), want, rtol=1e-12)
+    np.testing.assert_allclose(
+        numerical.kl_divergence(normal, diag1, method="quadrature"), want, rtol=1e-9
+    )
+    # A diagonal Gaussian against a full one (batch shapes broadcast in the closed forms).
+    m1, s1 = np.array([[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]]), np.array([[1.0, 0.5, 2.0]] * 2)
+    m2, cov2 = (
+        np.array([0.5, 0.0, 0.0]),
+        np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0, 0.2, 1.5]]),
+    )
+    diag = expfam.MultivariateNormalDiag.from_mean_std(m1, s1)
+    full = expfam.MultivariateNormal.from_mean_cov(m2, cov2)
+    got = numerical.kl_divergence(diag, full)
+    want = [_gaussian_kl(m, np.diag(s**2), m2, cov2) for m, s in zip(m1, s1, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    want = [_gaussian_kl(m2, cov2, m, np.diag(s**2)) for m, s in zip(m1, s1, strict=True)]
+    np.testing.assert_allclose(numerical.kl_divergence(full, diag), want, rtol=1e-10)
+    # A one-component mixture is its Gaussian.
+    one = mixture.GaussianMixture.univariate(jnp.ones(1), jnp.array([0.3]), jnp.array([0.5]))
+    est = numerical.kl_divergence(one, normal, return_error=True)
+    assert float(est.value) == pytest.approx(0.0, abs=1e-12) and float(est.error) == 0.0
+
+
+def test_auto_takes_the_expected_route():
+    key = jax.random.key(0)
+    normal, gamma = expfam.Normal.from_mean_std(0.0, 1.0), expfam.Gamma.from_shape_rate(2.0, 1.0)
+    laplace = numerical.Density(lambda x: -jnp.abs(x) - math.log(2.0))
+    mix1 = mixture.GaussianMixture.univariate(
+        jnp.array([0.5, 0.5]), jnp.array([-1.0, 1.0]), jnp.ones(2)
+    )
+    mix2 = mixture.GaussianMixture.diagonal(
+        jnp.array([0.5, 0.5]), jnp.array([[-1.0, 0.0], [1.0, 0.0]]), jnp.ones((2, 2))
+    )
+    mvn = expfam.MultivariateNormal.from_mean_cov(jnp.zeros(2), jnp.eye(2))
+    # Closed form: the error is exactly 0 and the value that of method="closed_form".
+    for p, q in [(normal, normal), (expfam.Exponential.from_rate(1.0), gamma)]:
+        est = numerical.kl_divergence(p, q, return_error=True)
+        assert float(est.error) == 0.0
+    # Quadrature in one dimension where there is no closed form.
+    for p, q in [
+        (normal, laplace),
+        (mix1, normal),
+        (gamma, expfam.LogNormal.from_mean_std(0.0, 1.0)),
+    ]:
+        auto = numerical.kl_divergence(p, q, return_error=True)
+        quadrature = numerical.kl_divergence(p, q, method="quadrature", return_error=True)
+        assert float(auto.value) == float(quadrature.value) and 0 < float(auto.error) < 1e-8
+    # Monte Carlo in two dimensions, which needs a key.
+    with pytest.raises(ValueError, match="falls back to Monte Carlo, which needs a PRNG key"):
+        numerical.kl_divergence(mix2, mvn)
+    auto = numerical.kl_divergence(mix2, mvn, key=key, num_samples=64)
+    mc = numerical.kl_divergence(mix2, mvn, method="monte_carlo", key=key, num_samples=64)
+    assert float(auto) == float(mc)
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+
+
+def test_monte_carlo_is_within_four_standard_errors():
+    """Each quantity by Monte Carlo, against the quadrature, for a Normal and a mixture."""
+    p = expfam.Normal.from_mean_std(0.3, 1.2)
+    q = mixture.GaussianMixture.univariate(
+        jnp.array([0.4, 0.6]), jnp.array([-1.0, 1.5]), jnp.array([0.7, 1.0])
+    )
+
+    def every(method, key):
+        kw = {"method": method, "return_error": True}
+        if key is not None:
+            kw |= {"key": key, "num_samples": 4096}
+        return {
+            "k1": numerical.kl_divergence(p, q, **kw),
+            "k3": numerical.kl_divergence(p, q, estimator="k3", **kw)
+            if key is not None
+            else numerical.kl_divergence(p, q, **kw),
+            "entropy": numerical.entropy(q, **kw),
+            "cross_entropy": numerical.cross_entropy(p, q, **kw),
+            "renyi": numerical.renyi_divergence(p, q, alpha=0.5, **kw),
+            "hellinger": numerical.f_divergence(p, q, "squared_hellinger", **kw),
+        }
+
+    truth = jax.jit(lambda: every("quadrature", None))()
+    mc = jax.jit(lambda key: every("monte_carlo", key))(jax.random.key(1))
+    for name, est in mc.items():
+        assert 0 < float(est.error) < 0.05, name
+        assert abs(float(est.value) - float(truth[name].value)) < 4 * float(est.error), name
+
+
+def test_monte_carlo_standard_error_is_honest():
+    """Over 400 seeds of 256 draws, about 95% of the estimates lie within 1.96 standard errors
+    of the truth, and the spread of the estimates matches the mean standard error."""
+    # q narrower than p, so that r = q / p has finite moments under p up to the fourth (k3's
+    # terms, and the variance of their variance, would otherwise be infinite).
+    p, q = expfam.Normal.from_mean_std(0.0, 1.0), expfam.Normal.from_mean_std(0.7, 0.9)
+    truth = float(numerical.kl_divergence(p, q))
+
+    @jax.jit
+    @jax.vmap
+    def estimates(key):
+        return [
+            numerical.kl_divergence(
+                p, q, method="monte_carlo", key=key, num_samples=256, estimator=e, return_error=True
+            )
+            for e in ("k1", "k3")
+        ]
+
+    for est in estimates(jax.random.split(jax.random.key(2), 400)):
+        value, error = np.asarray(est.value), np.asarray(est.error)
+        covered = np.mean(np.abs(value - truth) < 1.96 * error)
+        assert 0.91 <= covered <= 0.98, covered
+        assert 0.85 <= np.std(value) / np.mean(error) <= 1.15
+
+
+def test_monte_carlo_gradients_match_the_closed_form():
+    """Reparameterised draws (Normal) and the score-function term (von Mises, whose rejection
+    sampler is not reparameterised)."""
+
+    def kl(method, m, log_s):
+        p = expfam.Normal.from_mean_log_std(m, log_s)
+        q = expfam.Normal.from_mean_std(0.5, 2.0)
+        return numerical.kl_divergence(
+            p, q, method=method, key=jax.random.key(3), num_samples=20000
+        )
+
+    args = (0.2, 0.3)
+    mc = jax.jit(jax.grad(lambda *a: kl("monte_carlo", *a), argnums=(0, 1)))(*args)
+    exact = jax.grad(lambda *a: kl("closed_form", *a), argnums=(0, 1))(*args)
+    np.testing.assert_allclose(mc, exact, atol=0.02)
+
+    def kl_vm(method, kappa):
+        p = expfam.VonMises.from_mean_concentration(0.0, kappa)
+        q = expfam.VonMises.from_mean_concentration(1.0, 2.0)
+        return numerical.kl_divergence(
+            p, q, method=method, key=jax.random.key(4), num_samples=20000
+        )
+
+    mc = jax.jit(jax.grad(lambda k: kl_vm("monte_carlo", k)))(1.5)
+    exact = jax.grad(lambda k: kl_vm("closed_form", k))(1.5)
+    np.testing.assert_allclose(mc, exact, atol=0.03)
+
+
+# ----------------------------------------------------------------------------- other libraries
+
+
+def test_other_libraries_objects():
+    tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+    nd = pytest.importorskip("numpyro.distributions")
+    # Converted to a jaxdiv family where expfam knows them: the closed form.
+    if hasattr(expfam, "from_distribution"):
+        est = numerical.kl_divergence(tfd.Normal(0.0, 1.0), nd.Normal(1.0, 2.0), return_error=True)
+        assert float(est.error) == 0.0
+        np.testing.assert_allclose(est.value, math.log(2) + 2 / 8 - 0.5, rtol=1e-6)
+    # A NumPyro Student-t (support from its constraint) and a TFP half-Cauchy (from its name),
+    # by quadrature; Monte Carlo draws with each library's sampler.
+    p, q = nd.StudentT(5.0, 0.5, 1.0), tfd.HalfCauchy(0.0, 1.0)
+    half = numerical.kl_divergence(q, p)
+    want = _quad_kl(
+        lambda x: stats.halfcauchy.logpdf(x), lambda x: stats.t.logpdf(x, 5.0, 0.5), 0, np.inf, (1,)
+    )
+    np.testing.assert_allclose(half, want, rtol=1e-6)  # float32 parameters
+    for a, b in [(p, tfd.Normal(0.0, 2.0)), (tfd.Normal(0.0, 2.0), p)]:
+        exact = numerical.kl_divergence(a, b, method="quadrature")
+        mc = numerical.kl_divergence(
+            a, b, method="monte_carlo", key=jax.random.key(5), num_samples=4096, return_error=True
+        )
+        assert abs(float(mc.value) - float(exact)) < 4 * float(mc.error)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_clear_errors():
+    normal, mvn = (
+        expfam.Normal.from_mean_std(0.0, 1.0),
+        expfam.MultivariateNormal.from_mean_cov(jnp.zeros(2), jnp.eye(2)),
+    )
+    mix2 = mixture.GaussianMixture.diagonal(jnp.ones(1), jnp.zeros((1, 2)), jnp.ones((1, 2)))
+    laplace = numerical.Density(lambda x: -jnp.abs(x) - math.log(2.0))
+    kl = numerical.kl_divergence
+    with pytest.raises(ValueError, match="method must be one of"):
+        kl(normal, normal, method="simpson")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        kl(normal, normal, method="monte_carlo", estimator="k2")
+    with pytest.raises(ValueError, match="method='monte_carlo' needs a PRNG key"):
+        kl(normal, laplace, method="monte_carlo")
+    with pytest.raises(ValueError, match="no closed form for Normal and Density"):
+        kl(normal, laplace, method="closed_form")
+    with pytest.raises(ValueError, match="dimension 2 and the quadrature is one-dimensional"):
+        kl(mix2, mvn, method="quadrature")
+    with pytest.raises(ValueError, match="discrete"):
+        kl(expfam.Poisson.from_rate(1.0), expfam.Geometric.from_probs(0.5), method="quadrature")
+    with pytest.raises(ValueError, match="p .* has dimension 1 but q .* has dimension 2"):
+        kl(normal, laplace.__class__(laplace.log_prob), method="quadrature") if False else kl(
+            normal, mvn, method="monte_carlo", key=jax.random.key(0)
+        )
+    with pytest.raises(TypeError, match="must be a distribution with a log_prob method"):
+        kl(normal, [0.5, 0.5])
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        kl(normal, laplace, method="monte_carlo", key=0)
+    with pytest.raises(ValueError, match="jax.vmap"):
+        kl(expfam.Normal.from_mean_std(jnp.zeros(3), 1.0), laplace)
+    with pytest.raises(ValueError, match="no closed-form route"):
+        numerical.f_divergence(normal, normal, "pearson", method="closed_form")
+    with pytest.raises(ValueError, match="f.0. is NaN"):
+        numerical.f_divergence(normal, laplace, lambda t: t * jnp.log(t))
+    with pytest.raises(ValueError, match="unknown f-divergence generator"):
+        numerical.f_divergence(normal, laplace, "kl_sideways")
+
+    class Bare:  # log_prob only: no support to integrate over until one is given
+        def log_prob(self, x):
+            return -jnp.abs(x) - math.log(2.0)
+
+    with pytest.raises(ValueError, match=r"support of .*Bare is not known: pass support="):
+        kl(normal, Bare(), method="quadrature")
+    np.testing.assert_allclose(
+        kl(normal, Bare(), support=(-math.inf, math.inf)), kl(normal, laplace), rtol=1e-12
+    )
+
+
+def test_a_quadrature_short_of_its_budget_says_so():
+    """With one subdivision the tolerance is out of reach: a warning, and an error estimate
+    that covers the actual error."""
+    p = mixture.GaussianMixture.univariate(
+        jnp.array([0.5, 0.5]), jnp.array([0.0, 0.01]), jnp.array([1e-3, 30.0])
+    )
+    q = expfam.Normal.from_mean_std(0.0, 1.0)
+    truth = numerical.kl_divergence(p, q)
+    with pytest.warns(RuntimeWarning, match="error estimate .* exceeds rtol"):
+        crude = numerical.kl_divergence(p, q, max_subdivisions=1, rtol=1e-14, return_error=True)
+    assert abs(float(crude.value) - float(truth)) <= float(crude.error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        numerical.kl_divergence(p, q, return_error=True)
