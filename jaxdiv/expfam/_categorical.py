@@ -13,6 +13,20 @@ from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
 
 
+def logits_from_simplex(fn: str, probs: jax.typing.ArrayLike) -> jax.Array:
+    """Log-probabilities of `probs` (last axis), checked to be >= 0 and to sum to 1;
+    zeros give `-inf`. `fn` names the caller in the error message."""
+    given = jnp.asarray(probs).dtype
+    (p,) = as_params(fn, probs=probs)
+    # Rounding to the given dtype moves the sum by up to its epsilon (4e-3 in bfloat16).
+    tol = max(1e-4, float(jnp.finfo(given).eps)) if jnp.issubdtype(given, jnp.floating) else 1e-4
+    val.check_domain(
+        jnp.all(p >= 0) & jnp.all(jnp.abs(jnp.sum(p, -1) - 1) < tol),
+        f"jaxdiv.expfam.{fn}: probs must be >= 0 and sum to 1 along the last axis (to {tol:g}).",
+    )
+    return _numerics.safe_log(p)
+
+
 @family
 class Categorical(UnitBaseMeasure, ExponentialFamily):
     """Categorical over K outcomes with natural parameters the logits (overcomplete).
@@ -42,19 +56,7 @@ class Categorical(UnitBaseMeasure, ExponentialFamily):
     @classmethod
     def from_probs(cls, probs: jax.typing.ArrayLike) -> Categorical:
         """The member with class probabilities `probs` (last axis); zeros give `-inf` logits."""
-        fn = f"{cls.__name__}.from_probs"
-        given = jnp.asarray(probs).dtype
-        (p,) = as_params(fn, probs=probs)
-        # Rounding to the given dtype moves the sum by up to its epsilon (4e-3 in bfloat16).
-        tol = (
-            max(1e-4, float(jnp.finfo(given).eps)) if jnp.issubdtype(given, jnp.floating) else 1e-4
-        )
-        val.check_domain(
-            jnp.all(p >= 0) & jnp.all(jnp.abs(jnp.sum(p, -1) - 1) < tol),
-            f"jaxdiv.expfam.{fn}: probs must be >= 0 and sum to 1 along the last axis "
-            f"(to {tol:g}).",
-        )
-        return cls(_numerics.safe_log(p))
+        return cls(logits_from_simplex(f"{cls.__name__}.from_probs", probs))
 
     @classmethod
     def from_mean_parameters(cls, mu: Params) -> Categorical:
