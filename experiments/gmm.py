@@ -45,7 +45,9 @@ def separated_1d(separation: float) -> GaussianMixture:
 def textbook_2d() -> GaussianMixture:
     """Two correlated Gaussians in the plane, as in the classic forward/reverse KL figure."""
     covs = np.array([[[1.0, 0.8], [0.8, 1.0]], [[1.0, -0.8], [-0.8, 1.0]]]) * 0.6
-    return GaussianMixture(np.full(2, 0.5), np.array([[-2.0, 0.0], [2.0, 0.0]]), covs)
+    return GaussianMixture.from_covariances(
+        np.full(2, 0.5), np.array([[-2.0, 0.0], [2.0, 0.0]]), covs
+    )
 
 
 def three_1d() -> GaussianMixture:

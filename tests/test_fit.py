@@ -204,7 +204,7 @@ def test_under_jit_and_as_a_pytree():
 
 
 def test_two_dimensional_gaussians_and_a_mixture_target():
-    target = GaussianMixture(
+    target = GaussianMixture.from_covariances(
         jnp.full(2, 0.5), jnp.array([[-2.0, 0.0], [2.0, 0.0]]), jnp.stack([0.5 * jnp.eye(2)] * 2)
     )
     start = expfam.MultivariateNormal.from_mean_cov(jnp.array([0.5, 0.5]), jnp.eye(2))

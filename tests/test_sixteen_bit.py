@@ -46,7 +46,9 @@ def _gaussian_mixture(weights, means, scales, x):
     bits, so that no rounding happens outside the function under test)."""
     k = weights.shape[0]
     models = [
-        GaussianMixture(weights, means[:, None], jnp.square(scales)[:, None, None]),
+        GaussianMixture.from_covariances(
+            weights, means[:, None], jnp.square(scales)[:, None, None]
+        ),
         GaussianMixture.univariate(weights, means, scales),
         GaussianMixture.diagonal(weights, means[:, None], jnp.square(scales)[:, None]),
         GaussianMixture.from_scale_tril(weights, means[:, None], scales[:, None, None]),

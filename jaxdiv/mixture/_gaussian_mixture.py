@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import operator
 from typing import Any
@@ -113,57 +114,90 @@ def gaussian_log_pdf(diff: jax.Array, scale_tril: jax.Array) -> jax.Array:
     return -0.5 * quad - log_det - 0.5 * d * num.LOG_2PI
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class GaussianMixture:
-    r"""A mixture of `K` Gaussians in `d` dimensions, an immutable JAX pytree.
+    r"""A mixture of `K` Gaussians in `d` dimensions, a frozen dataclass registered as a pytree.
 
     $$
     p(x) = \sum_k w_k \, \mathcal N(x; \mu_k, \Sigma_k)
     $$
 
-    The leaves are `log_weights` `[K]`, `means` `[K, d]` and the
-    lower-triangular Cholesky factors `scale_tril` `[K, d, d]`
-    (`Sigma_k = L_k L_k'`). Build one from the usual parameters
-    (`GaussianMixture(weights, means, covariances)`), from Cholesky factors
-    ([`from_scale_tril`][jaxdiv.mixture.GaussianMixture.from_scale_tril]), from per-axis variances
-    ([`diagonal`][jaxdiv.mixture.GaussianMixture.diagonal]), in one dimension
-    ([`univariate`][jaxdiv.mixture.GaussianMixture.univariate]), or from unconstrained values
-    ([`from_unconstrained`][jaxdiv.mixture.GaussianMixture.from_unconstrained]) that optax can
-    optimise directly.
+    The fields are what it stores, its pytree leaves: `log_weights` `[K]`,
+    `means` `[K, d]` and the lower-triangular Cholesky factors `scale_tril`
+    `[K, d, d]` ($\Sigma_k = L_k L_k^\top$). The dataclass constructor takes
+    them by keyword, as they are, without checks (as
+    [`jaxdiv.expfam`][jaxdiv.expfam] families take their natural parameters);
+    build a mixture from the usual parameters with
+    [`from_covariances`][jaxdiv.mixture.GaussianMixture.from_covariances]
+    (weights, means, covariances), from Cholesky factors
+    ([`from_scale_tril`][jaxdiv.mixture.GaussianMixture.from_scale_tril]), from per-axis
+    variances ([`diagonal`][jaxdiv.mixture.GaussianMixture.diagonal]), in one dimension
+    from standard deviations ([`univariate`][jaxdiv.mixture.GaussianMixture.univariate]), or
+    from unconstrained values
+    ([`from_unconstrained`][jaxdiv.mixture.GaussianMixture.from_unconstrained]) that optax
+    can optimise directly. Those check their inputs.
 
-    Args:
-      weights: `[K]` non-negative mixture weights that sum to 1.
+    Attributes:
+      log_weights: `[K]` log mixture weights (`-inf` for a zero weight).
       means: `[K, d]` component means.
-      covariances: `[K, d, d]` symmetric positive-definite covariances.
-
-    Raises:
-      ValueError: on shapes that do not fit together, or (with concrete
-        values) weights off the simplex or covariances that are not positive
-        definite.
+      scale_tril: `[K, d, d]` lower-triangular factors of the component covariances.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> from jaxdiv.mixture import GaussianMixture
       >>> p = GaussianMixture.univariate(jnp.array([0.5, 0.5]), jnp.array([-1.0, 1.0]),
-      ...                                jnp.array([1.0, 1.0]))
+      ...                                stds=jnp.array([1.0, 1.0]))
       >>> p.num_components, p.dim
       (2, 1)
       >>> round(float(p.covariance()[0, 0]), 6)  # 1 + 1: within plus between components
       2.0
+      >>> q = GaussianMixture(log_weights=p.log_weights, means=p.means, scale_tril=p.scale_tril)
+      >>> bool(jnp.all(q.covariances == p.covariances))
+      True
     """
-
-    __slots__ = ("log_weights", "means", "scale_tril")
 
     log_weights: jax.Array
     means: jax.Array
     scale_tril: jax.Array
 
-    def __init__(
-        self,
+    def __repr__(self) -> str:
+        shape = getattr(self.means, "shape", None)
+        if shape is not None and len(shape) == 2:
+            return f"GaussianMixture(K={shape[0]}, d={shape[1]})"
+        return "GaussianMixture(...)"
+
+    # ----------------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_covariances(
+        cls,
         weights: jax.typing.ArrayLike,
         means: jax.typing.ArrayLike,
         covariances: jax.typing.ArrayLike,
-    ) -> None:
-        fn = _fn("__init__")
+    ) -> GaussianMixture:
+        """From weights `[K]`, means `[K, d]` and covariances `[K, d, d]`.
+
+        Args:
+          weights: `[K]` non-negative mixture weights that sum to 1.
+          means: `[K, d]` component means.
+          covariances: `[K, d, d]` symmetric positive-definite covariances.
+
+        Raises:
+          ValueError: on shapes that do not fit together, or (with concrete
+            values) weights off the simplex or covariances that are not
+            symmetric positive definite.
+
+        Examples:
+          >>> import jax.numpy as jnp
+          >>> from jaxdiv.mixture import GaussianMixture
+          >>> covs = jnp.stack([jnp.eye(2), 4 * jnp.eye(2)])
+          >>> p = GaussianMixture.from_covariances(jnp.array([0.25, 0.75]), jnp.zeros((2, 2)), covs)
+          >>> p.num_components, p.dim
+          (2, 2)
+          >>> float(p.covariance()[1, 1])  # 0.25 * 1 + 0.75 * 4
+          3.25
+        """
+        fn = _fn("from_covariances")
         given = weights
         weights, means, covariances = val.float_params(
             fn, weights=weights, means=means, cov=covariances
@@ -175,29 +209,7 @@ class GaussianMixture:
             jnp.all(jnp.isfinite(chol)) & jnp.allclose(covariances, sym),
             f"jaxdiv.{fn}: covariances must be symmetric positive definite.",
         )
-        self._set(_log_weights(fn, weights, given), means, chol)
-
-    def _set(self, log_weights: jax.Array, means: jax.Array, scale_tril: jax.Array) -> None:
-        object.__setattr__(self, "log_weights", log_weights)
-        object.__setattr__(self, "means", means)
-        object.__setattr__(self, "scale_tril", scale_tril)
-
-    @classmethod
-    def _from_leaves(
-        cls, log_weights: jax.Array, means: jax.Array, scale_tril: jax.Array
-    ) -> GaussianMixture:
-        out = object.__new__(cls)
-        out._set(log_weights, means, scale_tril)
-        return out
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"GaussianMixture is immutable; cannot set {name!r}.")
-
-    def __repr__(self) -> str:
-        shape = getattr(self.means, "shape", None)
-        return f"GaussianMixture(K={shape[0]}, d={shape[1]})" if shape else "GaussianMixture(...)"
-
-    # ----------------------------------------------------------------------- constructors
+        return cls(log_weights=_log_weights(fn, weights, given), means=means, scale_tril=chol)
 
     @classmethod
     def from_scale_tril(
@@ -221,7 +233,9 @@ class GaussianMixture:
             jnp.all(_linalg.diag(scale) != 0),
             f"jaxdiv.{fn}: scale_tril must have a non-zero diagonal.",
         )
-        return cls._from_leaves(_log_weights(fn, weights, given), means, jnp.tril(scale))
+        return cls(
+            log_weights=_log_weights(fn, weights, given), means=means, scale_tril=jnp.tril(scale)
+        )
 
     @classmethod
     def diagonal(
@@ -244,25 +258,36 @@ class GaussianMixture:
         val.check_domain(jnp.all(variances > 0), f"jaxdiv.{fn}: variances must be > 0.")
         scale = _diag_matrix(num.safe_sqrt(variances))
         _check_shapes(fn, weights, means, scale)
-        return cls._from_leaves(_log_weights(fn, weights, given), means, scale)
+        return cls(log_weights=_log_weights(fn, weights, given), means=means, scale_tril=scale)
 
     @classmethod
     def univariate(
-        cls, weights: jax.typing.ArrayLike, locs: jax.typing.ArrayLike, scales: jax.typing.ArrayLike
+        cls, weights: jax.typing.ArrayLike, locs: jax.typing.ArrayLike, stds: jax.typing.ArrayLike
     ) -> GaussianMixture:
-        """A 1-D mixture from weights, locations and standard deviations, each `[K]`."""
+        r"""A 1-D mixture from weights, locations and standard deviations `stds`, each `[K]`.
+
+        The third argument is the standard deviation $\sigma_k$, not the variance
+        (which [`diagonal`][jaxdiv.mixture.GaussianMixture.diagonal] takes):
+        `univariate(w, m, stds)` is `diagonal(w, m[:, None], stds[:, None] ** 2)`.
+
+        Raises:
+          ValueError: if the three are not each `[K]` of one `K`, or (with concrete
+            values) a standard deviation is not > 0 or the weights are off the simplex.
+        """
         fn = _fn("univariate")
         given = weights
-        weights, locs, scales = val.float_params(fn, weights=weights, locs=locs, scales=scales)
-        if not (weights.ndim == locs.ndim == scales.ndim == 1):
+        weights, locs, stds = val.float_params(fn, weights=weights, locs=locs, stds=stds)
+        if not (weights.ndim == locs.ndim == stds.ndim == 1):
             raise ValueError(
-                f"jaxdiv.{fn}: weights, locs and scales must each have shape [K], got "
-                f"{weights.shape}, {locs.shape} and {scales.shape}."
+                f"jaxdiv.{fn}: weights, locs and stds (standard deviations) must each have "
+                f"shape [K], got {weights.shape}, {locs.shape} and {stds.shape}."
             )
-        val.check_domain(jnp.all(scales > 0), f"jaxdiv.{fn}: scales must be > 0.")
-        _check_shapes(fn, weights, locs[:, None], scales[:, None, None])
-        return cls._from_leaves(
-            _log_weights(fn, weights, given), locs[:, None], scales[:, None, None]
+        val.check_domain(jnp.all(stds > 0), f"jaxdiv.{fn}: stds (standard deviations) must be > 0.")
+        _check_shapes(fn, weights, locs[:, None], stds[:, None, None])
+        return cls(
+            log_weights=_log_weights(fn, weights, given),
+            means=locs[:, None],
+            scale_tril=stds[:, None, None],
         )
 
     @classmethod
@@ -290,7 +315,7 @@ class GaussianMixture:
         )
         _check_shapes(fn, logits, means, raw)
         scale = _with_diag(raw, jax.nn.softplus(_linalg.diag(raw)))
-        return cls._from_leaves(jax.nn.log_softmax(logits), means, scale)
+        return cls(log_weights=jax.nn.log_softmax(logits), means=means, scale_tril=scale)
 
     def unconstrained(self) -> dict[str, jax.Array]:
         """The unconstrained values `{weight_logits, means, raw_scale_tril}` of this mixture.
@@ -404,10 +429,8 @@ class GaussianMixture:
         return jnp.einsum("k,kij->ij", self.weights, second) - m[:, None] * m[None, :]
 
 
-jax.tree_util.register_pytree_node(
-    GaussianMixture,
-    lambda m: ((m.log_weights, m.means, m.scale_tril), None),
-    lambda _, leaves: GaussianMixture._from_leaves(*leaves),
+jax.tree_util.register_dataclass(
+    GaussianMixture, data_fields=["log_weights", "means", "scale_tril"], meta_fields=[]
 )
 
 
@@ -438,7 +461,9 @@ def as_mixture(p: object, *, fn: str) -> GaussianMixture:
         if isinstance(p, expfam.MultivariateNormal):  # Sigma = G^-1 G^-T: L = G^-1
             g = p.precision_factor
             scale = _linalg.tril_inverse(g)
-            return GaussianMixture._from_leaves(jnp.zeros((1,), m1.dtype), m1[None], scale[None])
+            return GaussianMixture(
+                log_weights=jnp.zeros((1,), m1.dtype), means=m1[None], scale_tril=scale[None]
+            )
         std = num.safe_sqrt(m2 - jnp.square(m1))
         if isinstance(p, expfam.Normal):
             return GaussianMixture.univariate(one, m1[None], std[None])

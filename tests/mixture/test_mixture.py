@@ -1,5 +1,7 @@
 """GaussianMixture, the mixture-KL estimators and the fitting objectives against scipy."""
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -61,7 +63,7 @@ def _random_mixture(rng, k, d):
 
 def test_log_prob_matches_scipy(rng):
     w, mu, cov = _random_mixture(rng, 3, 2)
-    gm = GaussianMixture(w, mu, cov)
+    gm = GaussianMixture.from_covariances(w, mu, cov)
     x = rng.normal(size=(4, 5, 2)) * 2
     ref = np.log(sum(w[k] * stats.multivariate_normal(mu[k], cov[k]).pdf(x) for k in range(3)))
     np.testing.assert_allclose(jax.jit(GaussianMixture.log_prob)(gm, x), ref, rtol=1e-10)
@@ -70,7 +72,7 @@ def test_log_prob_matches_scipy(rng):
 
 def test_moments_and_samples(rng):
     w, mu, cov = _random_mixture(rng, 3, 2)
-    gm = GaussianMixture(w, mu, cov)
+    gm = GaussianMixture.from_covariances(w, mu, cov)
     mean = w @ mu
     second = np.einsum("k,kij->ij", w, cov + mu[:, :, None] * mu[:, None, :])
     np.testing.assert_allclose(gm.mean(), mean, rtol=1e-12)
@@ -86,7 +88,7 @@ def test_moments_and_samples(rng):
 
 def test_constructors_agree(rng):
     w, mu, cov = _random_mixture(rng, 2, 3)
-    full = GaussianMixture(w, mu, cov)
+    full = GaussianMixture.from_covariances(w, mu, cov)
     tril = GaussianMixture.from_scale_tril(w, mu, np.linalg.cholesky(cov))
     back = GaussianMixture.from_unconstrained(**full.unconstrained())
     for other in (tril, back):
@@ -113,7 +115,7 @@ def test_single_gaussians_are_one_component_mixtures():
 
 def test_pytree_jit_vmap_grad(rng):
     w, mu, cov = _random_mixture(rng, 2, 2)
-    gm = GaussianMixture(w, mu, cov)
+    gm = GaussianMixture.from_covariances(w, mu, cov)
     leaves = jax.tree.leaves(gm)
     assert len(leaves) == 3
     x = rng.normal(size=(6, 2))
@@ -131,18 +133,58 @@ def test_pytree_jit_vmap_grad(rng):
 
 def test_immutable():
     gm = GaussianMixture.univariate([1.0], [0.0], [1.0])
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign"):
         gm.means = jnp.zeros((1, 1))
+
+
+def test_a_frozen_dataclass_whose_fields_are_its_leaves():
+    gm = GaussianMixture.univariate([0.25, 0.75], [-1.0, 2.0], stds=[0.5, 3.0])
+    assert dataclasses.is_dataclass(gm)
+    assert [f.name for f in dataclasses.fields(gm)] == ["log_weights", "means", "scale_tril"]
+    leaves, tree = jax.tree.flatten(gm)
+    assert [x.shape for x in leaves] == [(2,), (2, 1), (2, 1, 1)]
+    np.testing.assert_allclose(leaves[0], np.log([0.25, 0.75]))
+    np.testing.assert_allclose(leaves[2][:, 0, 0], [0.5, 3.0])  # stds, not variances
+    back = jax.tree.unflatten(tree, leaves)
+    assert type(back) is GaussianMixture and back.means is leaves[1]
+    # Through jit and as the gradient's type.
+    moved = jax.jit(lambda m: dataclasses.replace(m, means=m.means + 1.0))(gm)
+    np.testing.assert_allclose(moved.means[:, 0], [0.0, 3.0])
+    grad = jax.grad(lambda m: m.log_prob(jnp.zeros((1,))))(gm)
+    assert type(grad) is GaussianMixture
+    # The constructor takes the stored fields, by keyword only: the old positional
+    # GaussianMixture(weights, means, covariances) fails loudly instead of misreading.
+    same = GaussianMixture(log_weights=gm.log_weights, means=gm.means, scale_tril=gm.scale_tril)
+    np.testing.assert_allclose(same.covariances, gm.covariances)
+    with pytest.raises(TypeError, match="positional"):
+        GaussianMixture(jnp.ones(1), jnp.zeros((1, 1)), jnp.ones((1, 1, 1)))  # type: ignore[misc]
+    # univariate's third argument is a standard deviation, diagonal's a variance.
+    np.testing.assert_allclose(
+        GaussianMixture.diagonal(
+            [0.25, 0.75], [[-1.0], [2.0]], variances=[[0.25], [9.0]]
+        ).covariances,
+        gm.covariances,
+    )
+    with pytest.raises(TypeError, match="scales"):
+        GaussianMixture.univariate([1.0], [0.0], scales=[1.0])  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: GaussianMixture([0.5, 0.6], [[0.0], [1.0]], [[[1.0]], [[1.0]]]), "sum to 1"),
-        (lambda: GaussianMixture([1.0], [[0.0, 1.0]], [[[1.0]]]), r"\[K, d, d\]"),
-        (lambda: GaussianMixture([1.0], [0.0], [[[1.0]]]), r"\[K, d\]"),
-        (lambda: GaussianMixture([1.0], [[0.0]], [[[-1.0]]]), "positive definite"),
-        (lambda: GaussianMixture.univariate([1.0], [0.0], [0.0]), "scales must be > 0"),
+        (
+            lambda: GaussianMixture.from_covariances(
+                [0.5, 0.6], [[0.0], [1.0]], [[[1.0]], [[1.0]]]
+            ),
+            "sum to 1",
+        ),
+        (lambda: GaussianMixture.from_covariances([1.0], [[0.0, 1.0]], [[[1.0]]]), r"\[K, d, d\]"),
+        (lambda: GaussianMixture.from_covariances([1.0], [0.0], [[[1.0]]]), r"\[K, d\]"),
+        (lambda: GaussianMixture.from_covariances([1.0], [[0.0]], [[[-1.0]]]), "positive definite"),
+        (
+            lambda: GaussianMixture.univariate([1.0], [0.0], [0.0]),
+            r"stds \(standard deviations\) must be > 0",
+        ),
         (lambda: GaussianMixture.diagonal([1.0], [[0.0]], [[1.0, 1.0]]), "shape of means"),
         (
             lambda: GaussianMixture.univariate([1.0], [0.0], [1.0]).log_prob(jnp.zeros((3, 2))),
@@ -189,8 +231,8 @@ def test_approximations_within_documented_bias(name):
 
 def test_single_gaussians_exact(rng):
     _, mu, cov = _random_mixture(rng, 2, 3)
-    p = GaussianMixture([1.0], mu[:1], cov[:1])
-    q = GaussianMixture([1.0], mu[1:], cov[1:])
+    p = GaussianMixture.from_covariances([1.0], mu[:1], cov[:1])
+    q = GaussianMixture.from_covariances([1.0], mu[1:], cov[1:])
     m1, s1, m2, s2 = mu[0], cov[0], mu[1], cov[1]
     inv2 = np.linalg.inv(s2)
     ref = 0.5 * (
@@ -204,6 +246,18 @@ def test_single_gaussians_exact(rng):
     lo = mixture.kl_divergence(p, q, method="lower_bound")
     hi = mixture.kl_divergence(p, q, method="upper_bound")
     assert lo <= ref <= hi
+
+
+def test_lower_bound_is_clipped_at_zero_and_stays_a_bound():
+    # Durrieu et al.'s raw bound is about -0.15 for identical two-component mixtures.
+    ws, ms, ss = PAIRS["overlapping"][0]
+    p = _mix((ws, ms, ss))
+    assert float(mixture.kl_divergence(p, p, method="lower_bound")) == 0.0
+    grads = jax.grad(lambda m: mixture.kl_divergence(m, p, method="lower_bound"))(p)
+    assert all(bool(jnp.all(g == 0)) for g in jax.tree.leaves(grads))
+    for ps, qs in PAIRS.values():
+        lo = float(mixture.kl_divergence(_mix(ps), _mix(qs), method="lower_bound"))
+        assert 0.0 <= lo <= _quad_kl(ps, qs) + 1e-12
 
 
 def test_monte_carlo_estimators():
@@ -231,7 +285,7 @@ def test_monte_carlo_estimators():
 
 def test_kl_errors():
     p = _mix(PAIRS["separated"][0])
-    two = GaussianMixture([1.0], [[0.0, 0.0]], [np.eye(2)])
+    two = GaussianMixture.from_covariances([1.0], [[0.0, 0.0]], [np.eye(2)])
     with pytest.raises(ValueError, match="method must be one of"):
         mixture.kl_divergence(p, p, method="exact")
     with pytest.raises(ValueError, match="PRNG key"):

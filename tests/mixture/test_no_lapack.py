@@ -133,7 +133,7 @@ def test_no_lapack_call_in_mixture_value_and_gradient():
 
     def everything(means, low):
         cov = low @ jnp.swapaxes(low, -1, -2)
-        p = mixture.GaussianMixture(weights, means, cov)
+        p = mixture.GaussianMixture.from_covariances(weights, means, cov)
         q = mixture.GaussianMixture.from_scale_tril(weights, means + 1, low)
         single = expfam.MultivariateNormal.from_mean_scale_tril(means[0], low[0])
         total = sum(
