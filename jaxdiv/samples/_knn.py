@@ -148,9 +148,16 @@ def _check_ties(n_ties: jax.Array, what: str, *, fn: str) -> None:
 # --------------------------------------------------------------------------- blocked neighbours
 
 
-def _pad_rows(a: jax.Array, rows: int) -> jax.Array:
+def _pad_rows(a: jax.Array, rows: int, fill: float = 0.0) -> jax.Array:
     extra = rows - a.shape[0]
-    return a if extra == 0 else jnp.concatenate([a, jnp.zeros((extra, *a.shape[1:]), a.dtype)])
+    if extra == 0:
+        return a
+    return jnp.concatenate([a, jnp.full((extra, *a.shape[1:]), fill, a.dtype)])
+
+
+def _points(points: jax.Array, width: int) -> jax.Array:
+    """Reference points as `(d, width)`, padded with points at infinity (never a neighbour)."""
+    return _pad_rows(points, width, jnp.inf).T
 
 
 def _distances(q: jax.Array, pt: jax.Array, metric: str) -> jax.Array:
@@ -214,21 +221,11 @@ def _layout(n_queries: int, n_points: int, k: int, block_rows: int) -> _Layout:
 
 
 def _map_blocks(fn: Callable[..., Any], queries: jax.Array, layout: _Layout) -> Any:
-    """`fn(block_of_queries, row_offset)` over blocks of query rows, results joined by row."""
+    """`fn(block_of_queries)` over blocks of query rows, results joined by row."""
     n = queries.shape[0]
     q = _pad_rows(queries, layout.rows * layout.blocks).reshape(layout.blocks, layout.rows, -1)
-    offsets = jnp.arange(layout.blocks) * layout.rows
-    out = lax.map(lambda args: fn(*args), (q, offsets))
+    out = lax.map(fn, q)
     return jax.tree.map(lambda a: a.reshape(layout.blocks * layout.rows, *a.shape[2:])[:n], out)
-
-
-def _masked(dist: jax.Array, offset: jax.Array, n_points: int, *, exclude_self: bool) -> jax.Array:
-    """`dist` with padded columns (and each query's own column) set to +inf."""
-    cols = lax.broadcasted_iota(jnp.int32, dist.shape, 1)
-    bad = cols >= n_points
-    if exclude_self:
-        bad = bad | (cols == lax.broadcasted_iota(jnp.int32, dist.shape, 0) + offset)
-    return jnp.where(bad, jnp.inf, dist)
 
 
 def _kth_distances(
@@ -240,14 +237,18 @@ def _kth_distances(
     block_rows: int,
     exclude_self: bool,
 ) -> jax.Array:
-    """Distance from each query to its k-th nearest point (itself left out if `exclude_self`)."""
-    n_points = points.shape[0]
-    layout = _layout(queries.shape[0], n_points, k, block_rows)
-    pt = _pad_rows(points, layout.width).T
+    """Distance from each query to its k-th nearest point (itself left out if `exclude_self`).
 
-    def block(q: jax.Array, offset: jax.Array) -> jax.Array:
-        dist = _masked(_distances(q, pt, metric), offset, n_points, exclude_self=exclude_self)
-        return _smallest_k(dist, k, layout.group)[:, k - 1]
+    A query among the points is its own nearest point at distance exactly 0, so
+    leaving it out is taking the (k+1)-th smallest distance (a duplicate of it
+    is then, rightly, a neighbour at distance 0).
+    """
+    rank = k + 1 if exclude_self else k
+    layout = _layout(queries.shape[0], points.shape[0], rank, block_rows)
+    pt = _points(points, layout.width)
+
+    def block(q: jax.Array) -> jax.Array:
+        return _smallest_k(_distances(q, pt, metric), rank, layout.group)[:, rank - 1]
 
     kth = _map_blocks(block, queries, layout)
     return jnp.sqrt(kth) if metric == "euclidean" else kth
@@ -498,19 +499,20 @@ def _ksg(
     digamma = jax.scipy.special.digamma
 
     def one(xs: jax.Array, ys: jax.Array) -> tuple[jax.Array, jax.Array]:
-        layout = _layout(n, n, k, block_rows)
-        xt = _pad_rows(xs, layout.width).T
-        yt = _pad_rows(ys, layout.width).T
+        layout = _layout(n, n, k + 1, block_rows)
+        xt, yt = _points(xs, layout.width), _points(ys, layout.width)
         dx_ = xs.shape[1]
 
-        def block(q: jax.Array, offset: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        def block(q: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
             qx, qy = q[:, :dx_], q[:, dx_:]
-            dist_x = _masked(_distances(qx, xt, "chebyshev"), offset, n, exclude_self=True)
-            dist_y = _masked(_distances(qy, yt, "chebyshev"), offset, n, exclude_self=True)
-            eps = _smallest_k(jnp.maximum(dist_x, dist_y), k, layout.group)[:, k - 1]
-            nx = jnp.sum(dist_x < eps[:, None], axis=1)
-            ny = jnp.sum(dist_y < eps[:, None], axis=1)
-            return nx, ny, eps
+            # Each sample is its own nearest point (distance 0): the (k+1)-th is the k-th
+            # neighbour, and the strict counts hold the sample itself once.
+            dist_x = _distances(qx, xt, "chebyshev")
+            dist_y = _distances(qy, yt, "chebyshev")
+            eps = _smallest_k(jnp.maximum(dist_x, dist_y), k + 1, layout.group)[:, k]
+            nx = jnp.sum(dist_x < eps[:, None], axis=1) - 1
+            ny = jnp.sum(dist_y < eps[:, None], axis=1) - 1
+            return jnp.maximum(nx, 0), jnp.maximum(ny, 0), eps
 
         nx, ny, eps = _map_blocks(block, jnp.concatenate([xs, ys], axis=1), layout)
         dtype = xs.dtype
@@ -622,22 +624,24 @@ def _mixed(
         ids = jnp.searchsorted(ordered, ys, side="left")
         counts = jnp.searchsorted(ordered, ys, side="right") - ids
         kept = counts > 1  # samples whose label occurs once are left out
-        layout = _layout(n, n, k, block_rows)
-        xt = _pad_rows(xs, layout.width).T
+        layout = _layout(n, n, k + 1, block_rows)
+        xt = _points(xs, layout.width)
         yt = _pad_rows(ids[:, None], layout.width)[:, 0]
         kept_t = _pad_rows(kept[:, None], layout.width)[:, 0]
         d = xs.shape[1]
 
-        def block(q: jax.Array, offset: jax.Array) -> tuple[jax.Array, jax.Array]:
+        def block(q: jax.Array) -> tuple[jax.Array, jax.Array]:
             qx, qlabel = q[:, :d], q[:, d].astype(ids.dtype)
             qcount = q[:, d + 1].astype(counts.dtype)
-            dist = _masked(_distances(qx, xt, "chebyshev"), offset, n, exclude_self=True)
+            # The sample itself is the nearest of its label (distance 0), so its k-th
+            # neighbour is the (k+1)-th, and the strict count holds the sample once.
+            dist = _distances(qx, xt, "chebyshev")
             same = qlabel[:, None] == yt[None, :]
-            nearest = _smallest_k(jnp.where(same, dist, jnp.inf), k, layout.group)
+            nearest = _smallest_k(jnp.where(same, dist, jnp.inf), k + 1, layout.group)
             k_here = jnp.minimum(k, qcount - 1)
-            radius = jnp.take_along_axis(nearest, jnp.maximum(k_here - 1, 0)[:, None], axis=1)
-            m_all = jnp.sum((dist < radius) & kept_t[None, :], axis=1) + 1
-            return m_all, radius[:, 0]
+            radius = jnp.take_along_axis(nearest, jnp.maximum(k_here, 0)[:, None], axis=1)
+            m_all = jnp.sum((dist < radius) & kept_t[None, :], axis=1)
+            return jnp.maximum(m_all, 1), radius[:, 0]
 
         packed = jnp.concatenate(
             [xs, ids[:, None].astype(xs.dtype), counts[:, None].astype(xs.dtype)], axis=1
