@@ -48,10 +48,12 @@ from jaxdiv.expfam._mvn_isotropic import MultivariateNormalIsotropic
 from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
 from jaxdiv.expfam._negative_binomial import NegativeBinomial
 from jaxdiv.expfam._normal import Normal
+from jaxdiv.expfam._normal_gamma import NormalGamma
 from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
 from jaxdiv.expfam._rayleigh import Rayleigh
 from jaxdiv.expfam._von_mises import VonMises
+from jaxdiv.expfam._von_mises_fisher import VonMisesFisher
 from jaxdiv.expfam._weibull import Weibull
 from jaxdiv.expfam._wishart import Wishart
 
@@ -81,10 +83,12 @@ __all__ = [
     "MultivariateNormalKnownCovariance",
     "NegativeBinomial",
     "Normal",
+    "NormalGamma",
     "Pareto",
     "Poisson",
     "Rayleigh",
     "VonMises",
+    "VonMisesFisher",
     "Weibull",
     "Wishart",
     "bhattacharyya_distance",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from case_types import FamilyCase, Sweep
-from scipy import stats
+from scipy import special, stats
 
 from jaxdiv import expfam
 
@@ -31,6 +31,87 @@ def _iso_cov(a):
     return a["s"] ** 2 * np.eye(len(a["m"]))
 
 
+def _log_bessel_norm(d, k):
+    """log(I_v(k) / k^v), v = d / 2 - 1, from scipy.special.ive (its limit at k = 0)."""
+    v = d / 2 - 1
+    if k == 0:
+        return -v * np.log(2) - special.gammaln(v + 1)
+    return np.log(special.ive(v, k)) + k - v * np.log(k)
+
+
+def _vmf_ratio(d, k):
+    """A_d(k) = I_{d/2}(k) / I_{d/2-1}(k)."""
+    return 0.0 if k == 0 else special.ive(d / 2, k) / special.ive(d / 2 - 1, k)
+
+
+def _vmf_log_c(d, k):
+    """The log of the normalising constant C_d(k) = k^v / ((2 pi)^(d/2) I_v(k))."""
+    return -0.5 * d * np.log(2 * np.pi) - _log_bessel_norm(d, k)
+
+
+def _vmf_kl(a, b):
+    """KL = log C_d(k_p) - log C_d(k_q) + A_d(k_p) (k_p - k_q mu_p' mu_q)."""
+    d = len(a["mu"])
+    return (
+        _vmf_log_c(d, a["k"])
+        - _vmf_log_c(d, b["k"])
+        + _vmf_ratio(d, a["k"]) * (a["k"] - b["k"] * a["mu"] @ b["mu"])
+    )
+
+
+def _vmf_entropy(a):
+    d = len(a["mu"])
+    return -_vmf_log_c(d, a["k"]) - a["k"] * _vmf_ratio(d, a["k"])
+
+
+def _unit(rng, n, d):
+    x = rng.normal(size=(n, d))
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+class _NormalGammaScipy:
+    """NormalGamma(m, kappa, a, b) from scipy parts: log p(mu, lam) is the sum of the
+    scipy Normal and Gamma log-densities, and the entropy the Gamma's plus the expected
+    entropy of the conditional Normal, 0.5 log(2 pi e / kappa) - 0.5 E[log lam]."""
+
+    def __init__(self, a):
+        self.m, self.k, self.a, self.b = a["m"], a["k"], a["a"], a["b"]
+        self.gamma = stats.gamma(self.a, scale=1 / self.b)
+
+    def logpdf(self, x):
+        mu, lam = x[..., 0], x[..., 1]
+        normal = stats.norm(self.m, 1 / np.sqrt(self.k * lam)).logpdf(mu)
+        return normal + self.gamma.logpdf(lam)
+
+    def entropy(self):
+        e_log_lam = special.digamma(self.a) - np.log(self.b)
+        return self.gamma.entropy() + 0.5 * np.log(2 * np.pi * np.e / self.k) - 0.5 * e_log_lam
+
+    def rvs(self, n, random_state):
+        lam = self.gamma.rvs(n, random_state=random_state)
+        mu = random_state.normal(self.m, 1 / np.sqrt(self.k * lam))
+        return np.stack([mu, lam], -1)
+
+
+def _gamma_kl(ap, bp, aq, bq):
+    """KL(Gamma(ap, rate bp) || Gamma(aq, rate bq)), the textbook form."""
+    return (
+        (ap - aq) * special.digamma(ap)
+        - special.gammaln(ap)
+        + special.gammaln(aq)
+        + aq * (np.log(bp) - np.log(bq))
+        + ap * (bq - bp) / bp
+    )
+
+
+def _normal_gamma_kl(p, q):
+    """The chain rule: KL of the Gamma marginals plus E_p[KL of the conditional Normals],
+    with E_p[lam] = a_p / b_p and the Normal KL at variances 1 / (kappa lam)."""
+    ratio = q["k"] / p["k"]
+    normals = 0.5 * (ratio - 1 - np.log(ratio) + q["k"] * p["a"] / p["b"] * (p["m"] - q["m"]) ** 2)
+    return _gamma_kl(p["a"], p["b"], q["a"], q["b"]) + normals
+
+
 FAMILIES: list[FamilyCase] = [
     FamilyCase(
         "MultivariateNormalKnownCovariance",
@@ -48,7 +129,29 @@ FAMILIES: list[FamilyCase] = [
         lambda a, b: _gauss_kl(a["m"], _iso_cov(a), b["m"], _iso_cov(b)),
         lambda rng, a: rng.normal(a["m"], a["s"], (3, 3)),
     ),
+    FamilyCase(
+        "VonMisesFisher",
+        lambda rng, n: {"mu": _unit(rng, n, 3), "k": rng.uniform(0.2, 40.0, n)},
+        lambda a: expfam.VonMisesFisher.from_mean_direction_concentration(a["mu"], a["k"]),
+        lambda a: stats.vonmises_fisher(a["mu"], a["k"]),
+        _vmf_kl,
+        lambda rng, a: stats.vonmises_fisher(a["mu"], a["k"]).rvs(3, random_state=rng),
+    ),
+    FamilyCase(
+        "NormalGamma",
+        lambda rng, n: {
+            "m": rng.normal(size=n),
+            "k": rng.uniform(0.3, 3.0, n),
+            "a": rng.uniform(0.5, 6.0, n),
+            "b": rng.uniform(0.3, 3.0, n),
+        },
+        lambda a: expfam.NormalGamma.from_loc_kappa_shape_rate(a["m"], a["k"], a["a"], a["b"]),
+        _NormalGammaScipy,
+        _normal_gamma_kl,
+        lambda rng, a: _NormalGammaScipy(a).rvs(3, rng),
+    ),
 ]
+
 
 SWEEPS: dict[str, Sweep] = {
     # Means from 0 to 1e3 standard deviations, and pairs 1e-6 apart. The entropy does not
@@ -72,5 +175,40 @@ SWEEPS: dict[str, Sweep] = {
             ]
         ],
         lambda a: len(a["m"]) * 0.5 * np.log(2 * np.pi * np.e * a["s"] ** 2),
+    ),
+    # Concentrations from 0 (uniform) to 1e4, on S^2; the direction is rounded by the
+    # 16-bit pass, hence directions that are exact in bfloat16 where possible.
+    "VonMisesFisher": Sweep(
+        "VonMisesFisher",
+        [
+            {"mu": np.array(mu), "k": k}
+            for mu, k in [
+                ([1.0, 0.0, 0.0], 0.0),
+                ([0.0, 1.0, 0.0], 1e-3),
+                ([0.6, 0.8, 0.0], 1.0),
+                ([0.0, 0.0, 1.0], 1e2),
+                ([0.0, -0.6, 0.8], 1e4),
+            ]
+        ],
+        _vmf_entropy,
+    ),
+    # Scales 1e-6 to 1e6 in kappa and the rate, shapes 1e-3 to 1e4, means 0 to 1e3. The
+    # member with kappa = 1e6 and E[lam] = 1e3 has mean 0: with mean -2 its natural
+    # parameters (kappa m, -kappa / 2, -(b + kappa m^2 / 2)) are 2e6 in size, and the dual
+    # form's <theta_q, mu_p - mu_q> against (3, 1e3, 1e-3, 1e6) is three terms of 2e9 to 4e9
+    # that cancel to 5e2, which float32 holds to about 2e2 (the closed form is exact there).
+    "NormalGamma": Sweep(
+        "NormalGamma",
+        [
+            {"m": m, "k": k, "a": a, "b": b}
+            for m, k, a, b in [
+                (0.0, 1.0, 1.0, 1.0),
+                (1e3, 1e-6, 1e4, 1e6),
+                (0.0, 1e6, 1e-3, 1e-6),
+                (0.5, 1e-3, 1e4, 1e-6),
+                (3.0, 1e3, 1e-3, 1e6),
+            ]
+        ],
+        lambda a: _NormalGammaScipy(a).entropy(),
     ),
 }
