@@ -73,6 +73,21 @@ def check_05(k):
     assert all(a < b for a, b in itertools.pairwise(recons)), recons  # and costs reconstruction
 
 
+def check_07(k):
+    assert abs(k["knn_entropy_error"]) < 0.2  # Kozachenko-Leonenko, Gaussian in d = 5
+    assert abs(k["ksg_error"]) < 0.1  # KSG, rho = 0.9
+    assert k["knn_entropy_spread_ratio"] > 2  # the spread shrinks with n
+    assert k["infonce_top"] <= k["log_n"] + 1e-6  # InfoNCE never passes log N ...
+    assert k["infonce_top"] < k["mi_top"] - 1.5  # ... so it saturates below the truth
+    assert k["dv_top"] > k["log_n"]  # DV climbs past it
+    for name in ("infonce", "nwj", "dv"):
+        assert abs(k[f"{name}_bottom"] - k["mi_bottom"]) < 0.5, name
+    assert k["ib_max_i_ty"] <= k["ib_i_xy"] + 1e-6  # data processing
+    assert k["ib_max_i_xt"] <= math.log(16) + 1e-6
+    assert k["ib_smallest_beta_i_xt"] < 0.01  # beta < 1: the trivial encoder
+    assert k["ib_largest_beta_i_ty"] > 0.9 * k["ib_i_xy"]
+
+
 def check_08(k):
     perplexities = (5, 30, 100)
     for perp in perplexities:
@@ -89,6 +104,7 @@ CHECKS = {
     "03_forward_vs_reverse_kl": check_03,
     "04_mixture_kl_estimators": check_04,
     "05_vae_beta_kl": check_05,
+    "07_information_from_samples": check_07,
     "08_tsne": check_08,
 }
 
