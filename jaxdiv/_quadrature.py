@@ -135,10 +135,12 @@ def to_t(m: Mapping, x: jax.Array) -> jax.Array:
 
 
 class Integral(NamedTuple):
-    """An integral and QUADPACK's estimate of its absolute error."""
+    """An integral, QUADPACK's estimate of its absolute error, and whether that estimate met
+    the tolerance."""
 
     value: jax.Array
     error: jax.Array
+    converged: jax.Array
 
 
 Integrand = Callable[[Any, jax.Array], jax.Array]
@@ -238,5 +240,6 @@ def integrate(
     state = (jnp.zeros((), jnp.int32), a, b, *_panels(integrand, frozen, m, a, b))
     _, a, b, _, _, _ = jax.lax.while_loop(cond, body, state)
     a, b = jax.lax.stop_gradient(a), jax.lax.stop_gradient(b)
-    value, error, _ = _panels(integrand, params, m, a, b)
-    return Integral(jnp.sum(value), jax.lax.stop_gradient(jnp.sum(error)))
+    value, error, absolute = _panels(integrand, params, m, a, b)
+    converged = done(*jax.lax.stop_gradient((value, error, absolute)))
+    return Integral(jnp.sum(value), jax.lax.stop_gradient(jnp.sum(error)), converged)
