@@ -288,7 +288,15 @@ def donsker_varadhan_bound(
 
 
 class MineLoss(NamedTuple):
-    """What [`mine_loss`][jaxdiv.samples.mine_loss] returns."""
+    """What [`mine_loss`][jaxdiv.samples.mine_loss] returns: a named tuple of three arrays.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxdiv import samples
+      >>> loss, bound, state = samples.mine_loss(jnp.array([[2.0, 0.0], [0.0, 2.0]]))
+      >>> float(bound), float(state)
+      (2.0, 0.0)
+    """
 
     loss: jax.Array
     """The surrogate to minimise: its value is `-bound`, its gradient MINE's corrected one."""
