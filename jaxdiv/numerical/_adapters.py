@@ -339,7 +339,12 @@ def _foreign_view(d: Any, fn: str, role: str) -> View:
     dim = math.prod(event)
     module = type(d).__module__
 
+    dtype = getattr(d, "dtype", None)
+    point_dtype = dtype if dtype is not None and jnp.issubdtype(dtype, jnp.floating) else None
+
     def log_prob(x: jax.Array) -> jax.Array:
+        # TFP refuses points of another float type than its parameters.
+        x = x if point_dtype is None else x.astype(point_dtype)
         return jnp.asarray(d.log_prob(jnp.reshape(x, x.shape[:1] + event)))
 
     def sample(key: jax.Array, n: int) -> jax.Array:

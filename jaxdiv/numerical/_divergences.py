@@ -283,7 +283,11 @@ def _quadrature(
         vq = ad.with_support(ad.as_distribution(dq, fn=opts.fn, role="q"), support)
         return integrand(log_p, ad.restricted_log_prob(vq), x)
 
-    rtol = opts.rtol if opts.rtol is not None else _default_rtol(mapping.center.dtype)
+    # The default tolerance follows the least precise log-density (a float32 TFP object
+    # against a float64 jaxdiv family cannot reach a float64 tolerance).
+    everyone = (pv,) if qv is None else (pv, qv)
+    dtypes = [jax.eval_shape(v.log_prob, breakpoints).dtype for v in everyone]
+    rtol = opts.rtol if opts.rtol is not None else max(_default_rtol(d) for d in dtypes)
     return quad.integrate(
         f, (p, q), mapping, breakpoints, rtol=rtol, max_subdivisions=opts.max_subdivisions
     )
