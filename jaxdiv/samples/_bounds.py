@@ -510,7 +510,6 @@ def barber_agakov_bound(
         `log_q.shape`.
 
     Examples:
-      >>> import math
       >>> import jax.numpy as jnp
       >>> from jaxdiv import samples
       >>> log_q = jnp.array([-1.0, -2.0, -3.0])

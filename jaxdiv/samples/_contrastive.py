@@ -86,10 +86,11 @@ def infonce_loss(
     $$
 
     computed as [`cross_entropy_from_integer_labels`][jaxdiv.cross_entropy_from_integer_labels]
-    of those logits (masked on the diagonal) against the index of $a^+$. As an
-    estimator, $\log(2N - 1) - \mathcal{L}$ is an InfoNCE bound on the mutual
-    information between the views' embeddings (see
-    [`infonce_bound`][jaxdiv.samples.infonce_bound]).
+    of those logits (masked on the diagonal) against the index of $a^+$. When
+    the two views are exchangeable (the same augmentations on both sides), every
+    candidate other than $a^+$ is a sample independent of the anchor, and
+    $\log(2N - 1) - \mathcal{L}$ is an InfoNCE bound on the mutual information
+    between the views' embeddings (see [`infonce_bound`][jaxdiv.samples.infonce_bound]).
 
     Args:
       z1: `[..., N, D]` embeddings of the first views.
