@@ -15,6 +15,7 @@ from jaxdiv.expfam._binomial import Binomial
 from jaxdiv.expfam._categorical import Categorical
 from jaxdiv.expfam._chi import Chi
 from jaxdiv.expfam._chi_square import ChiSquare
+from jaxdiv.expfam._continuous_bernoulli import ContinuousBernoulli
 from jaxdiv.expfam._dirichlet import Dirichlet
 from jaxdiv.expfam._divergences import (
     bhattacharyya_distance,
@@ -37,6 +38,7 @@ from jaxdiv.expfam._generalized_dirichlet import GeneralizedDirichlet
 from jaxdiv.expfam._geometric import Geometric
 from jaxdiv.expfam._half_normal import HalfNormal
 from jaxdiv.expfam._inverse_gamma import InverseGamma
+from jaxdiv.expfam._inverse_gaussian import InverseGaussian
 from jaxdiv.expfam._laplace import Laplace
 from jaxdiv.expfam._logarithmic import Logarithmic
 from jaxdiv.expfam._lognormal import LogNormal
@@ -49,6 +51,7 @@ from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
 from jaxdiv.expfam._negative_binomial import NegativeBinomial
 from jaxdiv.expfam._normal import Normal
 from jaxdiv.expfam._normal_gamma import NormalGamma
+from jaxdiv.expfam._normal_known_variance import NormalKnownVariance
 from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
 from jaxdiv.expfam._rayleigh import Rayleigh
@@ -65,6 +68,7 @@ __all__ = [
     "Categorical",
     "Chi",
     "ChiSquare",
+    "ContinuousBernoulli",
     "Dirichlet",
     "Exponential",
     "ExponentialFamily",
@@ -73,6 +77,7 @@ __all__ = [
     "Geometric",
     "HalfNormal",
     "InverseGamma",
+    "InverseGaussian",
     "Laplace",
     "LogNormal",
     "Logarithmic",
@@ -84,6 +89,7 @@ __all__ = [
     "NegativeBinomial",
     "Normal",
     "NormalGamma",
+    "NormalKnownVariance",
     "Pareto",
     "Poisson",
     "Rayleigh",

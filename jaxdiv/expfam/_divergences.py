@@ -40,6 +40,7 @@ import jax.numpy as jnp
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, inner
+from jaxdiv.expfam._limit_gradients import with_limit_gradients
 
 _CLOSED_FORM_KL: dict[type, Callable[[ExponentialFamily, ExponentialFamily], jax.Array]] = {}
 
@@ -68,13 +69,9 @@ def register_kl(cls: type) -> Callable[[KLForm], KLForm]:
 def _pair(
     p: ExponentialFamily, q: ExponentialFamily, fn: str
 ) -> tuple[ExponentialFamily, ExponentialFamily]:
-    """Checks that p and q are members of one family and broadcasts their batch shapes."""
-    for name, d in (("p", p), ("q", q)):
-        if not isinstance(d, ExponentialFamily):
-            raise TypeError(
-                f"jaxdiv.expfam.{fn}: {name} must be an exponential-family member, "
-                f"got {type(d).__name__}."
-            )
+    """Checks that p and q are members of one family (converting other libraries'
+    distributions) and broadcasts their batch shapes."""
+    p, q = as_member(p, "p", fn), as_member(q, "q", fn)
     if type(p) is not type(q):
         raise TypeError(
             f"jaxdiv.expfam.{fn}: p is a {type(p).__name__} and q is a {type(q).__name__}; "
@@ -100,6 +97,22 @@ def _pair(
             f"{q.batch_shape}, which do not broadcast."
         ) from None
     return p.broadcast_to(shape), q.broadcast_to(shape)
+
+
+def as_member(d: object, name: str, fn: str) -> ExponentialFamily:
+    """`d` as a member: a jaxdiv member as it is, a distrax, TFP or NumPyro distribution
+    converted by [`from_distribution`][jaxdiv.expfam.from_distribution]."""
+    if isinstance(d, ExponentialFamily):
+        return d
+    # Imported here: the converter imports every family, and the families import this module.
+    from jaxdiv.expfam import _foreign
+
+    if _foreign.is_foreign(d):
+        return _foreign.from_distribution(d)
+    raise TypeError(
+        f"jaxdiv.expfam.{fn}: {name} must be an exponential-family member or a distrax, "
+        f"TensorFlow Probability (JAX substrate) or NumPyro distribution, got {type(d).__name__}."
+    )
 
 
 def _describe_events(d: ExponentialFamily) -> str:
@@ -134,6 +147,10 @@ def bregman_kl(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
       0.443147
     """
     p, q = _pair(p, q, "bregman_kl")
+    return with_limit_gradients(_bregman, p, q)
+
+
+def _bregman(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     return q.log_normalizer_minus_inner(p) - p.log_normalizer_minus_inner(p)
 
 
@@ -156,7 +173,7 @@ def kl_divergence(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     """
     p, q = _pair(p, q, "kl_divergence")
     closed = _CLOSED_FORM_KL.get(type(p))
-    return closed(p, q) if closed is not None else bregman_kl(p, q)
+    return with_limit_gradients(closed if closed is not None else _bregman, p, q)
 
 
 def convex_conjugate(p: ExponentialFamily) -> jax.Array:
@@ -174,6 +191,7 @@ def convex_conjugate(p: ExponentialFamily) -> jax.Array:
       >>> round(float(expfam.convex_conjugate(p)), 6)  # -H(p) for a unit base measure
       -0.693147
     """
+    p = as_member(p, "p", "convex_conjugate")
     return -p.log_normalizer_minus_inner(p)
 
 
@@ -196,6 +214,10 @@ def kl_divergence_dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
       0.386294
     """
     p, q = _pair(p, q, "kl_divergence_dual")
+    return with_limit_gradients(_dual, p, q)
+
+
+def _dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     diff = jax.tree.map(jnp.subtract, p.mean_parameters(), q.mean_parameters())
     return (
         convex_conjugate(p)
@@ -220,11 +242,7 @@ def entropy(p: ExponentialFamily) -> jax.Array:
       >>> round(float(h) - 0.5 * math.log(2 * math.pi * math.e), 6)
       0.0
     """
-    if not isinstance(p, ExponentialFamily):
-        raise TypeError(
-            f"jaxdiv.expfam.entropy: p must be an exponential-family member, "
-            f"got {type(p).__name__}."
-        )
+    p = as_member(p, "p", "entropy")
     return p.log_normalizer_minus_inner(p) - p.expected_log_base_measure()
 
 
@@ -244,6 +262,10 @@ def cross_entropy(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
       0.5
     """
     p, q = _pair(p, q, "cross_entropy")
+    return with_limit_gradients(_cross_entropy, p, q)
+
+
+def _cross_entropy(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     return q.log_normalizer_minus_inner(p) - p.expected_log_base_measure()
 
 
