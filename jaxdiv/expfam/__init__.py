@@ -51,6 +51,7 @@ from jaxdiv.expfam._mvn_known_cov import MultivariateNormalKnownCovariance
 from jaxdiv.expfam._negative_binomial import NegativeBinomial
 from jaxdiv.expfam._normal import Normal
 from jaxdiv.expfam._normal_gamma import NormalGamma
+from jaxdiv.expfam._normal_inverse_wishart import NormalInverseWishart
 from jaxdiv.expfam._normal_known_variance import NormalKnownVariance
 from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
@@ -89,6 +90,7 @@ __all__ = [
     "NegativeBinomial",
     "Normal",
     "NormalGamma",
+    "NormalInverseWishart",
     "NormalKnownVariance",
     "Pareto",
     "Poisson",
