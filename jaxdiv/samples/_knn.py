@@ -156,8 +156,21 @@ def _pad_rows(a: jax.Array, rows: int, fill: float = 0.0) -> jax.Array:
 
 
 def _points(points: jax.Array, width: int) -> jax.Array:
-    """Reference points as `(d, width)`, padded with points at infinity (never a neighbour)."""
-    return _pad_rows(points, width, jnp.inf).T
+    """Reference points as `(d, width)`, padded with zeros (`_far` moves those away)."""
+    return _pad_rows(points, width).T
+
+
+def _far(dist: jax.Array, n_points: int) -> jax.Array:
+    """`dist` with the padded columns at +inf, so that they are never neighbours.
+
+    An added `+inf` rather than padding points at infinity: the distances to
+    the padding stay finite, so their (discarded) derivatives are 0, not `0 * inf`.
+    """
+    width = dist.shape[1]
+    if width == n_points:
+        return dist
+    penalty = jnp.where(jnp.arange(width) < n_points, 0.0, jnp.inf).astype(dist.dtype)
+    return dist + penalty[None, :]
 
 
 def _distances(q: jax.Array, pt: jax.Array, metric: str) -> jax.Array:
@@ -248,7 +261,8 @@ def _kth_distances(
     pt = _points(points, layout.width)
 
     def block(q: jax.Array) -> jax.Array:
-        return _smallest_k(_distances(q, pt, metric), rank, layout.group)[:, rank - 1]
+        dist = _far(_distances(q, pt, metric), points.shape[0])
+        return _smallest_k(dist, rank, layout.group)[:, rank - 1]
 
     kth = _map_blocks(block, queries, layout)
     return jnp.sqrt(kth) if metric == "euclidean" else kth
@@ -507,8 +521,8 @@ def _ksg(
             qx, qy = q[:, :dx_], q[:, dx_:]
             # Each sample is its own nearest point (distance 0): the (k+1)-th is the k-th
             # neighbour, and the strict counts hold the sample itself once.
-            dist_x = _distances(qx, xt, "chebyshev")
-            dist_y = _distances(qy, yt, "chebyshev")
+            dist_x = _far(_distances(qx, xt, "chebyshev"), n)
+            dist_y = _far(_distances(qy, yt, "chebyshev"), n)
             eps = _smallest_k(jnp.maximum(dist_x, dist_y), k + 1, layout.group)[:, k]
             nx = jnp.sum(dist_x < eps[:, None], axis=1) - 1
             ny = jnp.sum(dist_y < eps[:, None], axis=1) - 1
@@ -635,7 +649,7 @@ def _mixed(
             qcount = q[:, d + 1].astype(counts.dtype)
             # The sample itself is the nearest of its label (distance 0), so its k-th
             # neighbour is the (k+1)-th, and the strict count holds the sample once.
-            dist = _distances(qx, xt, "chebyshev")
+            dist = _far(_distances(qx, xt, "chebyshev"), n)
             same = qlabel[:, None] == yt[None, :]
             nearest = _smallest_k(jnp.where(same, dist, jnp.inf), k + 1, layout.group)
             k_here = jnp.minimum(k, qcount - 1)

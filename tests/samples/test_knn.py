@@ -260,9 +260,11 @@ def test_gradients_are_finite_and_correct():
     from jax.test_util import check_grads
 
     rng = np.random.default_rng(14)
-    x, y = jnp.asarray(rng.normal(size=(30, 2))), jnp.asarray(rng.normal(size=(25, 2)))
-    check_grads(lambda a: js.entropy_knn(a, k=2), (x,), order=1, modes=["rev"])
-    check_grads(lambda a, b: js.kl_divergence_knn(a, b), (x, y), order=1, modes=["rev"])
+    # 201 and 150 points: the search pads the points to whole groups, whose derivatives
+    # must stay out of the gradient. A small step keeps every neighbour the same.
+    x, y = jnp.asarray(rng.normal(size=(201, 2))), jnp.asarray(rng.normal(size=(150, 2)))
+    check_grads(lambda a: js.entropy_knn(a, k=2), (x,), order=1, modes=["rev"], eps=1e-6)
+    check_grads(lambda a, b: js.kl_divergence_knn(a, b), (x, y), order=1, modes=["rev"], eps=1e-6)
     g = jax.grad(lambda a: js.mutual_information_ksg(a[:, :1], a[:, 1:]))(x)
     assert bool(jnp.all(g == 0))  # counts are piecewise constant in the samples
 
