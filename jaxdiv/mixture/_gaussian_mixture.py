@@ -468,7 +468,13 @@ def as_mixture(p: object, *, fn: str) -> GaussianMixture:
         if isinstance(p, expfam.Normal):
             return GaussianMixture.univariate(one, m1[None], std[None])
         return GaussianMixture.diagonal(one, m1[None], jnp.square(std)[None])
+    # Imported here: the converter of other libraries' mixtures imports this module.
+    from jaxdiv.mixture import _foreign
+
+    if _foreign.is_foreign_mixture_like(p):
+        return _foreign.from_distribution(p)
     raise TypeError(
-        f"jaxdiv.{fn}: expected a GaussianMixture or a single Gaussian from jaxdiv.expfam "
-        f"(Normal, MultivariateNormalDiag, MultivariateNormal), got {type(p).__name__}."
+        f"jaxdiv.{fn}: expected a GaussianMixture, a single Gaussian from jaxdiv.expfam "
+        f"(Normal, MultivariateNormalDiag, MultivariateNormal), or a MixtureSameFamily of "
+        f"Gaussians (or a single Gaussian) of distrax, TFP or NumPyro, got {type(p).__name__}."
     )
