@@ -398,7 +398,10 @@ def kl_divergence(
     * `"monte_carlo"`: `num_samples` draws `x ~ p` (reparameterised where the sampler allows,
       with a score-function term otherwise) and, with `r = q(x) / p(x)`, the estimator `"k1"`
       (the mean of `-log r`) or `"k3"` (the mean of `r - 1 - log r`, never negative); both are
-      unbiased. The error is the standard error of the mean. Needs `key`.
+      unbiased. The error is the standard error of the mean (an honest one for `"k3"` only
+      where `r` has a finite variance under `p`: not where `q` has heavier tails than `p`).
+      A `GaussianMixture`'s draws are reparameterised within their components, so its
+      weights get no gradient from them. Needs `key`.
     * `"auto"`: the closed form where there is one, else the quadrature in one dimension, else
       Monte Carlo.
 
@@ -492,7 +495,7 @@ def cross_entropy(
       >>> from jaxdiv import expfam, numerical
       >>> p = expfam.Normal.from_mean_std(0.0, 1.0)
       >>> q = expfam.Normal.from_mean_std(1.0, 1.0)
-      >>> h = numerical.cross_entropy(p, q, method="quadrature")
+      >>> h = numerical.cross_entropy(p, q)
       >>> round(float(h - numerical.entropy(p)), 6)  # = KL(p || q)
       0.5
     """
@@ -600,12 +603,13 @@ def renyi_divergence(
       max_subdivisions: the quadrature's budget of bisections.
 
     Examples:
+      >>> import jax.numpy as jnp
       >>> from jaxdiv import expfam, numerical
       >>> p = expfam.Normal.from_mean_std(0.0, 1.0)
-      >>> q = expfam.Normal.from_mean_std(1.0, 1.0)
-      >>> d = numerical.renyi_divergence(p, q, alpha=2.0, method="quadrature")
-      >>> round(float(d), 6)  # alpha (m1 - m2)^2 / 2
-      1.0
+      >>> laplace = numerical.Density(lambda x: -jnp.abs(x - 1.0) - jnp.log(2.0), loc=1.0)
+      >>> d = numerical.renyi_divergence(p, laplace, alpha=2.0)  # by quadrature
+      >>> round(float(d), 4)
+      0.693
     """
     fn = "numerical.renyi_divergence"
     a = val.finite_float("alpha", alpha, fn=fn, positive=True)
