@@ -20,7 +20,7 @@ solve goes through `jaxdiv._linalg` (no LAPACK: `docs/known_issues.md`).
 from __future__ import annotations
 
 import math
-from typing import Self
+from typing import Any, Self
 
 import jax
 import jax.numpy as jnp
@@ -172,17 +172,39 @@ class NormalInverseWishart(ExponentialFamily):
         )
 
     @classmethod
-    def _newton_start(cls, mu: Params) -> Self:
-        # df = d + 2, and the mean, kappa and scale that match E[S^-1 mu], E[mu' S^-1 mu] and
-        # E[S^-1] = df Psi^-1.
-        m1, m2, m3 = (jnp.asarray(t) for t in mu[:3])
+    def from_mean_parameters(cls, mu: Params) -> Self:
+        """The member with mean parameters `mu`, in closed form but for one scalar equation.
+
+        `E[S^-1] = nu Psi^-1` and `E[log det S] = log det Psi - d log 2 - psi_d(nu / 2)` give
+        `d log(nu / 2) - psi_d(nu / 2) = E[log det S] + log det E[S^-1]`, whose left side
+        falls from `+inf` to 0 as `nu` grows from `d - 1`: it is solved by bisection in
+        `log(nu - d + 1)`. Then `Psi = nu E[S^-1]^-1`, `m = E[S^-1]^-1 E[S^-1 mu]` and
+        `kappa = d / (E[mu' S^-1 mu] - m' E[S^-1 mu])`.
+        """
+        m1, m2, m3, m4 = (jnp.asarray(t) for t in mu)
         d = m1.shape[-1]
         inv = _linalg.tril_inverse(_linalg.cholesky(_linalg.sym(m3)))
-        m = _matvec(jnp.swapaxes(inv, -1, -2), _matvec(inv, m1))
-        kappa = d / jnp.maximum(m2 - jnp.sum(m * m1, -1), 1e-6 * m2)
-        df = jnp.full(kappa.shape, d + 2.0, kappa.dtype)
-        scale = (d + 2.0) * _linalg.matmul(jnp.swapaxes(inv, -1, -2), inv)
-        return cls(m, kappa, _linalg.cholesky(_linalg.sym(scale)), df)
+        target = m4 - 2 * _linalg.log_abs_diag(inv)  # E[log det S] + log det E[S^-1]
+
+        def excess(t: jax.Array) -> jax.Array:
+            nu = jnp.exp(t) + d - 1
+            return d * jnp.log(nu / 2) - _multi_digamma(nu / 2, d) - target
+
+        def bisect(bounds: tuple[jax.Array, jax.Array], _: None) -> tuple[Any, None]:
+            lo, hi = bounds
+            mid = 0.5 * (lo + hi)
+            above = excess(mid) > 0  # nu too small
+            return (jnp.where(above, mid, lo), jnp.where(above, hi, mid)), None
+
+        lo = jnp.full(target.shape, math.log(1e-8), target.dtype)
+        hi = jnp.full(target.shape, math.log(1e12), target.dtype)
+        (lo, hi), _ = jax.lax.scan(bisect, (lo, hi), None, length=80)
+        nu = jnp.exp(0.5 * (lo + hi)) + d - 1
+        precision_inv = _linalg.matmul(jnp.swapaxes(inv, -1, -2), inv)  # E[S^-1]^-1
+        m = _matvec(precision_inv, m1)
+        kappa = d / (m2 - jnp.sum(m * m1, -1))
+        scale = nu[..., None, None] * precision_inv
+        return cls(m, kappa, _linalg.cholesky(_linalg.sym(scale)), nu)
 
     @property
     def dim(self) -> int:
