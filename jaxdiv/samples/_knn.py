@@ -8,7 +8,8 @@ Conventions shared by every function here:
 * Neighbours are exact, found by brute force in blocks of query points: each
   block holds `block_size` rows of distances to all `m` reference points, so
   memory grows as `block_size * m`, never as `n * m`. The default block holds
-  about $2^{21}$ distances.
+  about $2^{21}$ distances. In one dimension `entropy_knn` and
+  `kl_divergence_knn` take the neighbours from the sorted samples instead.
 * A point's own distance to itself is left out. Duplicate points make a
   neighbour distance zero, and the estimators' logarithms or counts then break
   down; called eagerly, the functions raise a `ValueError` that says so.
@@ -366,6 +367,7 @@ def entropy_knn(
       key: a `jax.random` key for `jitter`.
       block_size: query points per block of distances (memory
         `block_size * n` distances); by default about $2^{21}$ distances.
+        Unused in one dimension, where the sorted samples give the neighbours.
 
     Returns:
       The entropy estimate, of the batch shape.
@@ -468,7 +470,7 @@ def kl_divergence_knn(
         standard deviation is added to both samples (needs `key`).
       key: a `jax.random` key for `jitter`.
       block_size: query points per block of distances; by default about
-        $2^{21}$ distances.
+        $2^{21}$ distances. Unused in one dimension.
 
     Returns:
       The KL estimate, of the batch shape.
