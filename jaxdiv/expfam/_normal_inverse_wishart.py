@@ -289,10 +289,14 @@ class NormalInverseWishart(ExponentialFamily):
             + shift * other._expected_logdet()
         )
 
-    def _split(self, x: jax.typing.ArrayLike) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """The mean, the covariance and its Cholesky factor of points `[..., d, d + 1]`."""
+    def _split(
+        self, x: jax.typing.ArrayLike, *, any_dim: bool = False
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The mean, the covariance and its Cholesky factor of points `[..., d, d + 1]`
+        (of this member's `d`, or of any `d` for the statistics, which `moment_match`
+        evaluates on a placeholder member)."""
         x = jnp.asarray(x, self.dtype)
-        d = self.dim
+        d = x.shape[-2] if any_dim and x.ndim >= 2 else self.dim
         if x.ndim < 2 or x.shape[-2:] != (d, d + 1):
             raise ValueError(
                 f"jaxdiv.expfam.{type(self).__name__}: a point must be an array [..., d, d + 1] "
@@ -303,7 +307,7 @@ class NormalInverseWishart(ExponentialFamily):
         return x[..., d], cov, _linalg.cholesky(cov)
 
     def sufficient_statistics(self, x: jax.typing.ArrayLike) -> Params:
-        mu, _, chol = self._split(x)
+        mu, _, chol = self._split(x, any_dim=True)
         inv = _linalg.tril_inverse(chol)
         precision = _linalg.matmul(jnp.swapaxes(inv, -1, -2), inv)
         inv_mu = _matvec(precision, mu)

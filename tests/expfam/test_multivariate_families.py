@@ -204,3 +204,14 @@ def test_from_mean_parameters_inverts_the_mean_map(name):
     back = jax.jit(lambda mu: cls.from_mean_parameters(mu))(member.mean_parameters())
     for a, b in zip(back.natural_parameters(), member.natural_parameters(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["NormalInverseWishart", "VonMisesFisher"])
+def test_moment_match_from_samples_of_any_dimension(name):
+    """moment_match evaluates T(x) on a placeholder member (dimension 1): the statistics
+    must take the dimension from the points (NormalInverseWishart read it from the member)."""
+    member = jax.tree.map(lambda t: t[1], MEAN_MAP_CASES[name]())
+    x = jax.jit(lambda m, k: m.sample(k, (4000,)))(member, jax.random.key(3))
+    fitted = expfam.moment_match(type(member), x)
+    # The KL from the fitted to the true member is about (number of parameters) / (2 n).
+    assert float(expfam.kl_divergence(member, fitted)) < 0.01
