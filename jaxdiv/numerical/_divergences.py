@@ -175,7 +175,8 @@ def _route(
 ) -> quad.Integral:
     method = opts.method
     if method in ("auto", "closed_form") and closed:
-        value = closed_form(quantity, p, q, alpha=alpha)
+        # Compiled, as the numerical routes are (cheaper than eager dispatch of its operations).
+        value = jax.jit(lambda: closed_form(quantity, p, q, alpha=alpha))()
         if value is not None:
             return quad.Integral(value, jnp.zeros_like(value), jnp.ones((), bool))
     if method == "closed_form":

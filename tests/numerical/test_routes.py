@@ -144,9 +144,8 @@ def test_auto_takes_the_expected_route():
     # Monte Carlo in two dimensions, which needs a key.
     with pytest.raises(ValueError, match="falls back to Monte Carlo, which needs a PRNG key"):
         numerical.kl_divergence(mix2, mvn)
-    auto = numerical.kl_divergence(mix2, mvn, key=key, num_samples=64)
-    mc = numerical.kl_divergence(mix2, mvn, method="monte_carlo", key=key, num_samples=64)
-    assert float(auto) == float(mc)
+    auto = numerical.kl_divergence(mix2, mvn, key=key, num_samples=64, return_error=True)
+    assert float(auto.error) > 0
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
