@@ -309,8 +309,9 @@ def _check_accuracy(result: quad.Integral, fn: str) -> None:
 
 
 def _density_times(log_p: jax.Array, g: jax.Array) -> jax.Array:
-    """`exp(log_p) g`, 0 (with zero gradients) where `p = 0` whatever `g` holds there."""
-    return num.guard(jnp.isfinite(log_p), lambda lp, v: jnp.exp(lp) * v, log_p, g)
+    """`exp(log_p) g`, 0 (with zero gradients) where `p = 0` whatever `g` holds there (also
+    where `p` underflows to 0 in a tail: there `g` may be infinite, where `q = 0` too)."""
+    return num.guard(jnp.exp(log_p) > 0, lambda lp, v: jnp.exp(lp) * v, log_p, g)
 
 
 def _kl_integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:

@@ -341,3 +341,11 @@ def test_a_quadrature_short_of_its_budget_says_so():
     with pytest.warns(RuntimeWarning, match="error estimate .* exceeds rtol"):
         crude = numerical.kl_divergence(p, q, max_subdivisions=1, rtol=1e-14, return_error=True)
     assert abs(float(crude.value) - float(truth)) <= float(crude.error)
+
+
+def test_a_density_that_vanishes_where_p_has_mass_gives_inf():
+    """KL(Normal || Gamma) is +inf (the Gamma is 0 on the negative half-line), with error 0,
+    not NaN (the Normal's tail underflows to 0 where the log-ratio is infinite)."""
+    p, q = expfam.Normal.from_mean_std(0.0, 1.0), expfam.Gamma.from_shape_rate(2.0, 1.0)
+    est = numerical.kl_divergence(p, q, return_error=True)
+    assert float(est.value) == math.inf and float(est.error) == 0.0
