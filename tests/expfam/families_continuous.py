@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from case_types import FamilyCase, Sweep
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 from jaxdiv import expfam
 
@@ -20,6 +20,7 @@ EULER = np.euler_gamma
 WEIBULL_SHAPE = 1.7  # the static shape of the Weibull members
 LAPLACE_LOC = 0.5  # the static location of the Laplace members
 PARETO_SCALE = 2.0  # the static scale of the Pareto members
+KNOWN_VARIANCE = 0.7  # the static variance of the NormalKnownVariance members
 
 
 def _weibull_kl(k1, l1, k2, l2):
@@ -84,6 +85,60 @@ def _mixture_rounding_slack(*keys):
         return 50.0 if smallest < 1e-2 else 1.0
 
     return slack
+
+
+def _normal_kl(m1, s1, m2, s2):
+    return np.log(s2 / s1) + (s1**2 + (m1 - m2) ** 2) / (2 * s2**2) - 0.5
+
+
+def _inverse_gaussian_kl(m1, l1, m2, l2):
+    # E_1[log p1 - log p2] with E_1[X] = m1, E_1[1 / X] = 1 / m1 + 1 / l1 and
+    # E_1[l (X - m)^2 / (2 m^2 X)] = l (m1 - 2 m + m^2 (1 / m1 + 1 / l1)) / (2 m^2).
+    return 0.5 * np.log(l1 / l2) - 0.5 + l2 / (2 * l1) + l2 * (m1 - m2) ** 2 / (2 * m1 * m2**2)
+
+
+def _exp_e1(z):
+    """exp(z) E1(z) in float64; the asymptotic series where exp(z) overflows."""
+    if z < 600:
+        return np.exp(z) * special.exp1(z)
+    return 1 / z - 1 / z**2 + 2 / z**3 - 6 / z**4 + 24 / z**5
+
+
+def _inverse_gaussian_entropy(a):
+    # -E[log p] with E[log X] = log m - exp(2 l / m) E1(2 l / m) (the GIG moment at p = -1/2).
+    m, lam = a["m"], a["l"]
+    mean_log = np.log(m) - _exp_e1(2 * lam / m)
+    return 0.5 * np.log(2 * np.pi / lam) + 1.5 * mean_log + 0.5
+
+
+class _ContinuousBernoulliOracle:
+    """The continuous Bernoulli density of Loaiza-Ganem and Cunningham (2019) in float64,
+    with the entropy by quadrature (scipy.stats has no such distribution)."""
+
+    def __init__(self, lam):
+        self.lam = float(lam)
+
+    def log_norm(self):
+        t = 1 - 2 * self.lam  # C = 2 artanh(t) / t, 2 at t = 0
+        if abs(t) < 1e-4:
+            return np.log(2) + np.log1p(t**2 / 3 + t**4 / 5)
+        return np.log(2 * np.arctanh(t) / t)
+
+    def logpdf(self, x):
+        x = np.asarray(x, np.float64)
+        return self.log_norm() + x * np.log(self.lam) + (1 - x) * np.log1p(-self.lam)
+
+    def entropy(self):
+        return -_quad(lambda x: np.exp(self.logpdf(x)) * self.logpdf(x))
+
+
+def _quad(f):
+    return integrate.quad(f, 0.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+
+
+def _continuous_bernoulli_kl(l1, l2):
+    p, q = _ContinuousBernoulliOracle(l1), _ContinuousBernoulliOracle(l2)
+    return _quad(lambda x: np.exp(p.logpdf(x)) * (p.logpdf(x) - q.logpdf(x)))
 
 
 FAMILIES: list[FamilyCase] = [
@@ -159,6 +214,32 @@ FAMILIES: list[FamilyCase] = [
         lambda x, y: _beta_kl(x["a"], x["b"], y["a"], y["b"]),
         lambda rng, a: stats.betaprime(a["a"], a["b"]).rvs(3, random_state=rng),
     ),
+    FamilyCase(
+        "NormalKnownVariance",
+        lambda rng, n: {"m": rng.normal(size=n)},
+        lambda a: expfam.NormalKnownVariance.from_mean_variance(a["m"], KNOWN_VARIANCE),
+        lambda a: stats.norm(a["m"], np.sqrt(KNOWN_VARIANCE)),
+        lambda a, b: _normal_kl(a["m"], np.sqrt(KNOWN_VARIANCE), b["m"], np.sqrt(KNOWN_VARIANCE)),
+        lambda rng, a: rng.normal(a["m"], np.sqrt(KNOWN_VARIANCE), 3),
+    ),
+    FamilyCase(
+        "InverseGaussian",
+        lambda rng, n: {"m": rng.uniform(0.3, 3.0, n), "l": rng.uniform(0.5, 5.0, n)},
+        lambda a: expfam.InverseGaussian.from_mean_shape(a["m"], a["l"]),
+        lambda a: stats.invgauss(a["m"] / a["l"], scale=a["l"]),
+        lambda a, b: _inverse_gaussian_kl(a["m"], a["l"], b["m"], b["l"]),
+        lambda rng, a: stats.invgauss(a["m"] / a["l"], scale=a["l"]).rvs(3, random_state=rng),
+    ),
+    # Built from logits, so that the sweep's members near the ends survive the cast to
+    # 16 bits (bfloat16 rounds every probability within 2e-3 of 1 to 1, which is no member).
+    FamilyCase(
+        "ContinuousBernoulli",
+        lambda rng, n: {"logit": special.logit(rng.uniform(0.05, 0.95, n))},
+        lambda a: expfam.ContinuousBernoulli.from_logits(a["logit"]),
+        lambda a: _ContinuousBernoulliOracle(special.expit(a["logit"])),
+        lambda a, b: _continuous_bernoulli_kl(special.expit(a["logit"]), special.expit(b["logit"])),
+        lambda rng, a: rng.uniform(0.0, 1.0, 3),
+    ),
 ]
 
 SCALES = [1e-6, 1e-3, 1.0, 1e3, 1e6]
@@ -233,5 +314,22 @@ SWEEPS: dict[str, Sweep] = {
             + (x["a"] + x["b"]) * special.digamma(x["a"] + x["b"])
         ),
         _mixture_rounding_slack("a", "b"),
+    ),
+    "NormalKnownVariance": Sweep(
+        "NormalKnownVariance",
+        [{"m": m} for m in [-1e6, -1.0, 0.0, 2.5, 1e6]],
+        lambda a: 0.5 * np.log(2 * np.pi * np.e * KNOWN_VARIANCE),
+    ),
+    "InverseGaussian": Sweep(
+        "InverseGaussian",
+        [{"m": m, "l": lam} for m in [1e-3, 1.0, 1e3] for lam in [1e-3, 1e3]],
+        _inverse_gaussian_entropy,
+    ),
+    # Logit 0 (lambda = 1/2) is the removable singularity of the normalizer, 4e-4 next
+    # to it; +-13.8 are lambda = 1e-6 and 1 - 1e-6.
+    "ContinuousBernoulli": Sweep(
+        "ContinuousBernoulli",
+        [{"logit": t} for t in [-13.8, -0.85, 0.0, 4e-4, 13.8]],
+        lambda a: _ContinuousBernoulliOracle(special.expit(a["logit"])).entropy(),
     ),
 }
