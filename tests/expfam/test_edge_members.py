@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+import jaxdiv
 from jaxdiv import expfam
 
 PAIR_FUNCTIONS = {
@@ -201,6 +202,72 @@ def test_degenerate_members_match_scipy(family):
     for x in support[:4]:
         np.testing.assert_allclose(p.log_prob(x), [scipy_dist(v).logpmf(x) for v in a], atol=1e-12)
     assert np.all(p.in_domain())
+
+
+# Degenerate members of every family that has them, as (build, parameter values).
+EDGE = {
+    **{name: (build, values) for name, (build, _, _, values) in DEGENERATE.items()},
+    "Categorical": (
+        lambda i: expfam.Categorical.from_probs(
+            np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])[np.asarray(i, int)]
+        ),
+        [0.0, 1.0, 2.0],
+    ),
+}
+INF_FUNCTIONS = ["kl_divergence", "bregman_kl", "kl_divergence_dual", "cross_entropy"]
+
+
+@pytest.mark.parametrize("family", sorted(EDGE))
+def test_gradients_where_the_value_is_inf_are_the_discrete_apis(family):
+    """Where KL (and its Bregman and dual forms, the cross-entropy) is +inf, the gradient
+    in q's natural parameters is its finite limit mu_q - mu_p, as the discrete logits
+    form's softmax(b) - softmax(a), and in p it is 0; Jeffreys, the sum of two KLs,
+    follows. Never NaN."""
+    build, values = EDGE[family]
+    a, b = np.meshgrid(values, values, indexing="ij")
+    p, q = build(a.ravel()), build(b.ravel())
+    mu_gap = [
+        np.asarray(mq - mp) for mq, mp in zip(q.mean_parameters(), p.mean_parameters(), strict=True)
+    ]
+    for name in [*INF_FUNCTIONS, "jeffreys_divergence"]:
+        fn = PAIR_FUNCTIONS[name]
+        value, (gp, gq) = jax.jit(
+            jax.value_and_grad(lambda p, q, fn=fn: jnp.sum(fn(p, q)), argnums=(0, 1))
+        )(p, q)
+        per_member = np.asarray(jax.jit(fn)(p, q))
+        assert value == np.inf and np.any(per_member == np.inf), name  # the grid has some
+        for g in jax.tree.leaves((gp, gq)):
+            assert not np.any(np.isnan(np.asarray(g))), (family, name)
+        if name == "jeffreys_divergence":
+            kl_pq, kl_qp = (np.asarray(expfam.kl_divergence(x, y)) for x, y in ((p, q), (q, p)))
+            finite = np.isfinite(kl_pq) & np.isfinite(kl_qp)
+            for g in jax.tree.leaves((gp, gq)):
+                assert np.all(np.isfinite(np.asarray(g)[finite])), (family, name)
+            continue
+        inf = per_member == np.inf
+        for leaf_p, leaf_q, gap in zip(
+            jax.tree.leaves(gp), jax.tree.leaves(gq), mu_gap, strict=True
+        ):
+            leaf_p, leaf_q = np.asarray(leaf_p), np.asarray(leaf_q)
+            np.testing.assert_array_equal(leaf_p[inf], 0.0, err_msg=f"{family} {name}")
+            np.testing.assert_allclose(leaf_q[inf], gap[inf], atol=1e-12, err_msg=name)
+            assert np.all(np.isfinite(leaf_q)), (family, name)
+            assert np.all(np.isfinite(leaf_p[~inf])), (family, name)
+    # The limit is the discrete API's: softmax(b) - softmax(a) for the logits form.
+    if family in ("Bernoulli", "Categorical"):
+        inf = np.asarray(expfam.kl_divergence(p, q)) == np.inf
+        if family == "Bernoulli":  # the log-probabilities of the outcomes {0, 1}
+            la, lb = (
+                jnp.stack([jax.nn.log_sigmoid(-d.logits), jax.nn.log_sigmoid(d.logits)], -1)
+                for d in (p, q)
+            )
+        else:
+            la, lb = p.logits, q.logits
+        expected = jax.grad(lambda y: jnp.sum(jaxdiv.kl_divergence_from_logits(la, y)))(lb)
+        got = jax.grad(lambda d: jnp.sum(expfam.kl_divergence(p, d)))(q).logits
+        got = np.asarray(got)[inf]
+        expected = np.asarray(expected)[inf]
+        np.testing.assert_allclose(got, expected[..., -1] if family == "Bernoulli" else expected)
 
 
 def test_bernoulli_degenerate_members_as_in_tfp_and_pytorch():
