@@ -202,3 +202,37 @@ def test_quadrature_gradients():
     by_quadrature = jax.jit(jax.grad(lambda *a: kl(*a, "quadrature"), argnums=(0, 1, 2)))(*args)
     closed = jax.grad(lambda *a: kl(*a, "closed_form"), argnums=(0, 1, 2))(*args)
     np.testing.assert_allclose(by_quadrature, closed, rtol=1e-8)
+
+
+def test_float32_reaches_its_own_tolerance():
+    """In float32 (default tolerance 1e-4 relative) on a pair of very different scales: the value
+    to a few ulps, and an error estimate that covers the actual error.
+
+    (The Normal is written as a Density in its standardised form: `expfam.Normal.log_prob`
+    goes through the natural parameters, `(m / s^2, -1 / (2 s^2))`, whose terms cancel to
+    about 1e-2 in float32 at s = 1e-3; the quadrature's error estimate then reports that.)
+    """
+    f32 = jnp.float32
+
+    def normal(m, s):
+        def log_prob(x):
+            z = (x - m) / s
+            return -0.5 * z * z - jnp.log(s) - f32(0.5 * math.log(2 * math.pi))
+
+        return numerical.Density(log_prob, loc=m, scale=s)
+
+    @jax.jit
+    def kl(m, s):
+        return numerical.kl_divergence(
+            normal(m, s), _student_t(f32(3.0), f32(0.0), f32(1.0)), return_error=True
+        )
+
+    got = kl(np.float32(0.5), np.float32(1e-3))
+    assert got.value.dtype == f32
+    want = _kl_oracle(
+        lambda x: stats.norm.logpdf(x, 0.5, 1e-3),
+        lambda x: stats.t.logpdf(x, 3.0),
+        [0.49, 0.5, 0.51, -1.0, 0.0, 1.0],
+    )
+    np.testing.assert_allclose(got.value, want, rtol=2e-6)
+    assert abs(float(got.value) - want) <= float(got.error) <= 1e-4 * abs(want)
