@@ -20,21 +20,34 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiv import _linalg
+from jaxdiv import _validation as val
 from jaxdiv.expfam._bernoulli import Bernoulli
 from jaxdiv.expfam._beta import Beta
 from jaxdiv.expfam._binomial import Binomial
 from jaxdiv.expfam._categorical import Categorical
+from jaxdiv.expfam._chi import Chi
+from jaxdiv.expfam._chi_square import ChiSquare
+from jaxdiv.expfam._continuous_bernoulli import ContinuousBernoulli
 from jaxdiv.expfam._dirichlet import Dirichlet
 from jaxdiv.expfam._exponential import Exponential
 from jaxdiv.expfam._family import ExponentialFamily, as_params
 from jaxdiv.expfam._gamma import Gamma
 from jaxdiv.expfam._geometric import Geometric
+from jaxdiv.expfam._half_normal import HalfNormal
+from jaxdiv.expfam._inverse_gamma import InverseGamma
+from jaxdiv.expfam._inverse_gaussian import InverseGaussian
+from jaxdiv.expfam._laplace import Laplace
 from jaxdiv.expfam._lognormal import LogNormal
+from jaxdiv.expfam._multinomial import Multinomial
 from jaxdiv.expfam._mvn import MultivariateNormal
 from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
+from jaxdiv.expfam._negative_binomial import NegativeBinomial
 from jaxdiv.expfam._normal import Normal
+from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
 from jaxdiv.expfam._von_mises import VonMises
+from jaxdiv.expfam._von_mises_fisher import VonMisesFisher
+from jaxdiv.expfam._weibull import Weibull
 from jaxdiv.expfam._wishart import Wishart
 
 _FN = "jaxdiv.expfam.from_distribution"
@@ -104,6 +117,24 @@ def _static_int(name: str, value: Any, cls: str) -> int:
     return int(first[0])
 
 
+def _static_float(name: str, value: Any, cls: str) -> float:
+    """A parameter that jaxdiv keeps static (a Laplace's location, a Weibull's shape):
+    one concrete number shared by the whole batch."""
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{_FN}: the {cls}'s {name} is a traced value; jaxdiv keeps it static, so it "
+            "must be a concrete number (build the distribution outside jit, or close over it)."
+        )
+    values = np.asarray(value, dtype=float)
+    first = values.reshape(-1)[:1]
+    if values.size == 0 or not np.all(values == first):
+        raise ValueError(
+            f"{_FN}: the {cls}'s {name} must be one number shared by the whole batch "
+            f"(jaxdiv keeps it static), got {values!r}."
+        )
+    return float(first[0])
+
+
 def _logits_or_probs(d: Any, private: bool) -> tuple[str, jax.Array]:
     """`("logits", x)` or `("probs", x)`: whichever of the two the object stores.
 
@@ -146,6 +177,39 @@ def _geometric(kind: str, x: jax.Array) -> Geometric:
         return Geometric.from_probs(x)
     (logits,) = as_params("Geometric", logits=x)
     return Geometric(jax.nn.log_sigmoid(-logits))  # log(1 - p)
+
+
+def _multinomial(total_count: Any, kind: str, x: jax.Array, cls: str) -> Multinomial:
+    n = _static_int("total_count", total_count, cls)
+    if kind == "probs":
+        return Multinomial.from_count_probs(n, x)
+    return Multinomial.from_count_logits(n, x)
+
+
+def _negative_binomial(total_count: Any, kind: str, x: jax.Array, cls: str) -> NegativeBinomial:
+    """TFP and NumPyro count the outcomes of probability `probs` before `total_count` of the
+    other: jaxdiv's failures, so `probs` is jaxdiv's `1 - p` and its log the stored field."""
+    r = _static_float("total_count", total_count, cls)
+    if not r > 0:
+        raise ValueError(f"{_FN}: the {cls}'s total_count must be > 0, got {r}.")
+    (x,) = as_params("NegativeBinomial", **{kind: x})
+    if kind == "probs":
+        val.check_domain((x >= 0) & (x < 1), f"{_FN}: the {cls}'s probs must lie in [0, 1).")
+        return NegativeBinomial(jnp.log(x), r)
+    return NegativeBinomial(jax.nn.log_sigmoid(x), r)
+
+
+def _negative_binomial_mean(mean: Any, concentration: Any) -> NegativeBinomial:
+    """NumPyro's NegativeBinomial2: `total_count = concentration` and `probs = m / (m + r)`."""
+    r = _static_float("concentration", concentration, "NegativeBinomial2")
+    (m,) = as_params("NegativeBinomial", mean=mean)
+    return _negative_binomial(r, "probs", m / (m + r), "NegativeBinomial2")
+
+
+def _continuous_bernoulli(kind: str, x: jax.Array) -> ContinuousBernoulli:
+    if kind == "logits":
+        return ContinuousBernoulli.from_logits(x)
+    return ContinuousBernoulli.from_probs(x)
 
 
 def _mvn_tril(loc: Any, scale_tril: Any) -> MultivariateNormal:
@@ -244,6 +308,35 @@ _TFP: dict[str, Converter] = {
     "VonMises": lambda d: VonMises.from_mean_concentration(_array(d.loc), _array(d.concentration)),
     "WishartTriL": _tfp_wishart,
     "WishartLinearOperator": _tfp_wishart,
+    "InverseGamma": lambda d: InverseGamma.from_shape_scale(
+        _array(d.concentration), _array(d.scale)
+    ),
+    "InverseGaussian": lambda d: InverseGaussian.from_mean_shape(
+        _array(d.loc), _array(d.concentration)
+    ),
+    "Weibull": lambda d: Weibull.from_shape_scale(
+        _static_float("concentration", _tfp_given(d, "concentration"), "Weibull"),
+        _array(d.scale),
+    ),
+    "Chi": lambda d: Chi.from_df(_array(d.df)),
+    "Chi2": lambda d: ChiSquare.from_df(_array(d.df)),
+    "HalfNormal": lambda d: HalfNormal.from_scale(_array(d.scale)),
+    "Laplace": lambda d: Laplace.from_loc_scale(
+        _static_float("loc", _tfp_given(d, "loc"), "Laplace"), _array(d.scale)
+    ),
+    "Pareto": lambda d: Pareto.from_scale_shape(
+        _static_float("scale", _tfp_given(d, "scale"), "Pareto"), _array(d.concentration)
+    ),
+    "NegativeBinomial": lambda d: _negative_binomial(
+        _tfp_given(d, "total_count"), *_logits_or_probs(d, False), "NegativeBinomial"
+    ),
+    "Multinomial": lambda d: _multinomial(
+        _tfp_given(d, "total_count"), *_logits_or_probs(d, False), "Multinomial"
+    ),
+    "ContinuousBernoulli": lambda d: _continuous_bernoulli(*_logits_or_probs(d, False)),
+    "VonMisesFisher": lambda d: VonMisesFisher.from_mean_direction_concentration(
+        _array(d.mean_direction), _array(d.concentration)
+    ),
 }
 
 
@@ -270,6 +363,12 @@ _DISTRAX: dict[str, Converter] = {
     "Bernoulli": lambda d: _bernoulli(*_logits_or_probs(d, private=True)),
     "Categorical": lambda d: _categorical(*_logits_or_probs(d, private=True)),
     "VonMises": lambda d: VonMises.from_mean_concentration(_array(d.loc), _array(d.concentration)),
+    "Laplace": lambda d: Laplace.from_loc_scale(
+        _static_float("loc", d.loc, "Laplace"), _array(d.scale)
+    ),
+    "Multinomial": lambda d: _multinomial(
+        d.total_count, *_logits_or_probs(d, private=True), "Multinomial"
+    ),
 }
 
 
@@ -299,6 +398,33 @@ _NUMPYRO: dict[str, Converter] = {
     "GeometricLogits": lambda d: _geometric("logits", _array(d.logits)),
     "VonMises": lambda d: VonMises.from_mean_concentration(_array(d.loc), _array(d.concentration)),
     "Wishart": lambda d: _wishart(d.concentration, _array(d.scale_tril)),
+    "InverseGamma": lambda d: InverseGamma.from_shape_scale(
+        _array(d.concentration), _array(d.rate)
+    ),
+    "Weibull": lambda d: Weibull.from_shape_scale(
+        _static_float("concentration", d.concentration, "Weibull"), _array(d.scale)
+    ),
+    "Chi2": lambda d: ChiSquare.from_df(_array(d.df)),
+    "HalfNormal": lambda d: HalfNormal.from_scale(_array(d.scale)),
+    "Laplace": lambda d: Laplace.from_loc_scale(
+        _static_float("loc", d.loc, "Laplace"), _array(d.scale)
+    ),
+    "Pareto": lambda d: Pareto.from_scale_shape(
+        _static_float("scale", d.scale, "Pareto"), _array(d.alpha)
+    ),
+    "NegativeBinomialProbs": lambda d: _negative_binomial(
+        d.total_count, "probs", _array(d.probs), "NegativeBinomial"
+    ),
+    "NegativeBinomialLogits": lambda d: _negative_binomial(
+        d.total_count, "logits", _array(d.logits), "NegativeBinomial"
+    ),
+    "NegativeBinomial2": lambda d: _negative_binomial_mean(d.mean, d.concentration),
+    "MultinomialProbs": lambda d: _multinomial(
+        d.total_count, "probs", _array(d.probs), "Multinomial"
+    ),
+    "MultinomialLogits": lambda d: _multinomial(
+        d.total_count, "logits", _array(d.logits), "Multinomial"
+    ),
 }
 
 CONVERTERS: dict[str, dict[str, Converter]] = {
