@@ -152,18 +152,33 @@ class ContinuousBernoulli(UnitBaseMeasure, ExponentialFamily):
         return jnp.isfinite(self.logits)
 
     def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
-        """Reparameterised inverse CDF, `log(1 + u (e^theta - 1)) / theta`, written with
-        `expm1` of a non-positive argument (for `theta > 0` through `1 - X`, the member
-        at `-theta`); `u` itself at `theta = 0`."""
+        """Reparameterised inverse CDF `x = log(1 + u (e^theta - 1)) / theta`.
+
+        Near `theta = 0` (below 0.1 in float32, 1e-3 in float64) from its Taylor series in
+        `theta` to fourth order, whose value and derivative are exact through 0 (there
+        `x = u` and `dx / dtheta = u (1 - u) / 2`); elsewhere written with `expm1` of a
+        non-positive argument (for `theta > 0` through `1 - X`, the member at `-theta`).
+        """
         shape = tuple(shape) + self.batch_shape
         u = jax.random.uniform(key, shape, self.dtype)
         theta = jnp.broadcast_to(self.logits, shape)
-        neg = theta < 0
-        v = jnp.where(neg, u, 1 - u)
-        t = -jnp.abs(theta)  # the mirrored member's natural parameter, <= 0
+        near = jnp.abs(theta) < (0.1 if jnp.finfo(self.dtype).bits <= 32 else 1e-3)
 
-        def inverse(t: jax.Array, v: jax.Array) -> jax.Array:
-            return jnp.log1p(v * jnp.expm1(t)) / t
+        def series(t: jax.Array, v: jax.Array) -> jax.Array:
+            w, c = v * (1 - v), 2 * v - 1
+            poly = 1 / 2 + t * (
+                -c / 6
+                + t * ((6 * v * v - 6 * v + 1) / 24 - t * c * (12 * v * v - 12 * v + 1) / 120)
+            )
+            return v + w * t * poly
 
-        y = jnp.where(t == 0, v, num.guard(t != 0, inverse, t, v, safe=-1.0))
-        return jnp.where(neg | (theta == 0), y, 1 - y)
+        def closed(t: jax.Array, v: jax.Array) -> jax.Array:
+            neg = t < 0
+            m = -jnp.abs(t)  # the mirrored member's natural parameter, < 0
+            vm = jnp.where(neg, v, 1 - v)
+            y = jnp.log1p(vm * jnp.expm1(m)) / m
+            return jnp.where(neg, y, 1 - y)
+
+        small = num.guard(near, series, theta, u, safe=0.0)
+        large = num.guard(~near, closed, theta, u, safe=-1.0)
+        return jnp.where(near, small, large)
