@@ -6,7 +6,7 @@ from typing import Self
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import betaln, digamma
+from jax.scipy.special import betaln, digamma, gammaln
 
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
@@ -17,8 +17,16 @@ def log_beta(a: jax.Array, b: jax.Array) -> jax.Array:
     """`log B(a, b)` with `betaln` (no cancellation of large log-gammas), and the
     tangent `(psi(a) - psi(a + b), psi(b) - psi(a + b))`, so that its derivatives of every
     order are those of the digamma mean parameters (`betaln`'s own second derivative is not
-    accurate enough for Newton's method)."""
-    return betaln(a, b)
+    accurate enough for Newton's method).
+
+    In float64 below 1000, `lgamma(a) + lgamma(b) - lgamma(a + b)` instead: jax's `betaln`
+    switches at `max(a, b) = 8` to a series that is accurate to float32 only (an error of
+    7e-7 at `(5, 9.3)`, 8e-8 at `(1, 20)`), while the three log-gammas lose at most 1e-12
+    there; above 1000 the two agree to 1e-11 relative."""
+    if jnp.result_type(a, b) != jnp.float64:
+        return betaln(a, b)
+    direct = gammaln(a) + (gammaln(b) - gammaln(a + b))
+    return jnp.where(jnp.maximum(a, b) < 1000.0, direct, betaln(a, b))
 
 
 @log_beta.defjvp
