@@ -482,6 +482,18 @@ def from_distribution(d: Any) -> ExponentialFamily:
     | `Geometric` | | `Geometric` (4, 6) | `Geometric` (4, 6) |
     | `VonMises` | `VonMises` | `VonMises` | `VonMises` |
     | `Wishart` | | `WishartTriL`, `WishartLinearOperator` | `Wishart` |
+    | `InverseGamma` | | `InverseGamma` | `InverseGamma` |
+    | `InverseGaussian` | | `InverseGaussian` | |
+    | `Weibull` | | `Weibull` (7) | `Weibull` (7) |
+    | `Chi` | | `Chi` | |
+    | `ChiSquare` | | `Chi2` | `Chi2` |
+    | `HalfNormal` | | `HalfNormal` | `HalfNormal` |
+    | `Laplace` | `Laplace` (7) | `Laplace` (7) | `Laplace` (7) |
+    | `Pareto` | | `Pareto` (7) | `Pareto` (7) |
+    | `NegativeBinomial` | | `NegativeBinomial` (4, 5, 8) | `NegativeBinomial` (4, 5, 8) |
+    | `Multinomial` | `Multinomial` (4, 5) | `Multinomial` (4, 5) | `Multinomial` (4, 5) |
+    | `ContinuousBernoulli` | | `ContinuousBernoulli` (4) | |
+    | `VonMisesFisher` | | `VonMisesFisher` | |
 
     1. The Gaussians with a full covariance are also `MultivariateNormalFullCovariance`
        (distrax, TFP), an upper-triangular `MultivariateNormalTri` (distrax), and
@@ -494,8 +506,16 @@ def from_distribution(d: Any) -> ExponentialFamily:
     3. Given by its rate or its log-rate.
     4. Given by its probabilities or its logits, whichever the object stores.
     5. The count becomes jaxdiv's static `total_count`, so it must be one
-       concrete whole number for the whole batch.
+       concrete whole number for the whole batch (under `jit`, see 7).
     6. All three count the failures before the first success, on {0, 1, 2, ...}.
+    7. The parameter jaxdiv keeps static (a Weibull's shape, a Laplace's location, a
+       Pareto's scale) must be one concrete number for the whole batch; gradients
+       flow to the other parameters. Under `jit`, TFP's are read from the arguments
+       given to its constructor and NumPyro keeps a Python number as it is, so both
+       stay concrete; distrax stores them as arrays, which `jit` traces, and the
+       conversion then raises a TypeError: build those distrax objects outside `jit`.
+    8. TFP and NumPyro give `probs` of the counted outcome (jaxdiv's failure,
+       `1 - p`); NumPyro's `NegativeBinomial2(mean, concentration)` converts too.
 
     NumPyro's `expand` (an `ExpandedDistribution`) broadcasts the converted
     member. The names in the first column are the families of `jaxdiv.expfam`
