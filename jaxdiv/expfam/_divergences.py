@@ -39,6 +39,7 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv._libraries import is_foreign
 from jaxdiv.expfam._family import ExponentialFamily, inner
 from jaxdiv.expfam._limit_gradients import with_limit_gradients
 
@@ -104,10 +105,10 @@ def as_member(d: object, name: str, fn: str) -> ExponentialFamily:
     converted by [`from_distribution`][jaxdiv.expfam.from_distribution]."""
     if isinstance(d, ExponentialFamily):
         return d
-    # Imported here: the converter imports every family, and the families import this module.
-    from jaxdiv.expfam import _foreign
+    if is_foreign(d, fn=f"jaxdiv.expfam.{fn}"):
+        # Imported here: the converter imports every family, which import this module.
+        from jaxdiv.expfam import _foreign
 
-    if _foreign.is_foreign(d):
         return _foreign.from_distribution(d)
     raise TypeError(
         f"jaxdiv.expfam.{fn}: {name} must be an exponential-family member or a distrax, "

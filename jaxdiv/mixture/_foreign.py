@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from jaxdiv import expfam
-from jaxdiv.expfam._foreign import LIBRARY_NAMES, library_of
+from jaxdiv._libraries import LIBRARY_NAMES, library_of
 from jaxdiv.mixture._gaussian_mixture import GaussianMixture, as_mixture
 
 _FN = "jaxdiv.mixture.from_distribution"
@@ -78,7 +78,7 @@ def from_distribution(d: Any) -> GaussianMixture:
     """
     if isinstance(d, GaussianMixture):
         return d
-    library = library_of(d)
+    library = library_of(d, fn=_FN)
     if library is None:
         raise TypeError(
             f"{_FN}: expected a MixtureSameFamily or a single Gaussian of "
@@ -111,8 +111,3 @@ def from_distribution(d: Any) -> GaussianMixture:
         f"Independent Normal or a full-covariance MultivariateNormal), got "
         f"{type(getattr(d, components_name)).__name__} (a jaxdiv {type(components).__name__})."
     )
-
-
-def is_foreign_mixture_like(d: object) -> bool:
-    """Whether `d` comes from distrax, TFP's JAX substrate or NumPyro (for `as_mixture`)."""
-    return library_of(d) is not None

@@ -14,6 +14,7 @@ import numpy as np
 from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv._libraries import is_foreign
 
 
 def _fn(name: str) -> str:
@@ -468,10 +469,10 @@ def as_mixture(p: object, *, fn: str) -> GaussianMixture:
         if isinstance(p, expfam.Normal):
             return GaussianMixture.univariate(one, m1[None], std[None])
         return GaussianMixture.diagonal(one, m1[None], jnp.square(std)[None])
-    # Imported here: the converter of other libraries' mixtures imports this module.
-    from jaxdiv.mixture import _foreign
+    if is_foreign(p, fn=f"jaxdiv.{fn}"):
+        # Imported here: the converter of other libraries' mixtures imports this module.
+        from jaxdiv.mixture import _foreign
 
-    if _foreign.is_foreign_mixture_like(p):
         return _foreign.from_distribution(p)
     raise TypeError(
         f"jaxdiv.{fn}: expected a GaussianMixture, a single Gaussian from jaxdiv.expfam "
