@@ -132,8 +132,13 @@ class MultivariateNormalKnownCovariance(ExponentialFamily):
         return cls(mean, static)
 
     @classmethod
-    def from_mean_parameters(cls, mu: Params, *, cov: Any) -> Self:
-        """The member with `E[x] = mu[0]`: the mean parameter is the mean."""
+    def from_mean_parameters(cls, mu: Params, *, cov: Any = None) -> Self:
+        """The member with `E[x] = mu[0]` (the mean parameter is the mean) and covariance `cov`."""
+        if cov is None:
+            raise TypeError(
+                f"jaxdiv.expfam.{cls.__name__}.from_mean_parameters: the covariance is fixed, "
+                "not a mean parameter: pass it as cov=..."
+            )
         return cls.from_mean_cov(mu[0], cov)
 
     @property
@@ -215,7 +220,13 @@ class MultivariateNormalKnownCovariance(ExponentialFamily):
 
     @classmethod
     def _statistics_template(cls, dtype: Any, **static: Any) -> Self:
-        cov = static["cov"]
+        if "cov" not in static:
+            raise TypeError(
+                f"jaxdiv.expfam.{cls.__name__}: the covariance is fixed; to fit the mean pass "
+                "a member (its cov is kept) or the covariance, as in "
+                f"moment_match({cls.__name__}, x, cov=cov)."
+            )
+        cov = _as_static_cov(f"{cls.__name__}.moment_match", static["cov"])
         return cls(jnp.zeros((len(cov),), dtype), cov)
 
 

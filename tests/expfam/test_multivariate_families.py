@@ -175,6 +175,14 @@ def test_known_covariance_is_static_and_checked():
         build(np.zeros(3), cov)
     with pytest.raises(TypeError, match="must be concrete"):
         jax.jit(lambda c: build(np.zeros(2), c))(cov)
+    # Fitting the mean: the covariance comes from a member or is passed.
+    x = np.array([[1.0, 2.0], [3.0, -2.0]])
+    cls = expfam.MultivariateNormalKnownCovariance
+    for fitted in (expfam.moment_match(p, x), expfam.moment_match(cls, x, cov=cov)):
+        assert fitted.cov == p.cov
+        np.testing.assert_allclose(fitted.loc, [2.0, 0.0])
+    with pytest.raises(TypeError, match="covariance is fixed"):
+        expfam.moment_match(cls, x)
 
 
 MEAN_MAP_CASES = {
