@@ -393,9 +393,22 @@ def _maybe_finite(x: jax.Array) -> bool:
         return True
 
 
+def foreign_mixture_as_gaussian(d: object) -> object:
+    """A distrax, TFP or NumPyro `MixtureSameFamily` of Gaussians as a `GaussianMixture`
+    (by [`jaxdiv.mixture.from_distribution`][jaxdiv.mixture.from_distribution]); anything
+    else, and a mixture that it does not convert (other components, a batch), as it is."""
+    if not any(cls.__name__ == "MixtureSameFamily" for cls in type(d).__mro__):
+        return d
+    try:
+        return mixture.from_distribution(d)
+    except (TypeError, ValueError):
+        return d
+
+
 def as_distribution(d: object, *, fn: str, role: str) -> View:
     """`d` as a [`View`][jaxdiv.numerical._adapters.View] (TypeError for an object without
     `log_prob`)."""
+    d = foreign_mixture_as_gaussian(d)
     if isinstance(d, Density):
         return _density_view(d)
     if isinstance(d, mixture.GaussianMixture):

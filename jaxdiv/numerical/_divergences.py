@@ -15,6 +15,7 @@ Every function takes `method`:
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import numpy as np
 from jaxdiv import _numerics as num
 from jaxdiv import _quadrature as quad
 from jaxdiv import _validation as val
+from jaxdiv import expfam, mixture
 from jaxdiv._f_generators import FGenerator, GeneratorName, generator
 from jaxdiv.numerical import _adapters as ad
 from jaxdiv.numerical._closed_forms import Quantity, closed_form
@@ -72,6 +74,16 @@ class _Options(NamedTuple):
     support: tuple[float, float] | None
     rtol: float | None
     max_subdivisions: int
+
+
+class _Integral(NamedTuple):
+    """Which integral the quadrature computes: static and hashable, so that it keys the cache
+    of the compiled quadrature program."""
+
+    quantity: Literal["kl", "cross_entropy", "entropy", "renyi", "f"]
+    alpha: float = 1.0
+    #: f_divergence's `(f, alpha, t, slope_at_infinity)`, as the user gave them.
+    f: tuple[Any, float | None, float | None, float] | None = None
 
 
 def _options(
@@ -170,14 +182,22 @@ def _route(
     opts: _Options,
     *,
     alpha: float = 1.0,
-    quadrature: Callable[[ad.View, ad.View | None], quad.Integral],
+    integral: _Integral,
     monte_carlo: Callable[[ad.View, ad.View | None, jax.Array], quad.Integral],
     closed: bool = True,
 ) -> quad.Integral:
     method = opts.method
+    # A foreign MixtureSameFamily of Gaussians becomes a GaussianMixture (a pytree, with a
+    # known support and a cached compiled program).
+    p = ad.foreign_mixture_as_gaussian(p)
+    q = None if q is None else ad.foreign_mixture_as_gaussian(q)
+    cached = _cacheable(p) and _cacheable(q)
     if method in ("auto", "closed_form") and closed:
         # Compiled, as the numerical routes are (cheaper than eager dispatch of its operations).
-        value = jax.jit(lambda: closed_form(quantity, p, q, alpha=alpha))()
+        if cached:
+            value = _closed_form_program(p, q, quantity=quantity, alpha=alpha)
+        else:
+            value = jax.jit(lambda: closed_form(quantity, p, q, alpha=alpha))()
         if value is not None:
             return quad.Integral(value, jnp.zeros_like(value), jnp.ones((), bool))
     if method == "closed_form":
@@ -193,7 +213,11 @@ def _route(
     # Each numerical route runs as one compiled program (eagerly, op-by-op dispatch of the
     # quadrature's hundreds of small operations costs several times more).
     if method == "quadrature" or (method == "auto" and reason is None):
-        result = jax.jit(lambda: quadrature(pv, qv))()
+        if cached:
+            static = opts._replace(method="quadrature", key=None, num_samples=DEFAULT_NUM_SAMPLES)
+            result = _quadrature_program(p, q, integral=integral, opts=static)
+        else:
+            result = jax.jit(lambda: _by_quadrature(integral, p, q, pv, qv, opts))()
         _check_accuracy(result, opts.fn)
         return result
     if opts.key is None:
@@ -211,6 +235,27 @@ def _route(
             )
     key = opts.key
     return jax.jit(lambda: monte_carlo(pv, qv, key))()
+
+
+def _cacheable(d: object) -> bool:
+    """Whether `d` is one of jaxdiv's pytrees (or absent), so that it can be an argument of a
+    module-level compiled program and repeated calls reuse the compilation."""
+    return d is None or isinstance(
+        d, ad.Density | mixture.GaussianMixture | expfam.ExponentialFamily
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("quantity", "alpha"))
+def _closed_form_program(p: Any, q: Any, *, quantity: Quantity, alpha: float) -> jax.Array | None:
+    return closed_form(quantity, p, q, alpha=alpha)
+
+
+@functools.partial(jax.jit, static_argnames=("integral", "opts"))
+def _quadrature_program(p: Any, q: Any, *, integral: _Integral, opts: _Options) -> quad.Integral:
+    """The quadrature route as one compiled program, cached on the static `integral` and
+    `opts` and on the distributions' structure and shapes (not rebuilt per call)."""
+    pv, qv = _views(p, q, opts)
+    return _by_quadrature(integral, p, q, pv, qv, opts)
 
 
 def _finish(result: quad.Integral, return_error: bool) -> jax.Array | Estimate:
@@ -330,6 +375,67 @@ def _cross_entropy_integrand(log_p: Callable, log_q: Callable | None, x: jax.Arr
 def _entropy_integrand(log_p: Callable, _: Callable | None, x: jax.Array) -> jax.Array:
     lp = log_p(x)
     return _density_times(lp, num.guard(jnp.isfinite(lp), jnp.negative, lp))
+
+
+def _by_quadrature(
+    integral: _Integral, p: Any, q: Any, pv: ad.View, qv: ad.View | None, opts: _Options
+) -> quad.Integral:
+    """The quadrature of `integral` (see `_Integral`) between `p` and `q` (their views)."""
+    if integral.quantity == "kl":
+        return _quadrature(_kl_integrand, p, q, pv, qv, opts, over_both=False)
+    if integral.quantity == "cross_entropy":
+        return _quadrature(_cross_entropy_integrand, p, q, pv, qv, opts, over_both=False)
+    if integral.quantity == "entropy":
+        return _quadrature(_entropy_integrand, p, None, pv, None, opts, over_both=False)
+    if integral.quantity == "renyi":
+        return _renyi_by_quadrature(integral.alpha, p, q, pv, qv, opts)
+    assert integral.f is not None
+    gen = _as_generator(*integral.f, "numerical.f_divergence")
+    return _f_by_quadrature(gen, p, q, pv, qv, opts)
+
+
+def _renyi_by_quadrature(
+    a: float, p: Any, q: Any, pv: ad.View, qv: ad.View | None, opts: _Options
+) -> quad.Integral:
+    assert qv is not None and pv.center is not None and qv.center is not None
+    # Shift the log-integrand by its value where either density is centred, so that the
+    # integral of exp(...) neither overflows nor underflows.
+    centres = jnp.stack([pv.center, qv.center.astype(pv.center.dtype)])
+    both = a * pv.log_prob(centres) + (1 - a) * qv.log_prob(centres)
+    shift = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(both), both, -jnp.inf)))
+    shift = jnp.where(jnp.isfinite(shift), shift, 0.0)
+
+    def integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:
+        assert log_q is not None
+        lp, lq = log_p(x), log_q(x)
+        # Where p = 0 the term is 0; where q = 0 < p it is 0 (alpha < 1) or inf (alpha > 1).
+        both_ok = jnp.isfinite(lp) & jnp.isfinite(lq)
+        inner = num.guard(both_ok, lambda u, v: jnp.exp(a * u + (1 - a) * v - shift), lp, lq)
+        only_p = jnp.isfinite(lp) & ~jnp.isfinite(lq)
+        return jnp.where(only_p, 0.0 if a < 1 else jnp.inf, inner)
+
+    total = _quadrature(integrand, p, q, pv, qv, opts, over_both=True)
+    value = (num.safe_log(total.value) + shift) / (a - 1)
+    error = total.error / (jnp.abs(total.value) * abs(a - 1))
+    return quad.Integral(value, error, total.converged)
+
+
+def _f_by_quadrature(
+    gen: FGenerator, p: Any, q: Any, pv: ad.View, qv: ad.View | None, opts: _Options
+) -> quad.Integral:
+    def integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:
+        assert log_q is not None
+        lp, lq = log_p(x), log_q(x)
+        # Where a density underflows to 0 it counts as 0 (the generators' limits take over).
+        fp, fq = jnp.exp(lp) > 0, jnp.exp(lq) > 0
+        both = num.guard(fp & fq, lambda u, v: gen.perspective(jnp.exp(u), jnp.exp(v)), lp, lq)
+        only_q = _density_times(jnp.where(fq & ~fp, lq, -jnp.inf), jnp.asarray(gen.f_at_zero))
+        only_p = _density_times(
+            jnp.where(fp & ~fq, lp, -jnp.inf), jnp.asarray(gen.slope_at_infinity)
+        )
+        return both + only_q + only_p
+
+    return _quadrature(integrand, p, q, pv, qv, opts, over_both=True)
 
 
 # ----------------------------------------------------------------------------- Monte Carlo
@@ -457,9 +563,6 @@ def kl_divergence(
         )
     opts = _options("kl_divergence", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_quadrature(pv: ad.View, qv: ad.View | None) -> quad.Integral:
-        return _quadrature(_kl_integrand, p, q, pv, qv, opts, over_both=False)
-
     def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
         assert qv is not None
         x = _draws(pv, key, opts.num_samples)
@@ -468,7 +571,7 @@ def kl_divergence(
         terms = log_r if estimator == "k1" else jnp.expm1(-log_r) + log_r
         return _mean_and_error(terms, lp, pv.reparameterized)
 
-    result = _route("kl", p, q, opts, quadrature=by_quadrature, monte_carlo=by_monte_carlo)
+    result = _route("kl", p, q, opts, integral=_Integral("kl"), monte_carlo=by_monte_carlo)
     return _finish(result, return_error)
 
 
@@ -504,9 +607,6 @@ def cross_entropy(
     """
     opts = _options("cross_entropy", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_quadrature(pv: ad.View, qv: ad.View | None) -> quad.Integral:
-        return _quadrature(_cross_entropy_integrand, p, q, pv, qv, opts, over_both=False)
-
     def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
         assert qv is not None
         x = _draws(pv, key, opts.num_samples)
@@ -514,7 +614,12 @@ def cross_entropy(
         return _mean_and_error(_finite_or_inf(-lq), lp, pv.reparameterized)
 
     result = _route(
-        "cross_entropy", p, q, opts, quadrature=by_quadrature, monte_carlo=by_monte_carlo
+        "cross_entropy",
+        p,
+        q,
+        opts,
+        integral=_Integral("cross_entropy"),
+        monte_carlo=by_monte_carlo,
     )
     return _finish(result, return_error)
 
@@ -556,15 +661,14 @@ def entropy(
     """
     opts = _options("entropy", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_quadrature(pv: ad.View, qv: ad.View | None) -> quad.Integral:
-        return _quadrature(_entropy_integrand, p, None, pv, None, opts, over_both=False)
-
     def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
         x = _draws(pv, key, opts.num_samples)
         lp = pv.log_prob(x)
         return _mean_and_error(-lp, lp, pv.reparameterized)
 
-    result = _route("entropy", p, None, opts, quadrature=by_quadrature, monte_carlo=by_monte_carlo)
+    result = _route(
+        "entropy", p, None, opts, integral=_Integral("entropy"), monte_carlo=by_monte_carlo
+    )
     return _finish(result, return_error)
 
 
@@ -630,29 +734,6 @@ def renyi_divergence(
         )
     opts = _options("renyi_divergence", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_quadrature(pv: ad.View, qv: ad.View | None) -> quad.Integral:
-        assert qv is not None and pv.center is not None and qv.center is not None
-        # Shift the log-integrand by its value where either density is centred, so that the
-        # integral of exp(...) neither overflows nor underflows.
-        centres = jnp.stack([pv.center, qv.center.astype(pv.center.dtype)])
-        both = a * pv.log_prob(centres) + (1 - a) * qv.log_prob(centres)
-        shift = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(both), both, -jnp.inf)))
-        shift = jnp.where(jnp.isfinite(shift), shift, 0.0)
-
-        def integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:
-            assert log_q is not None
-            lp, lq = log_p(x), log_q(x)
-            # Where p = 0 the term is 0; where q = 0 < p it is 0 (alpha < 1) or inf (alpha > 1).
-            both_ok = jnp.isfinite(lp) & jnp.isfinite(lq)
-            inner = num.guard(both_ok, lambda u, v: jnp.exp(a * u + (1 - a) * v - shift), lp, lq)
-            only_p = jnp.isfinite(lp) & ~jnp.isfinite(lq)
-            return jnp.where(only_p, 0.0 if a < 1 else jnp.inf, inner)
-
-        total = _quadrature(integrand, p, q, pv, qv, opts, over_both=True)
-        value = (num.safe_log(total.value) + shift) / (a - 1)
-        error = total.error / (jnp.abs(total.value) * abs(a - 1))
-        return quad.Integral(value, error, total.converged)
-
     def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
         assert qv is not None
         x = _draws(pv, key, opts.num_samples)
@@ -665,7 +746,13 @@ def renyi_divergence(
         return quad.Integral(value, mean.error / (mean.value * abs(a - 1)), mean.converged)
 
     result = _route(
-        "renyi", p, q, opts, alpha=a, quadrature=by_quadrature, monte_carlo=by_monte_carlo
+        "renyi",
+        p,
+        q,
+        opts,
+        alpha=a,
+        integral=_Integral("renyi", alpha=a),
+        monte_carlo=by_monte_carlo,
     )
     return _finish(result, return_error)
 
@@ -694,6 +781,15 @@ def _as_generator(
         return v * f(u / v)
 
     return FGenerator("callable", f, perspective, f0, slope, -math.inf, -math.inf)
+
+
+def _static_generator_arguments(
+    f: Any, alpha: Any, t: Any, slope: Any
+) -> tuple[Any, float | None, float | None, float]:
+    """f_divergence's generator arguments as plain hashable values (already validated)."""
+    alpha = None if alpha is None else float(alpha)
+    t = None if t is None else float(t)
+    return f, alpha, t, float(slope) if callable(f) else math.inf
 
 
 def f_divergence(
@@ -762,21 +858,6 @@ def f_divergence(
     gen = _as_generator(f, alpha, t, slope_at_infinity, fn)
     opts = _options("f_divergence", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def integrand(log_p: Callable, log_q: Callable | None, x: jax.Array) -> jax.Array:
-        assert log_q is not None
-        lp, lq = log_p(x), log_q(x)
-        # Where a density underflows to 0 it counts as 0 (the generators' limits take over).
-        fp, fq = jnp.exp(lp) > 0, jnp.exp(lq) > 0
-        both = num.guard(fp & fq, lambda u, v: gen.perspective(jnp.exp(u), jnp.exp(v)), lp, lq)
-        only_q = _density_times(jnp.where(fq & ~fp, lq, -jnp.inf), jnp.asarray(gen.f_at_zero))
-        only_p = _density_times(
-            jnp.where(fp & ~fq, lp, -jnp.inf), jnp.asarray(gen.slope_at_infinity)
-        )
-        return both + only_q + only_p
-
-    def by_quadrature(pv: ad.View, qv: ad.View | None) -> quad.Integral:
-        return _quadrature(integrand, p, q, pv, qv, opts, over_both=True)
-
     def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
         assert qv is not None
         x = _draws(pv, key, opts.num_samples)
@@ -794,7 +875,7 @@ def f_divergence(
         p,
         q,
         opts,
-        quadrature=by_quadrature,
+        integral=_Integral("f", f=_static_generator_arguments(f, alpha, t, slope_at_infinity)),
         monte_carlo=by_monte_carlo,
         closed=False,
     )

@@ -1,0 +1,81 @@
+"""jaxdiv.numerical's compiled programs are reused by repeated eager calls (counted through
+the jitted programs' caches, not timed), and other libraries' `MixtureSameFamily` of Normals
+take the quadrature."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from jaxdiv import expfam, mixture, numerical
+from jaxdiv.numerical import _divergences
+
+
+def _sizes():
+    return (
+        _divergences._quadrature_program._cache_size(),
+        _divergences._closed_form_program._cache_size(),
+    )
+
+
+def test_repeated_eager_calls_reuse_the_compiled_program():
+    laplace = expfam.Laplace.from_loc_scale(0.0, 1.0)
+    normal = expfam.Normal.from_mean_std(0.0, 3.0)
+    calls = [
+        lambda p, q: numerical.kl_divergence(p, q),
+        lambda p, q: numerical.renyi_divergence(p, q, alpha=0.5),
+        lambda p, q: numerical.f_divergence(p, q, "jensen_shannon"),
+    ]
+    for i, call in enumerate(calls):
+        first = call(laplace, normal)
+        before = _sizes()
+        again = call(laplace, normal)
+        # New parameter values of the same shapes: the same program (a Laplace's location is
+        # a static field, so it stays).
+        other = call(expfam.Laplace.from_loc_scale(0.0, 2.0), expfam.Normal.from_mean_std(1.0, 2.0))
+        assert _sizes() == before
+        np.testing.assert_array_equal(np.asarray(first), np.asarray(again))
+        assert not np.allclose(np.asarray(first), np.asarray(other))
+        if i == 0:  # the same program gives the same value under the user's jit
+            np.testing.assert_allclose(jax.jit(call)(laplace, normal), first, rtol=1e-6)
+    # The closed form too.
+    a, b = expfam.Normal.from_mean_std(0.0, 1.0), normal
+    numerical.kl_divergence(a, b)
+    before = _sizes()
+    assert float(numerical.kl_divergence(a, b)) == float(numerical.kl_divergence(a, b))
+    assert _sizes() == before
+
+
+def _mixture_kl_oracle(w1, m1, s1, w2, m2, s2):
+    def logpdf(x, w, m, s):
+        logs = np.log(np.asarray(w, float)) + stats.norm.logpdf(x, np.asarray(m), np.asarray(s))
+        return special.logsumexp(logs)
+
+    def f(x):
+        lp = logpdf(x, w1, m1, s1)
+        return math.exp(lp) * (lp - logpdf(x, w2, m2, s2))
+
+    # Beyond +-30 both mixtures hold less than 1e-100.
+    return integrate.quad(f, -30, 30, points=(-1.0, 0.0, 1.5, 2.0), epsrel=1e-10, limit=200)[0]
+
+
+@pytest.mark.parametrize("library", ["tfp", "numpyro"])
+def test_foreign_mixture_same_family_takes_the_quadrature(library):
+    w1, m1, s1 = jnp.array([0.3, 0.7]), jnp.array([-1.0, 1.5]), jnp.array([0.5, 1.0])
+    w2, m2, s2 = jnp.array([0.6, 0.4]), jnp.array([0.0, 2.0]), jnp.array([1.5, 0.7])
+    if library == "tfp":
+        tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+        foreign = tfd.MixtureSameFamily(tfd.Categorical(probs=w1), tfd.Normal(m1, s1))
+    else:
+        nd = pytest.importorskip("numpyro.distributions")
+        foreign = nd.MixtureSameFamily(nd.Categorical(probs=w1), nd.Normal(m1, s1))
+    ours = mixture.GaussianMixture.univariate(w2, m2, s2)
+    want = _mixture_kl_oracle(w1, m1, s1, w2, m2, s2)
+    got = numerical.kl_divergence(foreign, ours, return_error=True)  # no key: quadrature
+    np.testing.assert_allclose(float(got.value), want, rtol=1e-4)
+    assert float(got.error) > 0.0
+    back = numerical.kl_divergence(ours, foreign, method="quadrature")
+    np.testing.assert_allclose(float(back), _mixture_kl_oracle(w2, m2, s2, w1, m1, s1), rtol=1e-4)
