@@ -20,8 +20,8 @@ from jax.typing import ArrayLike
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 
-SpacingMethod = Literal["auto", "vasicek", "van_es", "ebrahimi", "correa"]
-_METHODS = ("auto", "vasicek", "van_es", "ebrahimi", "correa")
+SpacingMethod = Literal["auto", "vasicek", "van_es", "van es", "ebrahimi", "correa"]
+_METHODS = ("auto", "vasicek", "van_es", "van es", "ebrahimi", "correa")
 
 
 def _auto(n: int) -> str:
@@ -110,14 +110,16 @@ def entropy_spacings(
     * `"auto"`: van Es for $n \le 10$, Ebrahimi for $n \le 1000$, Vasicek
       beyond, as `scipy.stats.differential_entropy` chooses.
 
-    The values equal scipy's (`method="van es"` there) on the same data. A
-    spacing of zero (tied samples across a whole window) gives $-\infty$.
+    The values equal scipy's on the same data; scipy's spelling `"van es"` is
+    accepted too. A spacing of zero (tied samples across a whole window) gives $-\infty$.
 
     Args:
       x: samples along `axis`; other axes are batch axes.
       method: the estimator, as above.
       window_length: $m$, an integer with $2m < n$; by default
-        $\lfloor \sqrt{n} + 1/2 \rfloor$.
+        $\lfloor \sqrt{n} + 1/2 \rfloor$ (scipy's choice), lowered to
+        $\lfloor (n - 1) / 2 \rfloor$ for $n = 3, 4$ (where scipy refuses the
+        default), so that any $n \ge 3$ works.
       axis: the axis that holds the samples.
       base: None for nats, 2 for bits.
 
@@ -173,18 +175,20 @@ def entropy_spacings(
             f"jaxdiv.samples.{fn}: x has {n} samples along axis {axis}; at least 3 are needed."
         )
     if window_length is None:
-        m = math.floor(math.sqrt(n) + 0.5)
+        # scipy's default, kept below n / 2 (it only reaches n / 2 for n = 3, 4).
+        m = min(math.floor(math.sqrt(n) + 0.5), (n - 1) // 2)
     else:
         m = val.positive_int("window_length", window_length, fn=f"samples.{fn}")
     if not 2 * m < n:
         raise ValueError(
             f"jaxdiv.samples.{fn}: window_length must satisfy 1 <= window_length < n / 2 = "
-            f"{n / 2:g}, got {m}" + (" (the default for this n)." if window_length is None else ".")
+            f"{n / 2:g}, got {m}."
         )
     val.check_domain(
         jnp.all(jnp.isfinite(arr)),
         f"jaxdiv.samples.{fn}: x has NaN or infinite entries; samples must be finite.",
     )
     s = jnp.sort(jnp.moveaxis(arr, ax, -1), axis=-1)
-    h = _entropy_sorted(s, method=_auto(n) if method == "auto" else method, m=m)
+    chosen = _auto(n) if method == "auto" else "van_es" if method == "van es" else method
+    h = _entropy_sorted(s, method=chosen, m=m)
     return num.to_base(h, base)

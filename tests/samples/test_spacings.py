@@ -66,6 +66,25 @@ def test_methods_approach_the_closed_forms(sampler, truth):
         assert abs(h.mean() - truth) < tol, (method, h.mean(), truth)
 
 
+def test_scipy_spelling_and_the_smallest_samples():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 9))
+    np.testing.assert_array_equal(
+        js.entropy_spacings(x, method="van es"), js.entropy_spacings(x, method="van_es")
+    )
+    want = scipy.stats.differential_entropy(x, method="van es", axis=-1)
+    np.testing.assert_allclose(js.entropy_spacings(x, method="van es"), want, rtol=1e-10)
+    # 3 and 4 samples work by default (m = 1, where scipy's default m = 2 is refused).
+    for n in (3, 4):
+        for method in ("auto", *SCIPY_NAME):
+            got = js.entropy_spacings(x[:, :n], method=method)
+            name = SCIPY_NAME.get(method, method)
+            want = scipy.stats.differential_entropy(x[:, :n], method=name, window_length=1, axis=-1)
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=f"{method} {n}")
+    with pytest.raises(ValueError, match="window_length must satisfy"):
+        js.entropy_spacings(x[:, :4], window_length=2)
+
+
 def test_ties_give_minus_infinity_not_nan():
     x = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 3.0])
     h = js.entropy_spacings(x, method="vasicek", window_length=1)
@@ -79,7 +98,7 @@ def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match="integer >= 1"):
         js.entropy_spacings(x, window_length=0)
     with pytest.raises(ValueError, match="method must be one of"):
-        js.entropy_spacings(x, method="van es")
+        js.entropy_spacings(x, method="vanes")
     with pytest.raises(ValueError, match="at least 3"):
         js.entropy_spacings(x[:2])
     with pytest.raises(ValueError, match="NaN or infinite"):
