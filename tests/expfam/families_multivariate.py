@@ -232,6 +232,16 @@ FAMILIES: list[FamilyCase] = [
 ]
 
 
+def _small_shape_slack(p, q):
+    """Gradients in the Gamma part's shape a = 1e-3 pass through digamma(a) - log b, whose
+    derivative trigamma(1e-3) = 1e6 multiplies float32's rounding: the Bregman KL's gradient
+    in a at p = q is a cancellation of two terms (a_q - 1/2) trigamma(a_p) = 5e5, which
+    float32 leaves at about 0.2 instead of 0 (measured -0.22). As the Gamma family's
+    _small_concentration_slack in test_boundary_sweep: such pairs get 50 times the gradient
+    tolerance; their values meet the general one."""
+    return 50.0 if min(p["a"], q["a"]) < 1e-2 else 1.0
+
+
 SWEEPS: dict[str, Sweep] = {
     # Means from 0 to 1e3 standard deviations, and pairs 1e-6 apart. The entropy does not
     # depend on the mean, but the family's entropy is A - <theta, mu> - E[log h] with
@@ -289,6 +299,7 @@ SWEEPS: dict[str, Sweep] = {
             ]
         ],
         lambda a: _NormalGammaScipy(a).entropy(),
+        _small_shape_slack,
     ),
     # d = 2: kappa 1e-6 to 1e6, df from 1.5 (> d - 1) to 1e4, scales 1e-6 to 1e6 and a
     # correlation of 0.9. Means are 0 where kappa E[S^-1] = kappa nu Psi^-1 is large, as in
