@@ -164,6 +164,11 @@ class NormalInverseWishart(ExponentialFamily):
           (2, 3)
         """
         mean, cov = jnp.asarray(mean), jnp.asarray(cov)
+        if mean.ndim < 1 or cov.ndim < 2 or cov.shape[-2:] != (mean.shape[-1],) * 2:
+            raise ValueError(
+                "jaxdiv.expfam.NormalInverseWishart.pack(mean, cov): expected mean [..., d] and "
+                f"cov [..., d, d] (mean first), got shapes {mean.shape} and {cov.shape}."
+            )
         batch = jnp.broadcast_shapes(mean.shape[:-1], cov.shape[:-2])
         d = cov.shape[-1]
         return jnp.concatenate(

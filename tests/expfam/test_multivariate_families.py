@@ -156,6 +156,8 @@ def test_conjugate_prior_densities_are_products_of_scipy_densities(rng):
     np.testing.assert_allclose(jax.jit(type(member).log_prob)(member, x), want, rtol=1e-10)
     packed = expfam.NormalInverseWishart.pack(x[..., 3], x[..., :3])
     np.testing.assert_array_equal(packed, x)
+    with pytest.raises(ValueError, match=r"mean \[\.\.\., d\] and cov \[\.\.\., d, d\]"):
+        expfam.NormalInverseWishart.pack(x[..., :3], x[..., 3])  # the arguments swapped
 
 
 def test_known_covariance_is_static_and_checked():
