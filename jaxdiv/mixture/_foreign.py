@@ -88,7 +88,10 @@ def from_distribution(d: Any) -> GaussianMixture:
         return as_mixture(expfam.from_distribution(d), fn="mixture.from_distribution")
     mixing_name, components_name = _PARTS[library]
     mixing = expfam.from_distribution(getattr(d, mixing_name))
-    components = expfam.from_distribution(getattr(d, components_name))
+    try:
+        components = expfam.from_distribution(getattr(d, components_name))
+    except TypeError as err:  # not even an exponential family: say what a component must be
+        raise TypeError(_components_message(getattr(d, components_name)) + ".") from err
     if not isinstance(mixing, expfam.Categorical):
         raise TypeError(
             f"{_FN}: the mixing distribution must be a Categorical, got "
@@ -107,7 +110,14 @@ def from_distribution(d: Any) -> GaussianMixture:
     if isinstance(components, expfam.MultivariateNormal):
         return GaussianMixture.from_scale_tril(weights, components.loc, components.scale)
     raise TypeError(
+        _components_message(getattr(d, components_name))
+        + f" (a jaxdiv {type(components).__name__})."
+    )
+
+
+def _components_message(components: object) -> str:
+    return (
         f"{_FN}: the components must be Gaussians (Normal, MultivariateNormalDiag, "
         f"Independent Normal or a full-covariance MultivariateNormal), got "
-        f"{type(getattr(d, components_name)).__name__} (a jaxdiv {type(components).__name__})."
+        f"{type(components).__name__}"
     )

@@ -210,5 +210,10 @@ def test_unsupported_mixtures_raise():
     )
     with pytest.raises(TypeError, match=r"components must be Gaussians.*LogNormal"):
         mixture.kl_divergence(log_normals, log_normals, method="variational")
+    student = tfd.MixtureSameFamily(
+        tfd.Categorical(logits=logits[0]), tfd.StudentT(3.0, logits[0], 1.0)
+    )  # no exponential family at all: the message still says what a component must be
+    with pytest.raises(TypeError, match=r"components must be Gaussians.*got StudentT\.$"):
+        mixture.from_distribution(student)
     with pytest.raises(TypeError, match="or a MixtureSameFamily of Gaussians"):
         mixture.kl_divergence("a string", log_normals, method="variational")
