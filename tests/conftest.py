@@ -21,6 +21,18 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drops JAX's compiled programs after each test module.
+
+    Every compiled XLA:CPU program keeps a few memory maps of its own; a worker that keeps
+    all the programs of the suite (about 18,000) reaches the kernel's limit of 65,530 maps
+    (``vm.max_map_count``) and segfaults inside the compiler.
+    """
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)

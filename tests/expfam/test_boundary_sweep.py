@@ -297,6 +297,13 @@ _COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expe
 _COMPILED = {}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_sweep_programs():
+    """The compiled sweeps are dropped with the module (see conftest's memory-map note)."""
+    yield
+    _COMPILED.clear()
+
+
 def _evaluate_jit(p, q):
     # The classes are part of the key: the tree structures of a LogNormal and a Normal (its
     # subclass) compare equal, so a key of structures and shapes alone mixed them up.
