@@ -196,6 +196,9 @@ def test_every_public_function_has_a_case():
         for name in module.__all__
         if callable(getattr(module, name))
     }
+    # Converters of other libraries' objects take no arrays: mixture.from_distribution's 16-bit
+    # behaviour is that of the GaussianMixture constructors it calls, which have cases.
+    public -= {"mixture.from_distribution"}
     assert public - set(CASES) == set(), "public functions without a 16-bit case"
     assert set(CASES) - public == set(), "cases for names that are not public"
 
