@@ -3,15 +3,15 @@
 The suite runs with float64 enabled, so that comparisons against scipy and
 closed forms can be tight; float32 and 16-bit behaviour is tested with explicit
 dtypes. Implicit rank promotion is an error, as in equinox and efax.
+
+It runs on one CPU device, as users do. The tests in ``tests/sharded/`` need eight
+devices and run in a process of their own (``make test`` starts it with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8``); a process with fewer devices
+does not collect them.
 """
 
 import os
-
-# Eight CPU devices for the sharded-vocabulary tests; set before JAX starts.
-if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-    ).strip()
+import pathlib
 
 import jax
 import numpy as np
@@ -19,6 +19,58 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+SHARDED = pathlib.Path(__file__).parent / "sharded"
+SHARDED_DEVICES = 8
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path == SHARDED and jax.device_count() < SHARDED_DEVICES:
+        return True
+    return None
+
+
+def pytest_report_header(config):
+    if jax.device_count() < SHARDED_DEVICES:
+        return (
+            f"{jax.device_count()} device(s): tests/sharded/ is left to its own process "
+            f"(XLA_FLAGS=--xla_force_host_platform_device_count={SHARDED_DEVICES} "
+            "pytest tests/sharded, as make test runs it)"
+        )
+    return None
+
+
+_COMPILES = {"count": 0, "seconds": 0.0}
+
+
+def _count_compile(event: str, duration: float, **_: object) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILES["count"] += 1
+        _COMPILES["seconds"] += duration
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_compile)
+
+
+def _memory_maps() -> int:
+    try:
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return -1
+
+
+def pytest_runtest_logreport(report):
+    """Writes, per test, the programs XLA compiled during it and this process's memory maps,
+    to ``$JAXDIV_COMPILE_LOG`` when that is set (see docs/contributing.md)."""
+    path = os.environ.get("JAXDIV_COMPILE_LOG")
+    if not path or report.when != "teardown":
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(f"{path}.{worker}", "a") as log:
+        log.write(
+            f"{report.nodeid}\t{_COMPILES['count']}\t{_COMPILES['seconds']:.3f}\t{_memory_maps()}\n"
+        )
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -82,17 +82,6 @@ def test_same_seed_same_numbers():
     assert not np.array_equal(a.losses, c.losses)
 
 
-def test_forward_fit_is_data_parallel_over_all_devices():
-    import jax
-
-    x = gmm.shard_rows(np.arange(16.0)[:, None])
-    assert len(x.sharding.device_set) == len(jax.devices()) == 8
-    # a forward fit draws --num-data rounded up to a multiple of the device count
-    config = gmm.FitConfig(divergence="forward", steps=5, restarts=1, num_data=10)
-    result = gmm.fit(config)
-    assert result.kl_method == "quadrature" and np.isfinite(result.forward_kl).all()
-
-
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT}
     return subprocess.run(
