@@ -1,5 +1,6 @@
 """MultivariateNormal: the CPU thread-pool hang of jaxlib 0.10.2 (issue 13) and shape errors."""
 
+import functools
 import textwrap
 
 import jax
@@ -115,6 +116,13 @@ def _member(d, batch=()):
     return MVN.from_mean_cov(jnp.zeros((*batch, d)), jnp.broadcast_to(jnp.eye(d), (*batch, d, d)))
 
 
+@functools.cache
+def _mismatched_pairs():
+    """Pairs of members of different dimensions (3 against 4, unbatched and batched), built in
+    one compiled program for every divergence that must refuse them."""
+    return jax.jit(lambda: [(_member(3), _member(4)), (_member(4, (2,)), _member(3, (2,)))])()
+
+
 @pytest.mark.parametrize(
     "divergence",
     [
@@ -127,7 +135,7 @@ def _member(d, batch=()):
 )
 def test_pair_of_different_dimensions_names_both(divergence):
     # Was "Incompatible shapes for arguments to triangular_solve" from inside the closed form.
-    for p, q in [(_member(3), _member(4)), (_member(4, (2,)), _member(3, (2,)))]:
+    for p, q in _mismatched_pairs():
         with pytest.raises(ValueError, match="different dimensions") as info:
             jax.jit(divergence)(p, q)
         message = str(info.value)
@@ -195,9 +203,14 @@ def test_shape_mistakes_raise_value_errors_naming_both_shapes(build, match):
 
 
 def test_matching_shapes_still_broadcast():
-    p = MVN.from_mean_scale_tril(jnp.zeros((2, 1, 3)), jnp.broadcast_to(jnp.eye(3), (4, 3, 3)))
+    # Shapes only: traced abstractly, nothing is compiled.
+    p = jax.eval_shape(
+        lambda: MVN.from_mean_scale_tril(
+            jnp.zeros((2, 1, 3)), jnp.broadcast_to(jnp.eye(3), (4, 3, 3))
+        )
+    )
     assert p.batch_shape == (2, 4)
-    assert _member(3).log_prob(jnp.zeros((5, 3))).shape == (5,)
+    assert jax.eval_shape(lambda: _member(3).log_prob(jnp.zeros((5, 3)))).shape == (5,)
 
 
 # ---------------------------------------------------------------- the closed forms in the factors
@@ -243,28 +256,29 @@ def _kl_gradients(m1, l1, m2, l2):
     return g_m1, np.tril(2 * g_s1 @ l1), -g_m1, np.tril(2 * g_s2 @ l2)
 
 
+def _member_from_factors(build, m, low):
+    if build == "cov":
+        return MVN.from_mean_cov(m, low @ jnp.swapaxes(low, -1, -2))
+    return MVN.from_mean_scale_tril(m, low)
+
+
+@functools.partial(jax.jit, static_argnames="build")
+def _kl_entropy_cross_entropy_bregman(m1, l1, m2, l2, *, build):
+    p, q = _member_from_factors(build, m1, l1), _member_from_factors(build, m2, l2)
+    return (
+        expfam.kl_divergence(p, q),
+        expfam.entropy(p),
+        expfam.cross_entropy(p, q),
+        expfam.bregman_kl(p, q),
+    )
+
+
 @pytest.mark.parametrize("d", [1, 3, 8, 12, 33])
 @pytest.mark.parametrize("build", ["scale_tril", "cov"])
 def test_kl_entropy_cross_entropy_match_the_covariance_forms(rng, d, build):
     m1, l1 = _factors(rng, 4, d, flip_signs=build == "scale_tril")
     m2, l2 = _factors(rng, 4, d, flip_signs=build == "scale_tril")
-
-    def member(m, low):
-        if build == "cov":
-            return MVN.from_mean_cov(m, low @ jnp.swapaxes(low, -1, -2))
-        return MVN.from_mean_scale_tril(m, low)
-
-    @jax.jit
-    def everything(m1, l1, m2, l2):
-        p, q = member(m1, l1), member(m2, l2)
-        return (
-            expfam.kl_divergence(p, q),
-            expfam.entropy(p),
-            expfam.cross_entropy(p, q),
-            expfam.bregman_kl(p, q),
-        )
-
-    kl, entropy, cross, bregman = everything(m1, l1, m2, l2)
+    kl, entropy, cross, bregman = _kl_entropy_cross_entropy_bregman(m1, l1, m2, l2, build=build)
     want_kl, want_entropy, want_cross = _oracle(m1, l1, m2, l2)
     np.testing.assert_allclose(kl, want_kl, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(entropy, want_entropy, rtol=1e-12)
@@ -272,44 +286,64 @@ def test_kl_entropy_cross_entropy_match_the_covariance_forms(rng, d, build):
     np.testing.assert_allclose(bregman, want_kl, rtol=1e-9, atol=1e-10)
 
 
+# check_grads differentiates these compiled programs (stable identities, compiled once per
+# dimension): eager second-order checks dispatch every operation of the triangular solves.
+@jax.jit
+def _total_kl(m1, l1, m2, l2):
+    p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
+    return jnp.sum(expfam.kl_divergence(p, q))
+
+
+@jax.jit
+def _total_cross_entropy(m1, l1, m2, l2):
+    p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
+    return jnp.sum(expfam.cross_entropy(p, q))
+
+
+_total_kl_gradients = jax.jit(jax.grad(_total_kl, argnums=(0, 1, 2, 3)))
+
+
+@jax.jit
+def _total_entropy_gradient(m, low):
+    return jax.grad(lambda low: jnp.sum(expfam.entropy(MVN.from_mean_scale_tril(m, low))))(low)
+
+
 @pytest.mark.parametrize("d", [3, 12])
 def test_kl_gradients_match_the_closed_form(rng, d):
     args = (*_factors(rng, 3, d, flip_signs=True), *_factors(rng, 3, d))
-
-    def total_kl(m1, l1, m2, l2):
-        p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
-        return jnp.sum(expfam.kl_divergence(p, q))
-
-    grads = jax.jit(jax.grad(total_kl, argnums=(0, 1, 2, 3)))(*args)
+    grads = _total_kl_gradients(*args)
     for name, got, want in zip(("m1", "L1", "m2", "L2"), grads, _kl_gradients(*args), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=name)
-    check_grads(total_kl, args, order=2, modes=("fwd", "rev"))
-
-    def total_cross_entropy(m1, l1, m2, l2):
-        p, q = MVN.from_mean_scale_tril(m1, l1), MVN.from_mean_scale_tril(m2, l2)
-        return jnp.sum(expfam.cross_entropy(p, q))
-
-    check_grads(total_cross_entropy, args, order=1, modes=("fwd", "rev"))
+    check_grads(_total_kl, args, order=2, modes=("fwd", "rev"))
+    check_grads(_total_cross_entropy, args, order=1, modes=("fwd", "rev"))
     # H(p) = const + sum log|L_ii|: the gradient in L is diag(1 / L_ii).
-    entropy_grad = jax.grad(
-        lambda low: jnp.sum(expfam.entropy(MVN.from_mean_scale_tril(args[0], low)))
-    )
     np.testing.assert_allclose(
-        entropy_grad(args[1]), np.eye(d) / np.diagonal(args[1], axis1=-2, axis2=-1)[..., None, :]
+        _total_entropy_gradient(args[0], args[1]),
+        np.eye(d) / np.diagonal(args[1], axis1=-2, axis2=-1)[..., None, :],
     )
+
+
+@jax.jit
+def _stored_and_natural(m, low):
+    """What a member built from (m, L) stores and computes, and the member rebuilt from its
+    natural parameters, in one compiled program."""
+    p = MVN.from_mean_scale_tril(m, low)
+    eta = p.natural_parameters()
+    back = p.with_natural_parameters(eta)
+    return p.loc, p.scale_tril(), eta, back.loc, back.covariance(), p.precision_factor
 
 
 def test_stored_factors_and_natural_parameters_round_trip(rng):
     m, low = _factors(rng, 2, 12)
-    p = MVN.from_mean_scale_tril(m, low)
-    np.testing.assert_array_equal(p.loc, m)
-    np.testing.assert_array_equal(p.scale_tril(), low)
+    loc, scale_tril, (eta1, eta2), back_loc, back_cov, precision_factor = _stored_and_natural(
+        m, low
+    )
+    np.testing.assert_array_equal(loc, m)
+    np.testing.assert_array_equal(scale_tril, low)
     cov = low @ np.swapaxes(low, -1, -2)
     precision = np.linalg.inv(cov)
-    eta1, eta2 = p.natural_parameters()
     np.testing.assert_allclose(eta1, np.einsum("bij,bj->bi", precision, m), rtol=1e-10)
     np.testing.assert_allclose(eta2, -0.5 * precision, rtol=1e-10, atol=1e-12)
-    back = p.with_natural_parameters((eta1, eta2))
-    np.testing.assert_allclose(back.loc, m, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(back.covariance(), cov, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(p.precision_factor, np.linalg.inv(low), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(back_loc, m, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(back_cov, cov, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(precision_factor, np.linalg.inv(low), rtol=1e-10, atol=1e-12)
