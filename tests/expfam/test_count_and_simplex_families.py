@@ -63,18 +63,27 @@ def test_negative_binomial_entropy_and_kl_match_sums_over_the_support(count):
     assert _tree_finite(grads)
 
 
-def test_negative_binomial_with_one_success_is_the_geometric():
-    probs = np.array([0.01, 0.4, 1.0])
+@jax.jit
+def _negative_binomial_and_geometric(probs, x):
+    """Entropy, log-density and KL to a member of p = 0.2 of NegativeBinomial(1, probs) and
+    of Geometric(probs), in one program."""
     nb = expfam.NegativeBinomial.from_count_probs(1, probs)
     geo = expfam.Geometric.from_probs(probs)
-    x = np.array([0.0, 3.0, 50.0])
-    np.testing.assert_allclose(expfam.entropy(nb), expfam.entropy(geo), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(nb.log_prob(x), geo.log_prob(x), rtol=1e-6)
-    q_nb = expfam.NegativeBinomial.from_count_probs(1, 0.2)
-    q_geo = expfam.Geometric.from_probs(0.2)
-    np.testing.assert_allclose(
-        expfam.kl_divergence(nb, q_nb), expfam.kl_divergence(geo, q_geo), rtol=1e-6
-    )
+    q_nb = expfam.NegativeBinomial.from_count_probs(1, jnp.float64(0.2))
+    q_geo = expfam.Geometric.from_probs(jnp.float64(0.2))
+    return {
+        "entropy": (expfam.entropy(nb), expfam.entropy(geo)),
+        "log_prob": (nb.log_prob(x), geo.log_prob(x)),
+        "kl_divergence": (expfam.kl_divergence(nb, q_nb), expfam.kl_divergence(geo, q_geo)),
+    }
+
+
+def test_negative_binomial_with_one_success_is_the_geometric():
+    pairs = _negative_binomial_and_geometric(np.array([0.01, 0.4, 1.0]), np.array([0.0, 3.0, 50.0]))
+    atols = {"entropy": 1e-7, "log_prob": 0.0, "kl_divergence": 0.0}
+    assert pairs.keys() == atols.keys()
+    for name, (got, want) in pairs.items():
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=atols[name], err_msg=name)
 
 
 def test_negative_binomial_sampler_matches_the_pmf():
@@ -114,25 +123,70 @@ def test_logarithmic_sampler_matches_the_pmf():
     assert np.all(np.abs(freq - pmf) <= 5 * np.sqrt(pmf / 40_000) + 1e-3), (freq, pmf)
 
 
+@jax.jit
+def _mean_parameter_round_trips():
+    """(recovered, original) parameters of members rebuilt from their mean parameters."""
+    log_series = expfam.Logarithmic.from_probs(jnp.array([1e-3, 0.4, 0.99]))
+    nb = expfam.NegativeBinomial.from_count_probs(2.5, jnp.array([0.01, 0.6]))
+    multi = expfam.Multinomial.from_count_probs(4, jnp.array([0.2, 0.0, 0.8]))
+    gd = expfam.GeneralizedDirichlet.from_concentrations(
+        jnp.array([0.5, 3.0]), jnp.array([2.0, 0.7])
+    )
+    back_log_series = expfam.Logarithmic.from_mean_parameters(log_series.mean_parameters())
+    back_nb = expfam.NegativeBinomial.from_mean_parameters(nb.mean_parameters(), total_count=2.5)
+    back_multi = expfam.Multinomial.from_mean_parameters(multi.mean_parameters(), total_count=4)
+    back_gd = expfam.GeneralizedDirichlet.from_mean_parameters(gd.mean_parameters())
+    return {
+        "Logarithmic probs": (back_log_series.probs, log_series.probs),
+        "NegativeBinomial probs": (back_nb.probs, nb.probs),
+        "Multinomial probs": (back_multi.probs, multi.probs),
+        "GeneralizedDirichlet a": (back_gd.a, gd.a),
+        "GeneralizedDirichlet b": (back_gd.b, gd.b),
+    }
+
+
 def test_mean_parameters_invert_for_the_new_families():
     """Closed forms (NegativeBinomial, Multinomial) and Newton's method (Logarithmic and the
     generalized Dirichlet, from their starting points) recover the member."""
-    log_series = expfam.Logarithmic.from_probs(np.array([1e-3, 0.4, 0.99]))
-    back = expfam.Logarithmic.from_mean_parameters(log_series.mean_parameters())
-    np.testing.assert_allclose(back.probs, log_series.probs, rtol=1e-8)
-    nb = expfam.NegativeBinomial.from_count_probs(2.5, np.array([0.01, 0.6]))
-    back = expfam.NegativeBinomial.from_mean_parameters(nb.mean_parameters(), total_count=2.5)
-    np.testing.assert_allclose(back.probs, nb.probs, rtol=1e-12)
-    multi = expfam.Multinomial.from_count_probs(4, np.array([0.2, 0.0, 0.8]))
-    back = expfam.Multinomial.from_mean_parameters(multi.mean_parameters(), total_count=4)
-    np.testing.assert_allclose(back.probs, multi.probs, rtol=1e-12)
-    gd = expfam.GeneralizedDirichlet.from_concentrations([0.5, 3.0], [2.0, 0.7])
-    back = expfam.GeneralizedDirichlet.from_mean_parameters(gd.mean_parameters())
-    np.testing.assert_allclose(back.a, gd.a, rtol=1e-8)
-    np.testing.assert_allclose(back.b, gd.b, rtol=1e-8)
+    rtols = {
+        "Logarithmic probs": 1e-8,
+        "NegativeBinomial probs": 1e-12,
+        "Multinomial probs": 1e-12,
+        "GeneralizedDirichlet a": 1e-8,
+        "GeneralizedDirichlet b": 1e-8,
+    }
+    pairs = _mean_parameter_round_trips()
+    assert pairs.keys() == rtols.keys()
+    for name, (got, want) in pairs.items():
+        np.testing.assert_allclose(got, want, rtol=rtols[name], err_msg=name)
 
 
 # --------------------------------------------------------------------------- Multinomial
+
+
+_SAME_AS_MULTINOMIAL = (expfam.kl_divergence, expfam.bregman_kl, expfam.cross_entropy)
+
+
+@jax.jit
+def _multinomial_and_its_special_cases(p, q, b, c):
+    """Multinomial(1, p) against Categorical(p) and Multinomial(6, (b, 1 - b)) against
+    Binomial(6, b): divergences, entropies and log-densities of both, in one program."""
+    one_p, one_q = (expfam.Multinomial.from_count_probs(1, v) for v in (p, q))
+    cat_p, cat_q = expfam.Categorical.from_probs(p), expfam.Categorical.from_probs(q)
+    categorical = {fn.__name__: (fn(one_p, one_q), fn(cat_p, cat_q)) for fn in _SAME_AS_MULTINOMIAL}
+    categorical["entropy"] = (expfam.entropy(one_p), expfam.entropy(cat_p))
+    labels = jnp.array([2, 0, 2])
+    categorical["log_prob"] = (one_p.log_prob(jnp.eye(3)[labels]), cat_p.log_prob(labels))
+    n = 6
+    two_b, two_c = (
+        expfam.Multinomial.from_count_probs(n, jnp.stack([v, 1 - v], -1)) for v in (b, c)
+    )
+    bin_b, bin_c = expfam.Binomial.from_count_probs(n, b), expfam.Binomial.from_count_probs(n, c)
+    binomial = {fn.__name__: (fn(two_b, two_c), fn(bin_b, bin_c)) for fn in _SAME_AS_MULTINOMIAL}
+    binomial["entropy"] = (expfam.entropy(two_b), expfam.entropy(bin_b))
+    k = jnp.array([0.0, 2.0, 6.0])
+    binomial["log_prob"] = (two_b.log_prob(jnp.stack([k, n - k], -1)), bin_b.log_prob(k))
+    return categorical, binomial
 
 
 def test_multinomial_agrees_with_categorical_and_binomial():
@@ -140,29 +194,13 @@ def test_multinomial_agrees_with_categorical_and_binomial():
     Binomial(n, p) of the first count. Degenerate members included."""
     p = np.array([[0.2, 0.3, 0.5], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
     q = np.array([[0.6, 0.2, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
-    one_p, one_q = (
-        expfam.Multinomial.from_count_probs(1, p),
-        expfam.Multinomial.from_count_probs(1, q),
-    )
-    cat_p, cat_q = expfam.Categorical.from_probs(p), expfam.Categorical.from_probs(q)
-    for fn in (expfam.kl_divergence, expfam.bregman_kl, expfam.cross_entropy):
-        np.testing.assert_allclose(fn(one_p, one_q), fn(cat_p, cat_q), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(expfam.entropy(one_p), expfam.entropy(cat_p), rtol=1e-6, atol=1e-7)
-    labels = np.array([2, 0, 2])
-    np.testing.assert_allclose(
-        one_p.log_prob(np.eye(3)[labels]), cat_p.log_prob(labels), rtol=1e-6, atol=1e-7
-    )
-    n, b, c = 6, np.array([0.0, 0.3, 1.0]), np.array([0.5, 0.9, 0.2])
-    two_b = expfam.Multinomial.from_count_probs(n, np.stack([b, 1 - b], -1))
-    two_c = expfam.Multinomial.from_count_probs(n, np.stack([c, 1 - c], -1))
-    bin_b, bin_c = expfam.Binomial.from_count_probs(n, b), expfam.Binomial.from_count_probs(n, c)
-    for fn in (expfam.kl_divergence, expfam.bregman_kl, expfam.cross_entropy):
-        np.testing.assert_allclose(fn(two_b, two_c), fn(bin_b, bin_c), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(expfam.entropy(two_b), expfam.entropy(bin_b), rtol=1e-6, atol=1e-6)
-    k = np.array([0.0, 2.0, 6.0])
-    np.testing.assert_allclose(
-        two_b.log_prob(np.stack([k, n - k], -1)), bin_b.log_prob(k), rtol=1e-6, atol=1e-6
-    )
+    b, c = np.array([0.0, 0.3, 1.0]), np.array([0.5, 0.9, 0.2])
+    categorical, binomial = _multinomial_and_its_special_cases(p, q, b, c)
+    assert len(categorical) == len(binomial) == 5
+    for name, (got, want) in categorical.items():
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=f"categorical {name}")
+    for name, (got, want) in binomial.items():
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"binomial {name}")
 
 
 # --------------------------------------------------------------------------- generalized Dirichlet
@@ -185,23 +223,33 @@ def test_generalized_dirichlet_entropy_by_monte_carlo_over_stick_breaking():
         np.testing.assert_allclose(h[i], oracle.entropy(), rtol=1e-10)
 
 
-def test_generalized_dirichlet_with_dirichlet_parameters_is_the_dirichlet():
-    alpha = np.array([[0.5, 2.0, 1.0, 3.0], [1e-2, 1.0, 40.0, 2.0]])
-    beta = np.array([[1.0, 1.0, 1.0, 1.0], [5.0, 0.3, 2.0, 7.0]])
+@jax.jit
+def _generalized_dirichlet_and_dirichlet(alpha, beta, x, key):
+    """Entropy, KL and log-density of the generalized Dirichlet with the Dirichlet's
+    parameters and of the Dirichlet, and three samples of the first, in one program."""
 
     def both(c):
-        tails = np.cumsum(c[..., ::-1], -1)[..., ::-1]
+        tails = jnp.cumsum(c[..., ::-1], -1)[..., ::-1]
         gd = expfam.GeneralizedDirichlet.from_concentrations(c[..., :-1], tails[..., 1:])
         return gd, expfam.Dirichlet.from_concentration(c)
 
     (g1, d1), (g2, d2) = both(alpha), both(beta)
-    np.testing.assert_allclose(expfam.entropy(g1), expfam.entropy(d1), rtol=1e-10)
-    np.testing.assert_allclose(
-        expfam.kl_divergence(g1, g2), expfam.kl_divergence(d1, d2), rtol=1e-10
-    )
+    pairs = {
+        "entropy": (expfam.entropy(g1), expfam.entropy(d1)),
+        "kl_divergence": (expfam.kl_divergence(g1, g2), expfam.kl_divergence(d1, d2)),
+        "log_prob": (g1.log_prob(x), d1.log_prob(x)),
+    }
+    return pairs, g1.sample(key, (3,))
+
+
+def test_generalized_dirichlet_with_dirichlet_parameters_is_the_dirichlet():
+    alpha = np.array([[0.5, 2.0, 1.0, 3.0], [1e-2, 1.0, 40.0, 2.0]])
+    beta = np.array([[1.0, 1.0, 1.0, 1.0], [5.0, 0.3, 2.0, 7.0]])
     x = np.random.default_rng(1).dirichlet(np.ones(4), 2)
-    np.testing.assert_allclose(g1.log_prob(x), d1.log_prob(x), rtol=1e-10)
-    s = g1.sample(jax.random.key(0), (3,))
+    pairs, s = _generalized_dirichlet_and_dirichlet(alpha, beta, x, jax.random.key(0))
+    assert len(pairs) == 3
+    for name, (got, want) in pairs.items():
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=name)
     assert s.shape == (3, 2, 4)
     np.testing.assert_allclose(np.sum(s, -1), 1.0, rtol=1e-12)
 
