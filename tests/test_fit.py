@@ -1,5 +1,6 @@
 """jaxdiv.fit: optima against closed forms, restarts, the stopping rule, bad options, jit."""
 
+import functools
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 
+import jaxdiv
 from jaxdiv import expfam, fit, mixture
 from jaxdiv.mixture import GaussianMixture
 
@@ -22,6 +24,10 @@ def _normal(mean, std):
 def _bimodal(d):
     """N(-d/2, 1) / 2 + N(d/2, 1) / 2."""
     return GaussianMixture.univariate(jnp.full(2, 0.5), jnp.array([-d / 2, d / 2]), jnp.ones(2))
+
+
+def _quadrature_kl(p, q):
+    return mixture.kl_divergence(p, q, method="quadrature")
 
 
 @pytest.mark.parametrize("divergence", ["forward_kl", "reverse_kl"])
@@ -42,7 +48,7 @@ def test_normal_fitted_to_a_normal_recovers_it(divergence):
     # the loss history is the exact KL at each step: the first is KL from the start
     start = _normal(0.0, 1.0)
     pair = (target, start) if divergence == "forward_kl" else (start, target)
-    np.testing.assert_allclose(r.losses[0], expfam.kl_divergence(*pair), rtol=1e-12)
+    np.testing.assert_allclose(r.losses[0], jax.jit(expfam.kl_divergence)(*pair), rtol=1e-12)
     assert int(r.num_steps) == 600 and not bool(r.converged) and not bool(r.diverged)
 
 
@@ -95,9 +101,10 @@ def test_reverse_kl_seeks_a_mode_and_forward_kl_covers_both():
     assert fwd.kl_method == rev.kl_method == "quadrature"
     assert float(fwd.forward_kl) < float(rev.forward_kl)  # each wins on its own divergence
     assert float(rev.reverse_kl) < float(fwd.reverse_kl)
-    np.testing.assert_allclose(
-        rev.reverse_kl, mixture.kl_divergence(rev.model, target, method="quadrature"), rtol=1e-9
-    )
+    # Checked: the quadrature's error estimate within its tolerance, as in eager mode.
+    error, quadrature = jax.jit(jaxdiv.checked(_quadrature_kl))(rev.model, target)
+    error.throw()
+    np.testing.assert_allclose(rev.reverse_kl, quadrature, rtol=1e-9)
     np.testing.assert_allclose(rev.reverse_kl, np.log(2.0), atol=0.01)  # one mode of two
     # The target's own log_prob as a log-density: a mixture's takes points [N, 1], a Normal
     # model's points are scalars; either point shape is accepted, with the same fit.
@@ -124,7 +131,11 @@ def test_renyi_and_alpha_losses_against_quadrature(alpha):
     kw = {"optimizer": opt, "steps": 1, "key": KEY, "alpha": alpha, "num_samples": 20000}
     renyi = fit.fit(start, target, divergence="renyi", **kw).losses[0]
     amari = fit.fit(start, target, divergence="alpha", **kw).losses[0]
-    exact = mixture.renyi_divergence(start, target, alpha=alpha, method="quadrature")
+    renyi_by_quadrature = functools.partial(
+        mixture.renyi_divergence, alpha=alpha, method="quadrature"
+    )
+    error, exact = jax.jit(jaxdiv.checked(renyi_by_quadrature))(start, target)
+    error.throw()  # the error estimate within its tolerance, as in eager mode
     integral = np.exp((alpha - 1) * exact)
     np.testing.assert_allclose(renyi, exact, rtol=0.02)
     np.testing.assert_allclose(amari, (1 - integral) / (alpha * (1 - alpha)), rtol=0.02)
@@ -208,14 +219,15 @@ def test_two_dimensional_gaussians_and_a_mixture_target():
         jnp.full(2, 0.5), jnp.array([[-2.0, 0.0], [2.0, 0.0]]), jnp.stack([0.5 * jnp.eye(2)] * 2)
     )
     start = expfam.MultivariateNormal.from_mean_cov(jnp.array([0.5, 0.5]), jnp.eye(2))
-    x = target.sample(jax.random.key(3), (4000,))
+    x = jax.jit(target.sample, static_argnums=1)(jax.random.key(3), (4000,))
     r = fit.fit(start, x, divergence="forward_kl", optimizer=optax.adam(0.05), steps=400, key=KEY)
-    np.testing.assert_allclose(r.model.mean(), x.mean(0), atol=1e-3)
-    np.testing.assert_allclose(r.model.covariance(), jnp.cov(x.T, bias=True), atol=1e-3)
+    mean, cov = jax.jit(lambda m: (m.mean(), m.covariance()))(r.model)
+    np.testing.assert_allclose(mean, x.mean(0), atol=1e-3)
+    np.testing.assert_allclose(cov, np.cov(np.asarray(x).T, bias=True), atol=1e-3)
     near_a_mode = expfam.MultivariateNormal.from_mean_cov(jnp.array([1.5, 0.3]), jnp.eye(2))
     rev = fit.fit(near_a_mode, target, divergence="reverse_kl", optimizer=optax.adam(0.05),
                   steps=300, key=KEY, num_eval_samples=4096)  # fmt: skip
-    np.testing.assert_allclose(rev.model.mean(), [2.0, 0.0], atol=0.05)  # on the mode
+    np.testing.assert_allclose(jax.jit(rev.model.mean)(), [2.0, 0.0], atol=0.05)  # on the mode
     assert rev.kl_method == "monte_carlo" and float(rev.reverse_kl) < float(rev.forward_kl)
 
 

@@ -3,8 +3,10 @@
 import dataclasses
 import json
 import os
+import pathlib
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -94,6 +96,60 @@ def _cli(*args, cwd):
     )
 
 
+# Runs `python -m experiments.fit_gmm` on each of several command lines in one process, as the
+# interpreter would: its exit status (SystemExit's code; 1 and a traceback for an uncaught
+# exception), and everything written to file descriptor 2 captured into a file of its own, in
+# the working directory given. The command lines that fail before any fitting share this one
+# process (one start of Python, jax and matplotlib instead of one per command line).
+_MANY_COMMAND_LINES = textwrap.dedent(
+    """
+    import json, os, runpy, sys, traceback
+
+    cases_path, statuses_path = sys.argv[1:]
+    statuses = []
+    for argv, cwd, stderr_path in json.load(open(cases_path)):
+        os.chdir(cwd)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with open(stderr_path, "w") as stderr:
+            os.dup2(stderr.fileno(), 2)
+        sys.argv = ["fit_gmm", *argv]
+        try:
+            runpy.run_module("experiments.fit_gmm", run_name="__main__", alter_sys=True)
+            status = 0
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+            if isinstance(e.code, str):
+                print(e.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        statuses.append(status)
+    json.dump(statuses, open(statuses_path, "w"))
+    """
+)
+
+
+def _cli_runs(command_lines, tmp_path):
+    """`(returncode, stderr)` of each `(args, cwd)` in `command_lines`, from one process."""
+    cases = [
+        (list(args), str(cwd), str(tmp_path / f"stderr-{i}.txt"))
+        for i, (args, cwd) in enumerate(command_lines)
+    ]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    files = [str(tmp_path / "cases.json"), str(tmp_path / "statuses.json")]
+    script = [sys.executable, "-c", _MANY_COMMAND_LINES, *files]
+    run = subprocess.run(script, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    statuses = json.loads((tmp_path / "statuses.json").read_text())
+    stderrs = [pathlib.Path(path).read_text() for _, _, path in cases]
+    return list(zip(statuses, stderrs, strict=True))
+
+
 def test_cli_writes_metrics_and_figure(tmp_path):
     out = tmp_path / "run"
     args = [
@@ -132,43 +188,59 @@ def test_cli_writes_metrics_and_figure(tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["fit", "--divergence", "hellinger"], "unknown divergence"),
-        (["fit", "--divergence", "renyi", "--alpha", "0"], "alpha must be"),
-        (["fit", "--divergence", "renyi", "--alpha", "nan"], "alpha must be"),
-        (["fit", "--divergence", "alpha", "--alpha", "-1"], "alpha must be"),
-        (["fit", "--learning-rate", "-0.1"], "learning rate must be"),
-        (["fit", "--components", "0"], "components must be >= 1"),
-        (["fit", "--optimizer", "newton"], "unknown optimizer"),
-        (["fit", "--target", "moon"], "invalid choice"),
-        (["fit", "--steps", "many"], "invalid int value"),
-        (["fit", "--out", "/proc/version/run"], "cannot write to output folder"),
-        (["demo", "--out", "/proc/version/run"], "cannot write to output folder"),
-        # Options that do not apply to the configuration were silently accepted.
-        (["fit", "--divergence", "forward", "--alpha", "-1"], "--alpha applies only to"),
-        (["fit", "--alpha", "2"], "--alpha applies only to --divergence renyi"),
-        (["fit", "--target", "ring", "--separation", "2"], "--separation applies only to"),
-        (["fit", "--divergence", "reverse", "--num-data", "10"], "--num-data applies only to"),
-        (["fit", "--divergence", "forward", "--num-samples", "8"], "--num-samples applies only"),
-        (["fit", "--seed", "-1"], "seed must be an integer in [0, 2**63)"),
-        (["fit", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
-        # Sizes that cannot fit in memory: refused before any work (was a 24-line traceback).
-        (["fit", "--components", "100000"], "needs about"),
-        (["fit", "--steps", str(10**13)], "the loss curves"),
-        (["demo", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
-        (["demo", "--steps", "0"], "steps must be >= 1"),
-        (["demo", "--steps", str(10**13)], "the loss curves"),
-    ],
-)
-def test_cli_bad_configuration(args, message, tmp_path):
-    proc = _cli(*args, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not list(tmp_path.rglob("metrics.json"))
+BAD_CONFIGURATIONS = [
+    (["fit", "--divergence", "hellinger"], "unknown divergence"),
+    (["fit", "--divergence", "renyi", "--alpha", "0"], "alpha must be"),
+    (["fit", "--divergence", "renyi", "--alpha", "nan"], "alpha must be"),
+    (["fit", "--divergence", "alpha", "--alpha", "-1"], "alpha must be"),
+    (["fit", "--learning-rate", "-0.1"], "learning rate must be"),
+    (["fit", "--components", "0"], "components must be >= 1"),
+    (["fit", "--optimizer", "newton"], "unknown optimizer"),
+    (["fit", "--target", "moon"], "invalid choice"),
+    (["fit", "--steps", "many"], "invalid int value"),
+    (["fit", "--out", "/proc/version/run"], "cannot write to output folder"),
+    (["demo", "--out", "/proc/version/run"], "cannot write to output folder"),
+    # Options that do not apply to the configuration were silently accepted.
+    (["fit", "--divergence", "forward", "--alpha", "-1"], "--alpha applies only to"),
+    (["fit", "--alpha", "2"], "--alpha applies only to --divergence renyi"),
+    (["fit", "--target", "ring", "--separation", "2"], "--separation applies only to"),
+    (["fit", "--divergence", "reverse", "--num-data", "10"], "--num-data applies only to"),
+    (["fit", "--divergence", "forward", "--num-samples", "8"], "--num-samples applies only"),
+    (["fit", "--seed", "-1"], "seed must be an integer in [0, 2**63)"),
+    (["fit", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
+    # Sizes that cannot fit in memory: refused before any work (was a 24-line traceback).
+    (["fit", "--components", "100000"], "needs about"),
+    (["fit", "--steps", str(10**13)], "the loss curves"),
+    (["demo", "--seed", str(2**64)], "seed must be an integer in [0, 2**63)"),
+    (["demo", "--steps", "0"], "steps must be >= 1"),
+    (["demo", "--steps", str(10**13)], "the loss curves"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_configuration_runs(tmp_path_factory):
+    """`(returncode, stderr, cwd)` of every command line in BAD_CONFIGURATIONS, each run in an
+    empty working directory of its own, all in one process."""
+    root = tmp_path_factory.mktemp("bad_configurations")
+    cwds = [root / f"case-{i}" for i in range(len(BAD_CONFIGURATIONS))]
+    for cwd in cwds:
+        cwd.mkdir()
+    command_lines = [args for args, _ in BAD_CONFIGURATIONS]
+    runs = _cli_runs(list(zip(command_lines, cwds, strict=True)), root)
+    runs = zip(command_lines, runs, cwds, strict=True)
+    by_args = {tuple(args): (*run, cwd) for args, run, cwd in runs}
+    assert len(by_args) == len(command_lines)  # one entry per command line
+    return by_args
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_CONFIGURATIONS)
+def test_cli_bad_configuration(args, message, bad_configuration_runs):
+    returncode, stderr, cwd = bad_configuration_runs[tuple(args)]
+    assert returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert "Traceback" not in stderr
+    assert not list(cwd.rglob("metrics.json"))
 
 
 def test_interrupted_write_leaves_no_file(tmp_path):
