@@ -13,6 +13,18 @@ from jaxdiv import _linalg
 SIZES = [1, 2, 3, 7, 8, 9, 16, 17, 32, 33]
 
 
+# Compiled once per input shape and shared: check_grads run eagerly dispatches every operation
+# of the blocked factorisation (and of its derivatives, to second order) on its own.
+CHOLESKY = jax.jit(_linalg.cholesky)
+TRIL_INVERSE = jax.jit(_linalg.tril_inverse)
+TRIL_SOLVE = jax.jit(_linalg.tril_solve)
+
+
+@jax.jit
+def _cholesky_of_gram(r):
+    return _linalg.cholesky(r @ jnp.swapaxes(r, -1, -2))
+
+
 def _spd(rng, n, batch=(4,)):
     a = rng.normal(size=(*batch, n, n))
     return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
@@ -22,8 +34,8 @@ def _spd(rng, n, batch=(4,)):
 def test_cholesky_and_inverse_match_lapack(rng, n):
     spd = _spd(rng, n)
     chol = np.linalg.cholesky(spd)
-    got_chol = jax.jit(_linalg.cholesky)(jnp.asarray(spd))
-    got_inv = jax.jit(_linalg.tril_inverse)(jnp.asarray(chol))
+    got_chol = CHOLESKY(jnp.asarray(spd))
+    got_inv = TRIL_INVERSE(jnp.asarray(chol))
     np.testing.assert_allclose(got_chol, chol, rtol=1e-12, atol=1e-12 * np.abs(chol).max())
     expected_inv = np.stack([scipy.linalg.solve_triangular(c, np.eye(n), lower=True) for c in chol])
     np.testing.assert_allclose(got_inv, expected_inv, rtol=1e-11, atol=1e-12)
@@ -34,9 +46,9 @@ def test_only_the_lower_triangle_is_read(rng):
     spd = _spd(rng, 10)
     noise = np.triu(rng.normal(size=spd.shape), 1)
     chol = np.linalg.cholesky(spd)
-    np.testing.assert_allclose(_linalg.cholesky(jnp.asarray(np.tril(spd) + noise)), chol)
+    np.testing.assert_allclose(CHOLESKY(jnp.asarray(np.tril(spd) + noise)), chol)
     np.testing.assert_allclose(
-        _linalg.tril_inverse(jnp.asarray(chol + noise)), np.linalg.inv(chol), rtol=1e-12
+        TRIL_INVERSE(jnp.asarray(chol + noise)), np.linalg.inv(chol), rtol=1e-12
     )
 
 
@@ -45,20 +57,20 @@ def test_float32_accuracy_on_an_ill_conditioned_factor(rng):
     q, _ = np.linalg.qr(rng.normal(size=(n, n)))
     spd = (q * np.logspace(0, 4, n)) @ q.T  # condition number 1e4
     chol = np.linalg.cholesky(spd)
-    got_chol = np.asarray(_linalg.cholesky(jnp.asarray(spd, jnp.float32)), np.float64)
+    got_chol = np.asarray(CHOLESKY(jnp.asarray(spd, jnp.float32)), np.float64)
     lapack_chol = np.asarray(jnp.linalg.cholesky(jnp.asarray(spd, jnp.float32)), np.float64)
     # As accurate as LAPACK's float32 factor, to a small factor.
     assert np.abs(got_chol - chol).max() <= 4 * np.abs(lapack_chol - chol).max() + 1e-6
-    got_inv = np.asarray(_linalg.tril_inverse(jnp.asarray(chol, jnp.float32)), np.float64)
+    got_inv = np.asarray(TRIL_INVERSE(jnp.asarray(chol, jnp.float32)), np.float64)
     lapack_inv = scipy.linalg.solve_triangular(chol.astype(np.float32), np.eye(n), lower=True)
     exact = np.linalg.inv(chol)
     assert np.abs(got_inv - exact).max() <= 4 * np.abs(lapack_inv - exact).max() + 1e-6
 
 
 def test_not_positive_definite_gives_nan_and_zero_pivot_gives_inf():
-    chol = _linalg.cholesky(jnp.array([[1.0, 2.0], [2.0, 1.0]]))
+    chol = CHOLESKY(jnp.array([[1.0, 2.0], [2.0, 1.0]]))
     assert np.isnan(chol[1, 1])
-    inv = _linalg.tril_inverse(jnp.array([[0.0, 0.0], [2.0, 1.0]]))
+    inv = TRIL_INVERSE(jnp.array([[0.0, 0.0], [2.0, 1.0]]))
     assert np.isinf(inv[0, 0]) and inv[0, 1] == 0
 
 
@@ -66,14 +78,9 @@ def test_not_positive_definite_gives_nan_and_zero_pivot_gives_inf():
 def test_gradients(rng, n):
     spd = jnp.asarray(_spd(rng, n, batch=(2,)))
     chol = jnp.linalg.cholesky(spd)
-    check_grads(_linalg.tril_inverse, (chol,), order=2, modes=("fwd", "rev"))
+    check_grads(TRIL_INVERSE, (chol,), order=2, modes=("fwd", "rev"))
     root = jnp.asarray(rng.normal(size=(2, n, n)) + 2 * np.eye(n))
-    check_grads(
-        lambda r: _linalg.cholesky(r @ jnp.swapaxes(r, -1, -2)),
-        (root,),
-        order=2,
-        modes=("fwd", "rev"),
-    )
+    check_grads(_cholesky_of_gram, (root,), order=2, modes=("fwd", "rev"))
 
 
 def test_gradients_match_lapack_gradients(rng):
@@ -89,11 +96,12 @@ def test_gradients_match_lapack_gradients(rng):
 
         return jax.grad(f)(root)
 
+    # The LAPACK reference runs eagerly (one kernel at a time), ours compiled.
     expected = loss(
         jnp.linalg.cholesky,
         lambda c: jax.scipy.linalg.solve_triangular(c, eye, lower=True),
     )
-    got = loss(_linalg.cholesky, _linalg.tril_inverse)
+    got = jax.jit(lambda: loss(_linalg.cholesky, _linalg.tril_inverse))()
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10)
 
 
@@ -120,14 +128,14 @@ def test_tril_solve_matches_scipy(rng, n):
     pairs = zip(chol, b, strict=True)
     expected = np.stack([scipy.linalg.solve_triangular(c, r, lower=True) for c, r in pairs])
     noise = np.triu(rng.normal(size=chol.shape), 1)  # only the lower triangle is read
-    got = jax.jit(_linalg.tril_solve)(jnp.asarray(chol + noise), jnp.asarray(b))
+    got = TRIL_SOLVE(jnp.asarray(chol + noise), jnp.asarray(b))
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_tril_solve_broadcasts_batch_shapes(rng):
     chol = np.linalg.cholesky(_spd(rng, 5, batch=()))
     b = rng.normal(size=(2, 3, 5, 4))
-    got = _linalg.tril_solve(jnp.asarray(chol), jnp.asarray(b))
+    got = TRIL_SOLVE(jnp.asarray(chol), jnp.asarray(b))
     np.testing.assert_allclose(got, np.linalg.solve(chol, b), rtol=1e-10)
 
 
@@ -135,7 +143,7 @@ def test_tril_solve_broadcasts_batch_shapes(rng):
 def test_tril_solve_gradients(rng, n):
     chol = jnp.asarray(np.linalg.cholesky(_spd(rng, n, batch=(2,))))
     b = jnp.asarray(rng.normal(size=(2, n, 2)))
-    check_grads(_linalg.tril_solve, (chol, b), order=2, modes=("fwd", "rev"))
+    check_grads(TRIL_SOLVE, (chol, b), order=2, modes=("fwd", "rev"))
 
 
 def test_tril_solve_gradients_match_lapack_gradients(rng):
@@ -148,7 +156,7 @@ def test_tril_solve_gradients_match_lapack_gradients(rng):
         return jax.grad(lambda c, r: jnp.sum(weights * solve(c, r)), argnums=(0, 1))(chol, b)
 
     expected = grads(lambda c, r: jax.scipy.linalg.solve_triangular(c, r, lower=True))
-    got = grads(_linalg.tril_solve)
+    got = jax.jit(lambda: grads(_linalg.tril_solve))()
     # The reference's gradient in the factor is lower triangular like ours.
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-10)
