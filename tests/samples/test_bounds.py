@@ -50,6 +50,14 @@ def _tfp_mutual_information():
     return module
 
 
+# Compiled once per input shape and dtype and shared by the tests (called eagerly, each bound
+# dispatches its operations one by one). `where` and `base` are keyword arguments of each.
+COMPILED = {name: jax.jit(fn, static_argnames="base") for name, fn in CRITIC_BOUNDS.items()}
+BARBER_AGAKOV = jax.jit(samples.barber_agakov_bound)
+MINE_LOSS = jax.jit(samples.mine_loss, static_argnames="decay")
+VALUE_AND_GRAD = {name: jax.jit(jax.value_and_grad(fn)) for name, fn in CRITIC_BOUNDS.items()}
+
+
 @pytest.fixture(scope="module")
 def tfp_mi():
     return _tfp_mutual_information()
@@ -58,23 +66,26 @@ def tfp_mi():
 def test_equal_to_tensorflow_probability(rng, tfp_mi):
     s = rng.normal(size=(3, 7, 7)) * 2.0
     cases = [
-        (samples.infonce_bound, tfp_mi.lower_bound_info_nce),
-        (samples.nwj_bound, tfp_mi.lower_bound_nguyen_wainwright_jordan),
-        (samples.jensen_shannon_bound, tfp_mi.lower_bound_jensen_shannon),
+        ("infonce", tfp_mi.lower_bound_info_nce),
+        ("nwj", tfp_mi.lower_bound_nguyen_wainwright_jordan),
+        ("js", tfp_mi.lower_bound_jensen_shannon),
     ]
-    for ours, theirs in cases:
+    # TFP's functions run eagerly (they do not trace under jit); ours compiled.
+    for name, theirs in cases:
+        ours = COMPILED[name]
         expected = np.asarray(theirs(jnp.asarray(s)))  # numpy input would become float32
         assert expected.dtype == np.float64
-        np.testing.assert_allclose(jax.jit(ours)(s), expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(ours(s), expected, rtol=1e-12, atol=1e-12, err_msg=name)
         # TFP's explicit mask of the joint pairs (the diagonal) on one matrix
         np.testing.assert_allclose(
             ours(s[0]),
             theirs(jnp.asarray(s[0]), joint_sample_mask=np.eye(7, dtype=bool)),
             rtol=1e-12,
+            err_msg=name,
         )
     log_q = rng.normal(size=(3, 9)) - 1.0
     np.testing.assert_allclose(
-        samples.barber_agakov_bound(log_q, 1.4189),
+        BARBER_AGAKOV(log_q, 1.4189),
         tfp_mi.lower_bound_barber_agakov(jnp.asarray(log_q), 1.4189),
         rtol=1e-12,
     )
@@ -84,12 +95,17 @@ def test_masked_bounds_equal_tfp_on_the_kept_samples(rng, tfp_mi):
     s = rng.normal(size=(9, 9))
     w = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0], bool)
     kept = s[w][:, w]
-    for ours, theirs in [
-        (samples.infonce_bound, tfp_mi.lower_bound_info_nce),
-        (samples.nwj_bound, tfp_mi.lower_bound_nguyen_wainwright_jordan),
-        (samples.jensen_shannon_bound, tfp_mi.lower_bound_jensen_shannon),
+    for name, theirs in [
+        ("infonce", tfp_mi.lower_bound_info_nce),
+        ("nwj", tfp_mi.lower_bound_nguyen_wainwright_jordan),
+        ("js", tfp_mi.lower_bound_jensen_shannon),
     ]:
-        np.testing.assert_allclose(ours(s, where=w), theirs(jnp.asarray(kept)), rtol=1e-12)
+        np.testing.assert_allclose(
+            COMPILED[name](s, where=w),
+            theirs(jnp.asarray(kept)),
+            rtol=1e-12,
+            err_msg=name,
+        )
 
 
 def _off(s):
@@ -111,9 +127,9 @@ REFERENCES = {
 
 def test_equal_to_plain_references(rng):
     s = rng.normal(size=(3, 6, 6)) * 4.0
-    for name, fn in CRITIC_BOUNDS.items():
+    for name, fn in COMPILED.items():
         expected = [REFERENCES[name](m) for m in s]
-        np.testing.assert_allclose(jax.jit(fn)(s), expected, rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(fn(s), expected, rtol=1e-12, err_msg=name)
 
 
 def test_masks_equal_boolean_indexing(rng):
@@ -143,7 +159,7 @@ def test_masks_equal_boolean_indexing(rng):
         assert np.all(np.isfinite(grad)), name
         assert np.all(grad[~pairs] == 0.0), name
     log_q = rng.normal(size=(5, n))
-    ba = samples.barber_agakov_bound(np.where(w, log_q, np.nan), 0.7, where=w)
+    ba = BARBER_AGAKOV(np.where(w, log_q, np.nan), 0.7, where=w)
     for b in range(5):
         expected = log_q[b][w[b]].mean() + 0.7 if w[b].any() else 0.0
         np.testing.assert_allclose(ba[b], expected, rtol=1e-12)
@@ -153,14 +169,15 @@ def test_infonce_is_at_most_log_n_and_a_perfect_critic_reaches_it(rng):
     n = 16
     scales = np.array([0.1, 1.0, 10.0, 100.0])[:, None, None, None]
     s = rng.normal(size=(4, 50, n, n)) * scales
-    assert np.all(np.asarray(samples.infonce_bound(s)) <= math.log(n) + 1e-12)
+    infonce = COMPILED["infonce"]
+    assert np.all(np.asarray(infonce(s)) <= math.log(n) + 1e-12)
     # a perfect critic: the diagonal c above the rest; the gap is log(1 + (N - 1) e^-c)
     c = np.array([1.0, 5.0, 20.0, 40.0])
     perfect = c[:, None, None] * np.eye(n)
-    got = np.asarray(samples.infonce_bound(perfect))
+    got = np.asarray(infonce(perfect))
     np.testing.assert_allclose(got, math.log(n) - np.log1p((n - 1) * np.exp(-c)), rtol=1e-12)
     assert math.log(n) - got[-1] < 1e-15 * n + 1e-14
-    np.testing.assert_allclose(samples.infonce_bound(perfect, base=2), got / math.log(2))
+    np.testing.assert_allclose(infonce(perfect, base=2), got / math.log(2))
 
 
 def test_the_optimal_critic_for_correlated_gaussians_gives_the_true_mutual_information():
@@ -178,10 +195,10 @@ def test_the_optimal_critic_for_correlated_gaussians_gives_the_true_mutual_infor
     pmi = -0.5 * np.log1p(-(r**2)) - (r**2 * xi**2 - 2 * r * xi * yj + r**2 * yj**2) / (
         2 * (1 - r**2)
     )
-    dv = np.asarray(samples.donsker_varadhan_bound(pmi))
-    nce = np.asarray(samples.infonce_bound(pmi))
-    nwj = np.asarray(samples.nwj_bound(pmi + 1.0))
-    js = np.asarray(samples.jensen_shannon_bound(pmi))
+    dv = np.asarray(COMPILED["dv"](pmi))
+    nce = np.asarray(COMPILED["infonce"](pmi))
+    nwj = np.asarray(COMPILED["nwj"](pmi + 1.0))
+    js = np.asarray(COMPILED["js"](pmi))
     np.testing.assert_allclose(dv, truth, atol=0.05)
     np.testing.assert_allclose(nwj, truth, atol=0.05)
     np.testing.assert_allclose(nce, truth, atol=0.05)
@@ -191,7 +208,7 @@ def test_the_optimal_critic_for_correlated_gaussians_gives_the_true_mutual_infor
     # Barber-Agakov with the true conditional q(x | y) and H(X) = 1/2 log(2 pi e)
     cond_var = 1 - rhos[:, None] ** 2
     log_q = -0.5 * np.log(2 * np.pi * cond_var) - (x - rhos[:, None] * y) ** 2 / (2 * cond_var)
-    ba = samples.barber_agakov_bound(log_q, 0.5 * math.log(2 * math.pi * math.e))
+    ba = BARBER_AGAKOV(log_q, 0.5 * math.log(2 * math.pi * math.e))
     np.testing.assert_allclose(ba, truth, atol=0.05)
 
 
@@ -201,37 +218,42 @@ def test_gradients(rng):
     for fn in CRITIC_BOUNDS.values():
         check_grads(jax.jit(lambda x, fn=fn: fn(x, where=w)), (s,), order=1, modes=("fwd", "rev"))
     log_q = rng.normal(size=(2, 5))
-    check_grads(lambda a, h: samples.barber_agakov_bound(a, h, where=w), (log_q, 0.3), order=1)
+    check_grads(
+        jax.jit(lambda a, h: samples.barber_agakov_bound(a, h, where=w)), (log_q, 0.3), order=1
+    )
 
 
 def test_huge_and_sixteen_bit_scores_keep_finite_gradients(rng):
     s = (rng.normal(size=(6, 6)) * 1e4).astype(np.float32)
     for name in ("infonce", "dv", "js"):
-        fn = CRITIC_BOUNDS[name]
-        value, grad = jax.value_and_grad(fn)(jnp.asarray(s))
+        value, grad = VALUE_AND_GRAD[name](jnp.asarray(s))
         assert value.dtype == jnp.float32 and np.isfinite(value), name
         assert np.all(np.isfinite(grad)), name
-    out, grad = jax.value_and_grad(lambda x: samples.mine_loss(x, 5e3).loss)(jnp.asarray(s))
+    out, grad = jax.jit(jax.value_and_grad(lambda x: samples.mine_loss(x, 5e3).loss))(
+        jnp.asarray(s)
+    )
     assert np.isfinite(out) and np.all(np.isfinite(grad))
     # NWJ exponentiates the critic: 80 is about the float32 limit, and stays finite there
     big = rng.uniform(40.0, 80.0, size=(6, 6)).astype(np.float32)
-    value, grad = jax.value_and_grad(samples.nwj_bound)(jnp.asarray(big))
+    value, grad = VALUE_AND_GRAD["nwj"](jnp.asarray(big))
     assert np.isfinite(value) and np.all(np.isfinite(grad))
     bf = jnp.asarray(rng.normal(size=(6, 6)) * 30, jnp.bfloat16)
     reference = np.asarray(bf, np.float64)
-    for name, fn in CRITIC_BOUNDS.items():
-        value, grad = jax.value_and_grad(fn)(bf)
+    for name, value_and_grad in VALUE_AND_GRAD.items():
+        value, grad = value_and_grad(bf)
         assert value.dtype == jnp.float32 and grad.dtype == jnp.bfloat16, name
         assert np.all(np.isfinite(np.asarray(grad, np.float32))), name
-        np.testing.assert_allclose(value, fn(reference), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            value, COMPILED[name](reference), rtol=1e-5, atol=1e-5, err_msg=name
+        )
 
 
 def test_mine_loss_is_the_dv_bound_with_the_moving_average_in_the_gradient(rng):
     n, decay = 6, 0.9
     s = rng.normal(size=(2, n, n))
     state = np.array([0.3, -0.2])
-    out = jax.jit(lambda x, m: samples.mine_loss(x, m, decay=decay))(s, state)
-    dv = samples.donsker_varadhan_bound(s)
+    out = MINE_LOSS(s, state, decay=decay)
+    dv = COMPILED["dv"](s)
     np.testing.assert_allclose(out.loss, -dv, rtol=1e-12)
     np.testing.assert_allclose(out.bound, dv, rtol=1e-12)
     off = ~np.eye(n, dtype=bool)
@@ -239,19 +261,19 @@ def test_mine_loss_is_the_dv_bound_with_the_moving_average_in_the_gradient(rng):
     m = decay * np.exp(state) + (1 - decay) * z
     np.testing.assert_allclose(out.log_moving_average, np.log(m), rtol=1e-12)
     # the corrected gradient of -(E_P[f] - Z / m): -1/N on the diagonal, e^f / (N(N-1) m) off it
-    grad = jax.grad(lambda x: jnp.sum(samples.mine_loss(x, state, decay=decay).loss))(s)
+    grad = jax.jit(jax.grad(lambda x: jnp.sum(samples.mine_loss(x, state, decay=decay).loss)))(s)
     expected = np.where(off, np.exp(s) / (n * (n - 1) * m[:, None, None]), -np.eye(n) / n)
     np.testing.assert_allclose(grad, expected, rtol=1e-12)
     # starting without a state (or with decay 0) is the plain DV gradient
-    dv_grad = jax.grad(lambda x: -jnp.sum(samples.donsker_varadhan_bound(x)))(s)
+    dv_grad = jax.jit(jax.grad(lambda x: -jnp.sum(samples.donsker_varadhan_bound(x))))(s)
     for first in (
         lambda x: samples.mine_loss(x).loss,
         lambda x: samples.mine_loss(x, state, decay=0.0).loss,
     ):
-        np.testing.assert_allclose(jax.grad(lambda x, f=first: jnp.sum(f(x)))(s), dv_grad)
+        np.testing.assert_allclose(jax.jit(jax.grad(lambda x, f=first: jnp.sum(f(x))))(s), dv_grad)
     # a batch entry with fewer than two samples keeps its state and contributes nothing
     w = np.array([[True] * n, [True] + [False] * (n - 1)])
-    masked = samples.mine_loss(s, state, decay=decay, where=w)
+    masked = MINE_LOSS(s, state, decay=decay, where=w)
     assert masked.loss[1] == 0.0 and masked.log_moving_average[1] == state[1]
 
 
