@@ -46,10 +46,11 @@ def test_distillation_loss_matches_reference(divergence, beta, temperature, rng)
 def test_padding_tokens_do_not_count(rng):
     s, t = rng.normal(size=(4, 7)), rng.normal(size=(4, 7))
     mask = np.array([True, True, False, False])
-    padded = distill.distillation_loss(s, t, where=mask)
-    np.testing.assert_allclose(padded, distill.distillation_loss(s[:2], t[:2]), rtol=1e-12)
-    assert distill.distillation_loss(s, t, where=np.zeros(4, bool)) == 0
-    g = jax.grad(lambda x: distill.distillation_loss(x, t, where=mask))(s)
+    loss = jax.jit(distill.distillation_loss)
+    padded = loss(s, t, where=mask)
+    np.testing.assert_allclose(padded, loss(s[:2], t[:2]), rtol=1e-12)
+    assert loss(s, t, where=np.zeros(4, bool)) == 0
+    g = jax.jit(jax.grad(lambda x: distill.distillation_loss(x, t, where=mask)))(s)
     assert np.all(g[2:] == 0)
 
 
@@ -88,17 +89,19 @@ def test_fused_linear_loss_equals_unfused_values_and_gradients(divergence, rng):
         return distill.distillation_loss(hs @ ws, jax.lax.stop_gradient(hts @ wt), **kw)
 
     value, grads = jax.jit(jax.value_and_grad(fused, argnums=(0, 1)))(hs, ws)
-    ref_value, ref_grads = jax.value_and_grad(unfused, argnums=(0, 1))(hs, ws)
+    ref_value, ref_grads = jax.jit(jax.value_and_grad(unfused, argnums=(0, 1)))(hs, ws)
     np.testing.assert_allclose(value, ref_value, rtol=1e-10)
     for g, r in zip(grads, ref_grads, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-8, atol=1e-12)
     # float32, as in training: equal to 1e-5.
     f32 = [jnp.asarray(x, jnp.float32) for x in (hs, ws)]
-    v32, g32 = jax.value_and_grad(
-        lambda a, b: distill.fused_linear_distillation_loss(
-            a, b, hts.astype(np.float32), wt.astype(np.float32), chunk_size=16, **kw
-        ),
-        argnums=(0, 1),
+    v32, g32 = jax.jit(
+        jax.value_and_grad(
+            lambda a, b: distill.fused_linear_distillation_loss(
+                a, b, hts.astype(np.float32), wt.astype(np.float32), chunk_size=16, **kw
+            ),
+            argnums=(0, 1),
+        )
     )(*f32)
     np.testing.assert_allclose(v32, ref_value, rtol=1e-5)
     for g, r in zip(g32, ref_grads, strict=True):
@@ -178,19 +181,23 @@ def test_the_teacher_is_a_constant_in_both_losses(divergence, rng):
     hs, ws, ht, wt, mask = _fused_problem(rng, n=10)
     kw = {"divergence": divergence, "beta": 0.3, "temperature": 1.5, "where": mask}
     teacher_logits = ht @ wt
-    g_s, g_t = jax.grad(lambda s, t: distill.distillation_loss(s, t, **kw), argnums=(0, 1))(
-        hs @ ws, teacher_logits
-    )
+
+    @jax.jit
+    def gradients(hs, ws, ht, wt, teacher_logits):
+        unfused = jax.grad(lambda s, t: distill.distillation_loss(s, t, **kw), argnums=(0, 1))
+        fused = jax.grad(
+            lambda *a: distill.fused_linear_distillation_loss(*a, chunk_size=4, **kw),
+            argnums=(0, 1, 2, 3),
+        )
+        through_teacher = jax.grad(
+            lambda a, b: distill.distillation_loss(hs @ ws, a @ b, **kw), argnums=(0, 1)
+        )
+        return unfused(hs @ ws, teacher_logits), fused(hs, ws, ht, wt), through_teacher(ht, wt)
+
+    (g_s, g_t), grads, (g_ht, g_wt) = gradients(hs, ws, ht, wt, teacher_logits)
     assert not np.any(g_t) and np.any(g_s)
-    grads = jax.grad(
-        lambda *a: distill.fused_linear_distillation_loss(*a, chunk_size=4, **kw),
-        argnums=(0, 1, 2, 3),
-    )(hs, ws, ht, wt)
     assert not np.any(grads[2]) and not np.any(grads[3])
     # Through the teacher's own parameters too (the unfused loss's teacher is a function of them).
-    g_ht, g_wt = jax.grad(
-        lambda a, b: distill.distillation_loss(hs @ ws, a @ b, **kw), argnums=(0, 1)
-    )(ht, wt)
     assert not np.any(g_ht) and not np.any(g_wt)
 
 
@@ -227,14 +234,15 @@ def test_fused_loss_in_16_bits_equals_the_unfused_loss(dtype, divergence, rng):
         return distill.distillation_loss(hs @ ws, ht @ wt, **kw)
 
     grad = partial(jax.value_and_grad, argnums=(0, 1))
+    fused_value_and_grad = jax.jit(grad(fused))
+    ref_value, ref_grads = jax.jit(grad(unfused))(*f32)
     # Every mix of 16-bit and float32 operands (only the student's hidden states in 16 bits,
     # only the weights, all of them).
     for which in [(0,), (1, 3), (0, 1, 2, 3)]:
         args = [low[i] if i in which else f32[i] for i in range(4)]
-        value, grads = jax.jit(grad(fused))(*args)
+        value, grads = fused_value_and_grad(*args)
         assert value.dtype == jnp.float32
         assert [g.dtype for g in grads] == [args[0].dtype, args[1].dtype]
-        ref_value, ref_grads = jax.jit(grad(unfused))(*f32)
         np.testing.assert_allclose(value, ref_value, rtol=FLOAT32_RTOL)
         for g, r in zip(grads, ref_grads, strict=True):
             tol = FLOAT32_RTOL if g.dtype == jnp.float32 else SIXTEEN_BIT_RTOL[dtype]
