@@ -185,18 +185,24 @@ def test_every_mixture_function_accepts_foreign_mixtures():
     """The divergences and objectives convert at the door: values equal the converted ones'."""
     tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
     w, m, s = _tril_params()
-    p = tfd.MixtureSameFamily(tfd.Categorical(logits=w), tfd.MultivariateNormalTriL(m, s))
-    q = tfd.MultivariateNormalTriL(jnp.zeros(2, jnp.float32), jnp.eye(2, dtype=jnp.float32))
-    mp, mq = mixture.from_distribution(p), mixture.from_distribution(q)
-    assert mq.num_components == 1
     x = _f32(RNG.normal(size=(6, 2)))
-    pairs = [
-        (lambda a, b: mixture.kl_divergence(a, b, method="variational"), (p, q), (mp, mq)),
-        (lambda a: mixture.negative_log_likelihood(a, x), (p,), (mp,)),
-    ]
+
+    def foreign_and_converted(w, m, s, x):
+        """The foreign objects and their conversions, built from arrays inside one program."""
+        p = tfd.MixtureSameFamily(tfd.Categorical(logits=w), tfd.MultivariateNormalTriL(m, s))
+        q = tfd.MultivariateNormalTriL(jnp.zeros(2, jnp.float32), jnp.eye(2, dtype=jnp.float32))
+        mp, mq = mixture.from_distribution(p), mixture.from_distribution(q)
+        assert mq.num_components == 1
+        pairs = [
+            (lambda a, b: mixture.kl_divergence(a, b, method="variational"), (p, q), (mp, mq)),
+            (lambda a: mixture.negative_log_likelihood(a, x), (p,), (mp,)),
+        ]
+        return [(fn(*foreign), fn(*converted)) for fn, foreign, converted in pairs]
+
     with jax.numpy_rank_promotion("allow"):
-        for fn, foreign, converted in pairs:
-            np.testing.assert_allclose(fn(*foreign), fn(*converted), rtol=1e-6)
+        values = jax.jit(foreign_and_converted)(w, m, s, x)
+    for name, (foreign, converted) in zip(("kl_divergence", "nll"), values, strict=True):
+        np.testing.assert_allclose(foreign, converted, rtol=1e-6, err_msg=name)
 
 
 def test_unsupported_mixtures_raise():
