@@ -2,6 +2,7 @@
 the jitted programs' caches, not timed), and other libraries' `MixtureSameFamily` of Normals
 take the quadrature."""
 
+import functools
 import math
 
 import jax
@@ -49,7 +50,14 @@ def test_repeated_eager_calls_reuse_the_compiled_program():
     assert _sizes() == before
 
 
-def _mixture_kl_oracle(w1, m1, s1, w2, m2, s2):
+def _mixture_kl_oracle(*params):
+    """KL between two univariate mixtures (weights, means, stds of each) by scipy's quad,
+    computed once per module for each set of parameters (both libraries' tests share it)."""
+    return _cached_mixture_kl_oracle(*(tuple(np.asarray(a, float).tolist()) for a in params))
+
+
+@functools.cache
+def _cached_mixture_kl_oracle(w1, m1, s1, w2, m2, s2):
     def logpdf(x, w, m, s):
         logs = np.log(np.asarray(w, float)) + stats.norm.logpdf(x, np.asarray(m), np.asarray(s))
         return special.logsumexp(logs)
