@@ -11,6 +11,7 @@ closed-form quantities between pairs of Gaussian components:
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import warnings
@@ -206,21 +207,40 @@ def _interval_errors(rule: _Rule, integrand: jax.Array) -> tuple[jax.Array, jax.
     return kronrod_estimates(rule.kronrod, rule.gauss, integrand)
 
 
-def _quadrature(p: GaussianMixture, q: GaussianMixture, num_points: int) -> jax.Array:
+class _QuadratureEstimate(NamedTuple):
+    value: jax.Array  # the integral (the divergence)
+    error: jax.Array  # QUADPACK's error estimate
+    scale: jax.Array  # the size that the error is compared with
+
+
+# The estimators and bounds run as module-level compiled programs, one per static
+# configuration and shape, so that repeated eager calls reuse one compilation instead of
+# dispatching every operation on its own; under an outer transformation they are inlined.
+# The accuracy checks stay outside them: they warn in eager mode, and under a
+# transformation their opt-in checkify form is decided at the caller's trace time.
+@functools.partial(jax.jit, static_argnames=("num_points",))
+def _quadrature_estimate(
+    p: GaussianMixture, q: GaussianMixture, *, num_points: int
+) -> _QuadratureEstimate:
     rule = _component_rule((p, q), num_points)
     lp, lq = p.log_prob(rule.x), q.log_prob(rule.x)
     integrand = num.guard(jnp.isfinite(lp), lambda a, b: jnp.exp(a) * (a - b), lp, lq)
     integrand = jnp.reshape(integrand, rule.kronrod.shape)
     per_interval, errors = _interval_errors(rule, integrand)
-    error = jnp.sum(errors)
     scale = jnp.sum(rule.kronrod * jnp.abs(integrand))
-    _check_accuracy(error, scale, integrand.dtype, _FN)
-    return jnp.sum(per_interval)
+    return _QuadratureEstimate(jnp.sum(per_interval), jnp.sum(errors), scale)
 
 
-def _renyi_quadrature(
-    p: GaussianMixture, q: GaussianMixture, a: float, num_points: int, fn: str
-) -> jax.Array:
+def _quadrature(p: GaussianMixture, q: GaussianMixture, num_points: int) -> jax.Array:
+    estimate = _quadrature_estimate(p, q, num_points=num_points)
+    _check_accuracy(estimate.error, estimate.scale, estimate.value.dtype, _FN)
+    return estimate.value
+
+
+@functools.partial(jax.jit, static_argnames=("a", "num_points"))
+def _renyi_quadrature_estimate(
+    p: GaussianMixture, q: GaussianMixture, *, a: float, num_points: int
+) -> _QuadratureEstimate:
     rule = _component_rule((p, q), num_points)
     log_integrand = a * p.log_prob(rule.x) + (1 - a) * q.log_prob(rule.x)
     log_integrand = jnp.reshape(log_integrand, rule.kronrod.shape)
@@ -228,8 +248,15 @@ def _renyi_quadrature(
     # The error estimate, relative to the integral: that of the divergence times 1 / |a - 1|.
     shift = jax.lax.stop_gradient(jnp.where(jnp.isfinite(log_total), log_total, 0.0))
     error = jnp.sum(_interval_errors(rule, jnp.exp(log_integrand - shift))[1]) / abs(a - 1)
-    _check_accuracy(error, jnp.ones_like(error), log_total.dtype, fn)
-    return log_total / (a - 1)
+    return _QuadratureEstimate(log_total / (a - 1), error, jnp.ones_like(error))
+
+
+def _renyi_quadrature(
+    p: GaussianMixture, q: GaussianMixture, a: float, num_points: int, fn: str
+) -> jax.Array:
+    estimate = _renyi_quadrature_estimate(p, q, a=a, num_points=num_points)
+    _check_accuracy(estimate.error, estimate.scale, estimate.value.dtype, fn)
+    return estimate.value
 
 
 def check_num_samples(num_samples: object, fn: str) -> int:
@@ -241,16 +268,22 @@ def check_order(alpha: object, fn: str) -> float:
     return val.finite_float("alpha", alpha, fn=fn, positive=True)
 
 
-def _mc_samples(p: GaussianMixture, key: object, num_samples: object, fn: str) -> jax.Array:
+def _mc_key(key: object, fn: str) -> jax.Array:
     if key is None:
         raise ValueError(f"jaxdiv.{fn}: method='monte_carlo' needs a PRNG key (key=...).")
-    return p.sample(check_key(key, fn), (check_num_samples(num_samples, fn),))
+    return check_key(key, fn)
 
 
+@functools.partial(jax.jit, static_argnames=("num_samples", "estimator"))
 def _monte_carlo(
-    p: GaussianMixture, q: GaussianMixture, key: object, num_samples: object, estimator: Estimator
+    p: GaussianMixture,
+    q: GaussianMixture,
+    key: jax.Array,
+    *,
+    num_samples: int,
+    estimator: Estimator,
 ) -> jax.Array:
-    x = _mc_samples(p, key, num_samples, _FN)
+    x = p.sample(key, (num_samples,))
     log_ratio = q.log_prob(x) - p.log_prob(x)  # log r with r = q / p, x ~ p
     if estimator == "k1":
         terms = -log_ratio
@@ -259,6 +292,24 @@ def _monte_carlo(
     else:
         terms = jnp.expm1(log_ratio) - log_ratio
     return jnp.mean(terms)
+
+
+@functools.partial(jax.jit, static_argnames=("a", "num_samples"))
+def _renyi_monte_carlo(
+    p: GaussianMixture, q: GaussianMixture, key: jax.Array, *, a: float, num_samples: int
+) -> jax.Array:
+    x = p.sample(key, (num_samples,))
+    log_ratio = p.log_prob(x) - q.log_prob(x)
+    return (num.logsumexp((a - 1) * log_ratio, axis=0) - math.log(num_samples)) / (a - 1)
+
+
+_CLOSED_FORM_METHODS = {
+    "variational": jax.jit(_variational),
+    "goldberger": jax.jit(_goldberger),
+    "product": jax.jit(_product),
+    "lower_bound": jax.jit(_lower_bound),
+    "upper_bound": jax.jit(_upper_bound),
+}
 
 
 def _check_pair(p: object, q: object, fn: str) -> tuple[GaussianMixture, GaussianMixture]:
@@ -382,18 +433,17 @@ def kl_divergence(
         )
     p, q = _check_pair(p, q, _FN)
     if method == "monte_carlo":
-        return _monte_carlo(p, q, key, num_samples, estimator)
+        return _monte_carlo(
+            p,
+            q,
+            _mc_key(key, _FN),
+            num_samples=check_num_samples(num_samples, _FN),
+            estimator=estimator,
+        )
     if method == "quadrature":
         _check_univariate(p, q, _FN)
         return _quadrature(p, q, _check_num_points(num_points, _FN))
-    closed = {
-        "variational": _variational,
-        "goldberger": _goldberger,
-        "product": _product,
-        "lower_bound": _lower_bound,
-        "upper_bound": _upper_bound,
-    }
-    return closed[method](p, q)
+    return _CLOSED_FORM_METHODS[method](p, q)
 
 
 def renyi_divergence(
@@ -458,7 +508,6 @@ def renyi_divergence(
     if method == "quadrature":
         _check_univariate(p, q, fn)
         return _renyi_quadrature(p, q, a, _check_num_points(num_points, fn), fn)
-    x = _mc_samples(p, key, num_samples, fn)
-    log_ratio = p.log_prob(x) - q.log_prob(x)
-    n = x.shape[0]
-    return (num.logsumexp((a - 1) * log_ratio, axis=0) - math.log(n)) / (a - 1)
+    return _renyi_monte_carlo(
+        p, q, _mc_key(key, fn), a=a, num_samples=check_num_samples(num_samples, fn)
+    )
