@@ -33,8 +33,8 @@ test: $(VENV)/.stamp-test  ## lint, format check, type check and the whole test 
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	XLA_FLAGS="$$XLA_FLAGS --xla_force_host_platform_device_count=8" $(PY) -m pytest -n 2 -q tests/sharded
-	$(PY) -m pytest -n 2 -q --durations=15
+	XLA_FLAGS="$$XLA_FLAGS --xla_force_host_platform_device_count=8" $(PY) -m pytest -n 2 --dist loadgroup -q tests/sharded
+	$(PY) -m pytest -n 2 --dist loadgroup -q --durations=15
 
 bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: JSON in results/benchmarks, the docs' tables in benchmarks/tables
 	$(PY) -m benchmarks.sweep --markdown benchmarks/tables/sweep_cpu.md

@@ -40,6 +40,23 @@ def pytest_report_header(config):
     return None
 
 
+def pytest_collection_modifyitems(config, items):
+    """Groups the tests for ``pytest-xdist --dist loadgroup``: one group per file, so that a
+    module-level cache of compiled programs or oracles is built in one worker only. A module
+    whose parametrized tests share nothing across one parameter says so with
+    ``XDIST_SPLIT_BY = "<parameter name>"``: its tests are grouped by that parameter's value
+    instead, and the groups spread over the workers."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        group = str(item.path)
+        split_by = getattr(getattr(item, "module", None), "XDIST_SPLIT_BY", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if split_by in params:
+            group += f"[{params[split_by]!r}]"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 _COMPILES = {"count": 0, "seconds": 0.0}
 
 

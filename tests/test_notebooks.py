@@ -22,6 +22,9 @@ from experiments.run_notebooks import (  # noqa: E402
     key_numbers,
 )
 
+# Spread over the xdist workers by notebook (see tests/conftest.py): each has its own kernel.
+XDIST_SPLIT_BY = "name"
+
 
 def _bce(y, logit):
     return -(y * -np.log1p(np.exp(-logit)) + (1 - y) * -np.log1p(np.exp(logit)))

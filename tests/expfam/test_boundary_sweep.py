@@ -50,6 +50,10 @@ from scipy import special, stats
 
 from jaxdiv import expfam
 
+# Spread over the xdist workers by family (see tests/conftest.py): a family's sweep and
+# 16-bit passes share its compiled programs, and nothing crosses families.
+XDIST_SPLIT_BY = "family"
+
 CASES = {case.name: case for case in FAMILIES}
 
 FUNCTIONS: dict[str, Callable] = {

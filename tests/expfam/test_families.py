@@ -11,6 +11,9 @@ from jax.test_util import check_grads
 
 from jaxdiv import expfam
 
+# Spread over the xdist workers by family (see tests/conftest.py): they share nothing.
+XDIST_SPLIT_BY = "case"
+
 N = 4
 
 
