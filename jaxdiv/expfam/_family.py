@@ -84,7 +84,34 @@ def family(cls: type[T]) -> type[T]:
         )
     cls._natural_fields = tuple(data)
     cls._static_fields = tuple(meta)
-    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=meta)
+    return _register(cls, tuple(data), tuple(meta))
+
+
+def _register(cls: type[T], data: tuple[str, ...], meta: tuple[str, ...]) -> type[T]:
+    """Registers the family as a custom pytree node.
+
+    Not `jax.tree_util.register_dataclass`: in jax 0.10.2 the tree structures of two
+    dataclasses registered that way with the same fields compare equal (an `InverseGamma`
+    and a `BetaPrime`), so a compiled program of one family could be reused for the other
+    (a wrong entropy of a `ChiSquare` under `jit` was seen). A custom node's structure holds
+    its class.
+    """
+
+    def flatten(d: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        return tuple(getattr(d, f) for f in data), tuple(getattr(d, f) for f in meta)
+
+    def flatten_with_keys(d: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        keyed = tuple((jax.tree_util.GetAttrKey(f), getattr(d, f)) for f in data)
+        return keyed, tuple(getattr(d, f) for f in meta)
+
+    def unflatten(aux: tuple[Any, ...], children: Any) -> Any:
+        d = object.__new__(cls)
+        for name, value in zip((*data, *meta), (*children, *aux), strict=True):
+            object.__setattr__(d, name, value)
+        return d
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
 
 
 def inner(a: Params, b: Params, event_ndims: tuple[int, ...]) -> jax.Array:
