@@ -40,6 +40,10 @@ def pytest_report_header(config):
     return None
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): the xdist worker group of a test")
+
+
 def pytest_collection_modifyitems(config, items):
     """Groups the tests for ``pytest-xdist --dist loadgroup``: one group per file, so that a
     module-level cache of compiled programs or oracles is built in one worker only. A module

@@ -217,11 +217,14 @@ class _QuadratureEstimate(NamedTuple):
 # configuration and shape, so that repeated eager calls reuse one compilation instead of
 # dispatching every operation on its own; under an outer transformation they are inlined.
 # The accuracy checks stay outside them: they warn in eager mode, and under a
-# transformation their opt-in checkify form is decided at the caller's trace time.
-@functools.partial(jax.jit, static_argnames=("num_points",))
+# transformation their opt-in checkify form is decided at the caller's trace time. Each
+# program takes `checks`, whether the opt-in value checks are on, as a static argument: a
+# trace made inside `jaxdiv.checked` holds checkify checks and is not reused outside it.
+@functools.partial(jax.jit, static_argnames=("num_points", "checks"))
 def _quadrature_estimate(
-    p: GaussianMixture, q: GaussianMixture, *, num_points: int
+    p: GaussianMixture, q: GaussianMixture, *, num_points: int, checks: bool
 ) -> _QuadratureEstimate:
+    del checks  # part of the cache key only
     rule = _component_rule((p, q), num_points)
     lp, lq = p.log_prob(rule.x), q.log_prob(rule.x)
     integrand = num.guard(jnp.isfinite(lp), lambda a, b: jnp.exp(a) * (a - b), lp, lq)
@@ -232,15 +235,16 @@ def _quadrature_estimate(
 
 
 def _quadrature(p: GaussianMixture, q: GaussianMixture, num_points: int) -> jax.Array:
-    estimate = _quadrature_estimate(p, q, num_points=num_points)
+    estimate = _quadrature_estimate(p, q, num_points=num_points, checks=val.value_checks_enabled())
     _check_accuracy(estimate.error, estimate.scale, estimate.value.dtype, _FN)
     return estimate.value
 
 
-@functools.partial(jax.jit, static_argnames=("a", "num_points"))
+@functools.partial(jax.jit, static_argnames=("a", "num_points", "checks"))
 def _renyi_quadrature_estimate(
-    p: GaussianMixture, q: GaussianMixture, *, a: float, num_points: int
+    p: GaussianMixture, q: GaussianMixture, *, a: float, num_points: int, checks: bool
 ) -> _QuadratureEstimate:
+    del checks  # part of the cache key only
     rule = _component_rule((p, q), num_points)
     log_integrand = a * p.log_prob(rule.x) + (1 - a) * q.log_prob(rule.x)
     log_integrand = jnp.reshape(log_integrand, rule.kronrod.shape)
@@ -254,7 +258,9 @@ def _renyi_quadrature_estimate(
 def _renyi_quadrature(
     p: GaussianMixture, q: GaussianMixture, a: float, num_points: int, fn: str
 ) -> jax.Array:
-    estimate = _renyi_quadrature_estimate(p, q, a=a, num_points=num_points)
+    estimate = _renyi_quadrature_estimate(
+        p, q, a=a, num_points=num_points, checks=val.value_checks_enabled()
+    )
     _check_accuracy(estimate.error, estimate.scale, estimate.value.dtype, fn)
     return estimate.value
 
@@ -274,7 +280,7 @@ def _mc_key(key: object, fn: str) -> jax.Array:
     return check_key(key, fn)
 
 
-@functools.partial(jax.jit, static_argnames=("num_samples", "estimator"))
+@functools.partial(jax.jit, static_argnames=("num_samples", "estimator", "checks"))
 def _monte_carlo(
     p: GaussianMixture,
     q: GaussianMixture,
@@ -282,7 +288,9 @@ def _monte_carlo(
     *,
     num_samples: int,
     estimator: Estimator,
+    checks: bool,
 ) -> jax.Array:
+    del checks  # part of the cache key only
     x = p.sample(key, (num_samples,))
     log_ratio = q.log_prob(x) - p.log_prob(x)  # log r with r = q / p, x ~ p
     if estimator == "k1":
@@ -294,22 +302,35 @@ def _monte_carlo(
     return jnp.mean(terms)
 
 
-@functools.partial(jax.jit, static_argnames=("a", "num_samples"))
+@functools.partial(jax.jit, static_argnames=("a", "num_samples", "checks"))
 def _renyi_monte_carlo(
-    p: GaussianMixture, q: GaussianMixture, key: jax.Array, *, a: float, num_samples: int
+    p: GaussianMixture,
+    q: GaussianMixture,
+    key: jax.Array,
+    *,
+    a: float,
+    num_samples: int,
+    checks: bool,
 ) -> jax.Array:
+    del checks  # part of the cache key only
     x = p.sample(key, (num_samples,))
     log_ratio = p.log_prob(x) - q.log_prob(x)
     return (num.logsumexp((a - 1) * log_ratio, axis=0) - math.log(num_samples)) / (a - 1)
 
 
 _CLOSED_FORM_METHODS = {
-    "variational": jax.jit(_variational),
-    "goldberger": jax.jit(_goldberger),
-    "product": jax.jit(_product),
-    "lower_bound": jax.jit(_lower_bound),
-    "upper_bound": jax.jit(_upper_bound),
+    "variational": _variational,
+    "goldberger": _goldberger,
+    "product": _product,
+    "lower_bound": _lower_bound,
+    "upper_bound": _upper_bound,
 }
+
+
+@functools.partial(jax.jit, static_argnames=("method", "checks"))
+def _closed_form(p: GaussianMixture, q: GaussianMixture, *, method: str, checks: bool) -> jax.Array:
+    del checks  # part of the cache key only
+    return _CLOSED_FORM_METHODS[method](p, q)
 
 
 def _check_pair(p: object, q: object, fn: str) -> tuple[GaussianMixture, GaussianMixture]:
@@ -439,11 +460,12 @@ def kl_divergence(
             _mc_key(key, _FN),
             num_samples=check_num_samples(num_samples, _FN),
             estimator=estimator,
+            checks=val.value_checks_enabled(),
         )
     if method == "quadrature":
         _check_univariate(p, q, _FN)
         return _quadrature(p, q, _check_num_points(num_points, _FN))
-    return _CLOSED_FORM_METHODS[method](p, q)
+    return _closed_form(p, q, method=method, checks=val.value_checks_enabled())
 
 
 def renyi_divergence(
@@ -509,5 +531,10 @@ def renyi_divergence(
         _check_univariate(p, q, fn)
         return _renyi_quadrature(p, q, a, _check_num_points(num_points, fn), fn)
     return _renyi_monte_carlo(
-        p, q, _mc_key(key, fn), a=a, num_samples=check_num_samples(num_samples, fn)
+        p,
+        q,
+        _mc_key(key, fn),
+        a=a,
+        num_samples=check_num_samples(num_samples, fn),
+        checks=val.value_checks_enabled(),
     )

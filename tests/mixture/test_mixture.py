@@ -570,3 +570,21 @@ def test_sixteen_bit_weights_need_only_sum_to_one_to_their_precision():
         )
     m = GaussianMixture.univariate(w, jnp.zeros(3), jnp.ones(3))
     assert m.sample(jax.random.key(0), 4).shape == (4, 1)  # an int shape is a 1-tuple
+
+
+def test_a_method_traced_inside_checked_is_not_reused_outside_it():
+    """The methods' compiled programs are keyed on whether the opt-in value checks are on: a
+    trace made inside jaxdiv.checked holds checkify checks, which a plain jit cannot stage."""
+    import jaxdiv
+
+    p, q = _mix(PAIRS["overlapping"][0]), _mix(PAIRS["overlapping"][1])
+    for method in ("lower_bound", "quadrature"):
+
+        def kl(a, b, method=method):
+            return mixture.kl_divergence(a, b, method=method)
+
+        err, checked_value = jax.jit(jaxdiv.checked(kl))(p, q)
+        err.throw()
+        value, grads = jax.jit(jax.value_and_grad(kl))(p, q)
+        np.testing.assert_allclose(value, checked_value, rtol=1e-12, err_msg=method)
+        assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads)), method
