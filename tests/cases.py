@@ -4,13 +4,18 @@ Each case says how to call jaxdiv and how to compute the same number from
 scratch in float64 with numpy and scipy; the tests in this folder iterate over
 the table, so every function meets every check (oracle, jit, vmap, axis, mask,
 gradients, boundaries).
+
+:class:`OneProgramPerCase` computes, per case, everything the checks of a test module
+need under one ``jax.jit``, once: each parametrized test then asserts its own part.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
+import jax
 import jax.scipy.special as jsp
 import numpy as np
 from scipy import special, stats
@@ -281,3 +286,65 @@ def make_inputs(case: Case, rng, shape, *, floor=0.05):
         "prob_logit": [prob, logit],
     }
     return [m() for m in makers[case.kind]]
+
+
+SEED = 20261125  # the seed of conftest's ``rng`` fixture
+
+
+class Result(NamedTuple):
+    """The numpy inputs of one check of one case and the program's outputs for them."""
+
+    args: Any  # the program's arguments (a pytree of arrays)
+    static: Any  # what the computation closes over (masks, axes, Python numbers)
+    out: Any  # the outputs, as numpy arrays
+
+
+@dataclasses.dataclass(frozen=True)
+class _Check:
+    cases: frozenset[str]
+    inputs: Callable  # inputs(case, rng) -> (args, static), in numpy
+    compute: Callable  # compute(case, args, static) -> outputs, traced under jit
+
+
+class OneProgramPerCase:
+    """Every check of a test module, for one case, compiled as one program and run once.
+
+    A module registers the computation of each of its checks with :meth:`check`. The first
+    test that asks for a case's :meth:`result` draws the inputs of every check that applies
+    to the case (each from a fresh generator with the ``rng`` fixture's seed, as the test
+    would), traces all the computations into one jitted program, runs it and keeps the
+    inputs and outputs; the other checks of that case read theirs from that run.
+    """
+
+    def __init__(self):
+        self._checks: dict[str, _Check] = {}
+        self._results: dict[str, dict[str, Result]] = {}
+
+    def check(self, cases, inputs):
+        """Decorator: registers ``compute(case, args, static)`` under its function name,
+        for ``cases``, on the inputs ``inputs(case, rng)`` returns as ``(args, static)``."""
+
+        def register(compute):
+            self._checks[compute.__name__] = _Check(
+                frozenset(c.name for c in cases), inputs, compute
+            )
+            return compute
+
+        return register
+
+    def result(self, case: Case, name: str) -> Result:
+        """The inputs and outputs of check ``name`` for ``case``."""
+        if case.name not in self._results:
+            self._results[case.name] = self._run(case)
+        return self._results[case.name][name]
+
+    def _run(self, case: Case) -> dict[str, Result]:
+        checks = {n: c for n, c in self._checks.items() if case.name in c.cases}
+        drawn = {n: c.inputs(case, np.random.default_rng(SEED)) for n, c in checks.items()}
+
+        def program(args):
+            return {n: c.compute(case, args[n], drawn[n][1]) for n, c in checks.items()}
+
+        out = jax.jit(program)({n: args for n, (args, _) in drawn.items()})
+        out = jax.tree.map(np.asarray, out)
+        return {n: Result(drawn[n][0], drawn[n][1], out[n]) for n in checks}

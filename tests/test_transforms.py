@@ -1,102 +1,185 @@
 """jit, vmap, grad, axis, where and dtype behaviour, checked for every function."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import ALL, REDUCING, make_inputs
+from cases import ALL, REDUCING, SEED, OneProgramPerCase, make_inputs
 from jax.test_util import check_grads
 
 import jaxdiv
 from jaxdiv import _row_blocks as row_blocks
 
+PROGRAMS = OneProgramPerCase()
+
+# One named shape per check: [rows, classes], or [batch..., classes].
+BATCH = (5, 7)
+AXES_SHAPE, AXES = (3, 4, 6), (0, 1, -3)
+BROADCAST = (4, 6)
+MASKED = (3, 8)
+ROWS_OF_TWO = (2, 5)
+ONE_ROW = (6,)
+WIDE = (3, 64)
+SIXTEEN_BIT = {"float16": jnp.float16, "bfloat16": jnp.bfloat16}
+
+
+def _grads(fn, args):
+    """The gradient of ``sum(fn(*args))`` with respect to every argument."""
+    return jax.grad(lambda *a: jnp.sum(fn(*a)), argnums=tuple(range(len(args))))(*args)
+
+
+@PROGRAMS.check(ALL, lambda case, rng: (make_inputs(case, rng, BATCH), None))
+def jit_and_vmap(case, args, _):
+    return case.fn(*args), jax.vmap(case.fn)(*args)
+
 
 @pytest.mark.parametrize("case", ALL, ids=repr)
-def test_jit_vmap_and_eager_agree(case, rng):
-    args = [jnp.asarray(a) for a in make_inputs(case, rng, (5, 7))]
-    eager = case.fn(*args)
-    jitted = jax.jit(case.fn)(*args)
-    vmapped = jax.vmap(case.fn)(*args)
-    np.testing.assert_allclose(jitted, eager, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(vmapped, eager, rtol=1e-12, atol=1e-15)
+def test_jit_vmap_and_eager_agree(case):
+    args, _, (jitted, vmapped) = PROGRAMS.result(case, "jit_and_vmap")
+    eager = case.fn(*map(jnp.asarray, args))
+    np.testing.assert_allclose(jitted, eager, rtol=1e-12, atol=1e-15, err_msg=case.name)
+    np.testing.assert_allclose(vmapped, eager, rtol=1e-12, atol=1e-15, err_msg=case.name)
+
+
+def _moved_inputs(case, rng):
+    args = make_inputs(case, rng, AXES_SHAPE)
+    return (args, [[np.moveaxis(a, -1, axis) for a in args] for axis in AXES]), AXES
+
+
+@PROGRAMS.check(REDUCING, _moved_inputs)
+def moved_axis(case, args, axes):
+    args, moved = args
+    return case.fn(*args), [case.fn(*m, axis=ax) for m, ax in zip(moved, axes, strict=True)]
 
 
 @pytest.mark.parametrize("case", REDUCING, ids=repr)
-def test_axis_matches_moveaxis(case, rng):
-    args = make_inputs(case, rng, (3, 4, 6))
-    expected = case.fn(*args)
-    for axis in (0, 1, -3):
-        moved = [np.moveaxis(a, -1, axis) for a in args]
-        got = jax.jit(lambda *a, ax=axis: case.fn(*a, axis=ax))(*moved)
-        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+def test_axis_matches_moveaxis(case):
+    expected, got = PROGRAMS.result(case, "moved_axis").out
+    for axis, value in zip(AXES, got, strict=True):
+        np.testing.assert_allclose(
+            value, expected, rtol=1e-12, atol=1e-15, err_msg=f"{case.name}, axis={axis}"
+        )
 
 
-@pytest.mark.parametrize("case", [c for c in REDUCING if c.kind.endswith("2")], ids=repr)
-def test_batch_shapes_broadcast(case, rng):
+def _single_and_batch(case, rng):
+    first, second = make_inputs(case, rng, BROADCAST)
+    return (first[:1], second, np.broadcast_to(first[:1], second.shape)), None
+
+
+BINARY = [c for c in REDUCING if c.kind.endswith("2")]
+
+
+@PROGRAMS.check(BINARY, _single_and_batch)
+def broadcast(case, args, _):
+    single, batch, broadcast = args
+    return case.fn(single, batch), case.fn(broadcast, batch)
+
+
+@pytest.mark.parametrize("case", BINARY, ids=repr)
+def test_batch_shapes_broadcast(case):
     """A single distribution broadcasts against a batch of them."""
-    args = make_inputs(case, rng, (4, 6))
-    got = jax.jit(case.fn)(args[0][:1], args[1])
-    expected = case.fn(np.broadcast_to(args[0][:1], args[1].shape), args[1])
-    chex.assert_shape(got, (4,))
-    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    got, expected = PROGRAMS.result(case, "broadcast").out
+    chex.assert_shape(got, (BROADCAST[0],))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=case.name)
 
 
-@pytest.mark.parametrize("case", REDUCING, ids=repr)
-def test_where_matches_boolean_indexing(case, rng):
-    args = make_inputs(case, rng, (3, 8))
-    mask = rng.uniform(size=(3, 8)) < 0.6
+def _masked_rows(case, rng):
+    args = make_inputs(case, rng, MASKED)
+    mask = rng.uniform(size=MASKED) < 0.6
     mask[:, 0] = True
-    got = jax.jit(lambda *a: case.fn(*a, where=mask))(*args)
-    for i in range(3):
-        expected = case.fn(*[a[i][mask[i]] for a in args])
-        np.testing.assert_allclose(got[i], expected, rtol=1e-10, atol=1e-13)
+    rows = [[a[i][mask[i]] for a in args] for i in range(MASKED[0])]
+    return (args, rows), mask
 
 
-@pytest.mark.parametrize("case", ALL, ids=repr)
-def test_fully_masked_row_is_zero_with_zero_gradient(case, rng):
-    args = make_inputs(case, rng, (2, 5))
-    mask = np.ones((2, 5), bool)
-    mask[1] = False
-    f = jax.jit(lambda *a: case.fn(*a, where=mask).sum())
-    value = jax.jit(lambda *a: case.fn(*a, where=mask))(*args)
-    assert np.all(value[1] == 0)
-    grads = jax.grad(f, argnums=tuple(range(len(args))))(*args)
-    for g in grads:
-        assert np.all(np.isfinite(g))
-        assert np.all(g[1] == 0)
+@PROGRAMS.check(REDUCING, _masked_rows)
+def masked(case, args, mask):
+    args, rows = args
+    return case.fn(*args, where=mask), [case.fn(*row) for row in rows]
 
 
 @pytest.mark.parametrize("case", REDUCING, ids=repr)
-def test_masked_entries_get_zero_gradient(case, rng):
-    args = make_inputs(case, rng, (6,))
-    mask = np.array([True, False, True, True, False, True])
-    grads = jax.grad(lambda *a: case.fn(*a, where=mask), argnums=tuple(range(len(args))))(*args)
-    for g in grads:
-        assert np.all(np.isfinite(g)) and np.all(g[~mask] == 0)
+def test_where_matches_boolean_indexing(case):
+    got, expected = PROGRAMS.result(case, "masked").out
+    for i, row in enumerate(expected):
+        np.testing.assert_allclose(
+            got[i], row, rtol=1e-10, atol=1e-13, err_msg=f"{case.name}, row {i}"
+        )
+
+
+def _second_row_masked(case, rng):
+    mask = np.ones(ROWS_OF_TWO, bool)
+    mask[1] = False
+    return make_inputs(case, rng, ROWS_OF_TWO), mask
+
+
+@PROGRAMS.check(ALL, _second_row_masked)
+def fully_masked_row(case, args, mask):
+    fn = functools.partial(case.fn, where=mask)
+    return fn(*args), _grads(fn, args)
 
 
 @pytest.mark.parametrize("case", ALL, ids=repr)
-def test_check_grads_second_order(case, rng):
-    """Reverse and forward derivatives to second order against finite differences."""
-    args = make_inputs(case, rng, (2, 5), floor=0.3)
+def test_fully_masked_row_is_zero_with_zero_gradient(case):
+    value, grads = PROGRAMS.result(case, "fully_masked_row").out
+    assert np.all(value[1] == 0), case.name
+    for g in grads:
+        assert np.all(np.isfinite(g)), case.name
+        assert np.all(g[1] == 0), case.name
+
+
+ONE_ROW_MASK = np.array([True, False, True, True, False, True])
+
+
+@PROGRAMS.check(REDUCING, lambda case, rng: (make_inputs(case, rng, ONE_ROW), ONE_ROW_MASK))
+def masked_entries(case, args, mask):
+    return _grads(functools.partial(case.fn, where=mask), args)
+
+
+@pytest.mark.parametrize("case", REDUCING, ids=repr)
+def test_masked_entries_get_zero_gradient(case):
+    for g in PROGRAMS.result(case, "masked_entries").out:
+        assert np.all(np.isfinite(g)) and np.all(g[~ONE_ROW_MASK] == 0), case.name
+
+
+@pytest.mark.parametrize("case", ALL, ids=repr)
+def test_check_grads_second_order(case):
+    """Reverse and forward derivatives to second order against finite differences.
+
+    Eager: the programs of its primitives are shared by all the cases, where under ``jit``
+    every derivative of every case would be a program of its own."""
+    args = make_inputs(case, np.random.default_rng(SEED), ROWS_OF_TWO, floor=0.3)
     if case.name.startswith(
         ("total_variation", "renyi_divergence_inf", "renyi_divergence_from_logits_inf")
     ):
         # Piecewise linear (|.|, max): second derivatives are zero almost everywhere.
-        check_grads(lambda *a: case.fn(*a), args, order=1, modes=["fwd", "rev"], eps=1e-6)
+        check_grads(case.fn, args, order=1, modes=["fwd", "rev"], eps=1e-6)
         return
-    check_grads(lambda *a: case.fn(*a), args, order=2, modes=["fwd", "rev"], eps=1e-5)
+    check_grads(case.fn, args, order=2, modes=["fwd", "rev"], eps=1e-5)
+
+
+def _sixteen_bit_inputs(case, rng):
+    args = make_inputs(case, rng, WIDE)
+    return {name: [a.astype(dtype) for a in args] for name, dtype in SIXTEEN_BIT.items()}, None
+
+
+@PROGRAMS.check(ALL, _sixteen_bit_inputs)
+def sixteen_bit(case, args, _):
+    """Per 16-bit dtype: the value, and the value on the same inputs upcast to float32."""
+    return {
+        name: (case.fn(*low), case.fn(*[a.astype(jnp.float32) for a in low]))
+        for name, low in args.items()
+    }
 
 
 @pytest.mark.parametrize("case", ALL, ids=repr)
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
-def test_16bit_inputs_accumulate_in_float32(case, dtype, rng):
-    args = [jnp.asarray(a, dtype) for a in make_inputs(case, rng, (3, 64))]
-    got = jax.jit(case.fn)(*args)
-    assert got.dtype == jnp.float32
-    upcast = jax.jit(case.fn)(*[a.astype(jnp.float32) for a in args])
-    np.testing.assert_allclose(got, upcast, rtol=1e-6, atol=1e-7)
+def test_16bit_inputs_accumulate_in_float32(case, dtype):
+    got, upcast = PROGRAMS.result(case, "sixteen_bit").out[jnp.dtype(dtype).name]
+    assert got.dtype == jnp.float32, case.name
+    np.testing.assert_allclose(got, upcast, rtol=1e-6, atol=1e-7, err_msg=case.name)
 
 
 def test_float32_and_float64_stay_in_their_dtype(rng):
@@ -111,11 +194,10 @@ def test_bfloat16_large_vocabulary_is_accurate(rng):
     """A 32k-entry bfloat16 row: float32 accumulation keeps the sum accurate."""
     a = rng.normal(size=(2, 32768))
     b = a + 0.1 * rng.normal(size=(2, 32768))
-    a16, b16 = jnp.asarray(a, jnp.bfloat16), jnp.asarray(b, jnp.bfloat16)
-    exact = jaxdiv.kl_divergence_from_logits(
-        np.asarray(a16.astype(jnp.float64)), np.asarray(b16.astype(jnp.float64))
-    )
-    got = jaxdiv.kl_divergence_from_logits(a16, b16)
+    a16, b16 = a.astype(jnp.bfloat16), b.astype(jnp.bfloat16)
+    kl = jax.jit(jaxdiv.kl_divergence_from_logits)
+    exact = kl(a16.astype(np.float64), b16.astype(np.float64))
+    got = kl(a16, b16)
     assert got.dtype == jnp.float32
     # float32 rounding of the log-normalisers (~11) bounds the error near 1e-6 absolute;
     # a bfloat16 accumulation would be off by about 1e-2 relative.
@@ -213,18 +295,25 @@ def test_logits_row_blocks_match_one_pass(fn, shape, rng):
     a[0, 1] = -np.inf  # a zero-probability outcome inside the first block
     mask = rng.uniform(size=shape) < 0.8
 
-    def value_and_grads(**kw):
-        loss = lambda a, b: jnp.sum(fn(a, b, **kw) ** 2)  # noqa: E731
-        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(a, b), jax.jit(
-            lambda a, b: fn(a, b, **kw)
-        )(a, b)
+    def values_and_grads():
+        """Unmasked and masked, the loss's value and gradients and the values, jitted anew:
+        the row-block settings are read when the function is traced."""
 
-    expected = [value_and_grads(), value_and_grads(where=mask)]
+        def run(a, b):
+            out = []
+            for kw in ({}, {"where": mask}):
+                loss = lambda a, b, kw=kw: jnp.sum(fn(a, b, **kw) ** 2)  # noqa: E731
+                out.append((jax.value_and_grad(loss, argnums=(0, 1))(a, b), fn(a, b, **kw)))
+            return out
+
+        return jax.jit(run)(a, b)
+
+    expected = values_and_grads()
     # 5 float64 entries per row: blocks of 3 rows (2 blocks and a remainder of 7 rows; 2 of 6),
     # at any vocabulary, and on although the test process has eight CPU devices (conftest.py).
     with row_blocks.configured(enabled=True, block_bytes=3 * 5 * 8, min_vocab=1):
         assert "scan" in str(jax.make_jaxpr(fn)(a, b))
-        got = [value_and_grads(), value_and_grads(where=mask)]
+        got = values_and_grads()
     chex.assert_trees_all_close(got, expected, rtol=1e-12, atol=1e-14)
     if len(shape) == 2:
         a[0, 1] = 0.0
@@ -271,7 +360,16 @@ def test_logits_hessians_finite_at_zero_probabilities(fn, masked):
     a = jnp.array([0.3, -jnp.inf, 1.0, 0.2])
     b = jnp.array([0.1, 0.5, -0.3, 0.7])
     where = jnp.array([True, True, True, False]) if masked else None
-    for hessian in (jax.hessian, lambda f: jax.jacrev(jax.jacrev(f))):
-        h_a = hessian(lambda x: fn(x, b, where=where))(a)
-        h_b = hessian(lambda y: fn(a, y, where=where))(b)
+
+    @jax.jit
+    def hessians(a, b):
+        return [
+            (
+                hessian(lambda x: fn(x, b, where=where))(a),
+                hessian(lambda y: fn(a, y, where=where))(b),
+            )
+            for hessian in (jax.hessian, lambda f: jax.jacrev(jax.jacrev(f)))
+        ]
+
+    for h_a, h_b in hessians(a, b):
         assert np.all(np.isfinite(h_a)) and np.all(np.isfinite(h_b))
