@@ -6,41 +6,55 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import ALL, BERN, REDUCING, make_inputs
+from cases import ALL, BERN, REDUCING, OneProgramPerCase, make_inputs
 from scipy import special, stats
 
 import jaxdiv
 
+PROGRAMS = OneProgramPerCase()
 
-def _jit(case, **kwargs):
-    return jax.jit(lambda *args: case.fn(*args, **kwargs))
+ORACLE = (7, 11)  # [rows, classes]
+UNITS = (3, 5)
+BASES = [2, 10, math.e, 0.5]
+
+
+@PROGRAMS.check(ALL, lambda case, rng: (make_inputs(case, rng, ORACLE), None))
+def oracle(case, args, _):
+    return case.fn(*args)
 
 
 @pytest.mark.parametrize("case", ALL, ids=repr)
-def test_matches_oracle_float64(case, rng):
-    args = make_inputs(case, rng, (7, 11))
-    got = _jit(case)(*map(jnp.asarray, args))
-    assert got.dtype == jnp.float64
-    np.testing.assert_allclose(got, case.oracle(*args), rtol=1e-6, atol=1e-12)
+def test_matches_oracle_float64(case):
+    args, _, got = PROGRAMS.result(case, "oracle")
+    assert got.dtype == jnp.float64, case.name
+    np.testing.assert_allclose(got, case.oracle(*args), rtol=1e-6, atol=1e-12, err_msg=case.name)
 
 
-@pytest.mark.parametrize("case", [c for c in ALL if c.has_base], ids=repr)
-@pytest.mark.parametrize("base", [2, 10, math.e, 0.5])
-def test_base_converts_units(case, base, rng):
-    args = make_inputs(case, rng, (3, 5))
+WITH_BASE = [c for c in ALL if c.has_base]
+
+
+@PROGRAMS.check(WITH_BASE, lambda case, rng: (make_inputs(case, rng, UNITS), BASES))
+def units(case, args, bases):
+    return [case.fn(*args, base=base) for base in bases]
+
+
+@pytest.mark.parametrize("case", WITH_BASE, ids=repr)
+@pytest.mark.parametrize("base", BASES)
+def test_base_converts_units(case, base):
+    args, _, values = PROGRAMS.result(case, "units")
     nats = case.oracle(*args)
-    got = _jit(case, base=base)(*map(jnp.asarray, args))
-    np.testing.assert_allclose(got, nats / np.log(base), rtol=1e-6, atol=1e-12)
+    got = values[BASES.index(base)]
+    np.testing.assert_allclose(
+        got, nats / np.log(base), rtol=1e-6, atol=1e-12, err_msg=f"{case.name}, base {base}"
+    )
 
 
 def test_entropy_matches_scipy_with_base(rng):
     p = rng.dirichlet(np.ones(9), size=4)
-    for base in (2, 3, 10):
-        np.testing.assert_allclose(
-            jax.jit(lambda p, b=base: jaxdiv.entropy(p, base=b))(p),
-            stats.entropy(p, base=base, axis=-1),
-            rtol=1e-6,
-        )
+    bases = (2, 3, 10)
+    got = jax.jit(lambda p: [jaxdiv.entropy(p, base=b) for b in bases])(p)
+    for base, value in zip(bases, got, strict=True):
+        np.testing.assert_allclose(value, stats.entropy(p, base=base, axis=-1), rtol=1e-6)
 
 
 def test_kl_matches_rel_entr_on_unnormalised_zero_including_inputs(rng):
@@ -93,7 +107,7 @@ def test_integer_labels_ignore_index_contributes_zero_with_zero_gradient(rng):
 
 def test_integer_labels_out_of_range_give_inf(rng):
     logits = rng.normal(size=(2, 3))
-    loss = jaxdiv.cross_entropy_from_integer_labels(logits, np.array([0, 7]))
+    loss = jax.jit(jaxdiv.cross_entropy_from_integer_labels)(logits, np.array([0, 7]))
     assert np.isfinite(loss[0]) and loss[1] == np.inf
 
 
@@ -101,11 +115,13 @@ def test_integer_labels_equal_cross_entropy_with_one_hot(rng):
     logits = rng.normal(size=(5, 8))
     labels = rng.integers(0, 8, size=5)
     onehot = np.eye(8)[labels]
-    np.testing.assert_allclose(
-        jaxdiv.cross_entropy_from_integer_labels(logits, labels),
-        jaxdiv.cross_entropy(onehot, special.softmax(logits, -1)),
-        rtol=1e-6,
-    )
+    from_labels, from_one_hot = jax.jit(
+        lambda x, y, p, q: (
+            jaxdiv.cross_entropy_from_integer_labels(x, y),
+            jaxdiv.cross_entropy(p, q),
+        )
+    )(logits, labels, onehot, special.softmax(logits, -1))
+    np.testing.assert_allclose(from_labels, from_one_hot, rtol=1e-6)
 
 
 _BY_NAME = {c.name: c for c in REDUCING}
@@ -114,18 +130,38 @@ _LOGIT_PAIRS = [
     for c in REDUCING
     if "_from_logits" in c.name and c.name.replace("_from_logits", "") in _BY_NAME
 ]
+_PROBABILITY_FORM = {c.name: prob_case for c, prob_case in _LOGIT_PAIRS}
+
+
+def _logits_and_probabilities(case, rng):
+    args = make_inputs(case, rng, (4, 6))
+    return (args, [special.softmax(a, axis=-1) for a in args]), None
+
+
+@PROGRAMS.check([c for c, _ in _LOGIT_PAIRS], _logits_and_probabilities)
+def logits_and_probabilities(case, args, _):
+    logits, probs = args
+    return case.fn(*logits), _PROBABILITY_FORM[case.name].fn(*probs)
 
 
 @pytest.mark.parametrize(("case", "prob_case"), _LOGIT_PAIRS, ids=[c.name for c, _ in _LOGIT_PAIRS])
-def test_logits_and_probability_forms_agree(case, prob_case, rng):
+def test_logits_and_probability_forms_agree(case, prob_case):
     """Each *_from_logits function equals its probability form on softmax(logits)."""
-    args = make_inputs(case, rng, (4, 6))
-    probs = [special.softmax(a, axis=-1) for a in args]
-    np.testing.assert_allclose(case.fn(*args), prob_case.fn(*probs), rtol=1e-6, atol=1e-12)
+    from_logits, from_probs = PROGRAMS.result(case, "logits_and_probabilities").out
+    np.testing.assert_allclose(from_logits, from_probs, rtol=1e-6, atol=1e-12, err_msg=case.name)
 
 
-@pytest.mark.parametrize("case", BERN, ids=repr)
-def test_bernoulli_forms_equal_two_outcome_categoricals(case, rng):
+# Each Bernoulli form and the categorical function it equals on two outcomes.
+_CATEGORICAL = {
+    "binary_entropy": jaxdiv.entropy,
+    "binary_cross_entropy": jaxdiv.cross_entropy,
+    "binary_kl_divergence": jaxdiv.kl_divergence,
+    "binary_cross_entropy_from_logits": jaxdiv.cross_entropy,
+    "binary_kl_divergence_from_logits": jaxdiv.kl_divergence,
+}
+
+
+def _bernoulli_and_two_outcomes(case, rng):
     args = make_inputs(case, rng, (8,))
     as_probs = [
         special.expit(a)
@@ -133,12 +169,16 @@ def test_bernoulli_forms_equal_two_outcome_categoricals(case, rng):
         else a
         for i, a in enumerate(args)
     ]
-    two = [np.stack([x, 1 - x], -1) for x in as_probs]
-    reference = {
-        "binary_entropy": jaxdiv.entropy,
-        "binary_cross_entropy": jaxdiv.cross_entropy,
-        "binary_kl_divergence": jaxdiv.kl_divergence,
-        "binary_cross_entropy_from_logits": jaxdiv.cross_entropy,
-        "binary_kl_divergence_from_logits": jaxdiv.kl_divergence,
-    }[case.name]
-    np.testing.assert_allclose(case.fn(*args), reference(*two), rtol=1e-6)
+    return (args, [np.stack([x, 1 - x], -1) for x in as_probs]), None
+
+
+@PROGRAMS.check(BERN, _bernoulli_and_two_outcomes)
+def two_outcomes(case, args, _):
+    args, two = args
+    return case.fn(*args), _CATEGORICAL[case.name](*two)
+
+
+@pytest.mark.parametrize("case", BERN, ids=repr)
+def test_bernoulli_forms_equal_two_outcome_categoricals(case):
+    bernoulli, categorical = PROGRAMS.result(case, "two_outcomes").out
+    np.testing.assert_allclose(bernoulli, categorical, rtol=1e-6, err_msg=case.name)
