@@ -280,6 +280,14 @@ def _mc_key(key: object, fn: str) -> jax.Array:
     return check_key(key, fn)
 
 
+def _log_ratios(
+    p: GaussianMixture, q: GaussianMixture, key: jax.Array, num_samples: int
+) -> jax.Array:
+    """`log r = log q(x) - log p(x)` at `num_samples` draws `x ~ p`."""
+    x = p.sample(key, (num_samples,))
+    return q.log_prob(x) - p.log_prob(x)
+
+
 @functools.partial(jax.jit, static_argnames=("num_samples", "estimator", "checks"))
 def _monte_carlo(
     p: GaussianMixture,
@@ -291,8 +299,7 @@ def _monte_carlo(
     checks: bool,
 ) -> jax.Array:
     del checks  # part of the cache key only
-    x = p.sample(key, (num_samples,))
-    log_ratio = q.log_prob(x) - p.log_prob(x)  # log r with r = q / p, x ~ p
+    log_ratio = _log_ratios(p, q, key, num_samples)
     if estimator == "k1":
         terms = -log_ratio
     elif estimator == "k2":
@@ -313,8 +320,7 @@ def _renyi_monte_carlo(
     checks: bool,
 ) -> jax.Array:
     del checks  # part of the cache key only
-    x = p.sample(key, (num_samples,))
-    log_ratio = p.log_prob(x) - q.log_prob(x)
+    log_ratio = -_log_ratios(p, q, key, num_samples)  # log p(x) - log q(x)
     return (num.logsumexp((a - 1) * log_ratio, axis=0) - math.log(num_samples)) / (a - 1)
 
 
