@@ -15,16 +15,17 @@ logits form):
   (a small change of $\theta_p$ keeps mass where `q` has none), so no direction
   of `p` changes it.
 
-Elsewhere the value and gradients are those of the formula. The formula is
-evaluated at `(p, p)` where the value is `+inf` (the double-where), so no NaN
-from there reaches shared parameters, and only when some natural parameter is
-infinite (`lax.cond`; under `vmap` both branches run).
+Elsewhere the value and gradients are those of the formula. The rule is a
+custom JVP: the value is the formula's, evaluated once (a call without
+derivatives compiles nothing more); the derivative evaluates the formula once
+more, at `(p, p)` where the value is `+inf` (the double-where), so no NaN from
+there reaches shared parameters. Only entries where some natural parameter is
+infinite can take the limit rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -43,37 +44,13 @@ def _where(mask: jax.Array, a: Member, b: Member) -> Member:
     return jax.tree.map(lambda x, y: jnp.where(_expand(mask, x), x, y), a, b)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _directional(
-    event_ndims: tuple[int, ...], theta: tuple[jax.Array, ...], direction: tuple[jax.Array, ...]
-) -> jax.Array:
-    """0 (batch-shaped), whose derivative in `theta` is `direction`: `<direction, d theta>`.
-
-    `theta` may be infinite; only its tangent is multiplied by `direction`.
-    """
-    first, nd = theta[0], event_ndims[0]
-    return jnp.zeros(first.shape[: first.ndim - nd], first.dtype)
-
-
-@_directional.defjvp
-def _directional_jvp(
-    event_ndims: tuple[int, ...],
-    primals: tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]],
-    tangents: tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]],
-) -> tuple[jax.Array, jax.Array]:
-    theta, direction = primals
-    d_theta, _ = tangents  # the direction carries no derivative (it is stop_gradient'ed)
-    out = _directional(event_ndims, theta, direction)
-    terms = [
-        jnp.sum(c * t, axis=tuple(range(t.ndim - nd, t.ndim)))
-        for c, t, nd in zip(direction, d_theta, event_ndims, strict=True)
-    ]
-    return out, sum(terms, jnp.zeros_like(out))
-
-
 def _has_infinite_parameter(p: Member, q: Member) -> jax.Array:
     leaves = [*p.natural_parameters(), *q.natural_parameters()]
     return jnp.any(jnp.stack([jnp.any(jnp.isinf(x)) for x in leaves]))
+
+
+def _event_sum(x: jax.Array, event_ndim: int) -> jax.Array:
+    return jnp.sum(x, axis=tuple(range(x.ndim - event_ndim, x.ndim)))
 
 
 def with_limit_gradients(
@@ -82,20 +59,32 @@ def with_limit_gradients(
     """`fn(p, q)` for a divergence that is `+inf` where `q` misses mass of `p`, with the
     gradients of the module docstring there (`p`, `q` of one family, one batch shape)."""
 
-    def plain(p: Member, q: Member) -> jax.Array:
+    @jax.custom_jvp
+    def divergence(p: Member, q: Member) -> jax.Array:
         return fn(p, q)
 
-    def at_boundary(p: Member, q: Member) -> jax.Array:
-        infinite = jax.lax.stop_gradient(fn(p, q)) == jnp.inf
-        finite_part = fn(p, _where(infinite, p, q))  # (p, p) where infinite: 0, finite gradients
-        theta_q = q.natural_parameters()
-        direction = jax.tree.map(
-            lambda mq, mp: jnp.where(_expand(infinite, mq), mq - mp, jnp.zeros_like(mq)),
-            q.mean_parameters(),
-            p.mean_parameters(),
+    @divergence.defjvp
+    def divergence_jvp(
+        primals: tuple[Member, Member], tangents: tuple[Member, Member]
+    ) -> tuple[jax.Array, jax.Array]:
+        p, q = primals
+        value = fn(p, q)
+        infinite = (value == jnp.inf) & _has_infinite_parameter(p, q)
+        # (p, p) where infinite: a finite value, so no NaN; its derivative there, 0 up to
+        # rounding, is replaced by the limit rule's.
+        _, d_value = jax.jvp(lambda p, q: fn(p, _where(infinite, p, q)), primals, tangents)
+        d_value = jnp.where(infinite, jnp.zeros_like(d_value), d_value)
+        _, d_theta_q = jax.jvp(lambda q: tuple(q.natural_parameters()), (q,), (tangents[1],))
+        direction = jax.lax.stop_gradient(
+            [
+                jnp.where(_expand(infinite, mq), mq - mp, jnp.zeros_like(mq))
+                for mq, mp in zip(q.mean_parameters(), p.mean_parameters(), strict=True)
+            ]
         )
-        direction = jax.lax.stop_gradient(tuple(direction))
-        pull = _directional(tuple(q.natural_event_ndims), tuple(theta_q), direction)
-        return jnp.where(infinite, jnp.inf, finite_part) + pull
+        pull = [
+            _event_sum(c * t, nd)
+            for c, t, nd in zip(direction, d_theta_q, q.natural_event_ndims, strict=True)
+        ]
+        return value, d_value + sum(pull, jnp.zeros_like(d_value))
 
-    return jax.lax.cond(_has_infinite_parameter(p, q), at_boundary, plain, p, q)
+    return divergence(p, q)
