@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._libraries import is_foreign
-from jaxdiv.expfam._family import ExponentialFamily, inner
+from jaxdiv.expfam._family import ExponentialFamily
 from jaxdiv.expfam._limit_gradients import with_limit_gradients
 
 _CLOSED_FORM_KL: dict[type, Callable[[ExponentialFamily, ExponentialFamily], jax.Array]] = {}
@@ -206,7 +206,7 @@ def kl_divergence_dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
 
     (`grad A*(mu2) = theta2`). Equal to [`kl_divergence`][jaxdiv.expfam.kl_divergence]; it shows the
     duality and serves as a check. Terms of the inner product where
-    `mu1 = mu2` count as 0, whatever `theta2` holds there.
+    `mu1 = mu2` and `theta2` is infinite count as 0.
 
     Examples:
       >>> from jaxdiv import expfam
@@ -220,11 +220,19 @@ def kl_divergence_dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
 
 def _dual(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
     diff = jax.tree.map(jnp.subtract, p.mean_parameters(), q.mean_parameters())
-    return (
-        convex_conjugate(p)
-        - convex_conjugate(q)
-        - inner(q.natural_parameters(), diff, p.natural_event_ndims)
-    )
+    return convex_conjugate(p) - convex_conjugate(q) - _inner_of_difference(q, diff)
+
+
+def _inner_of_difference(q: ExponentialFamily, diff: tuple[jax.Array, ...]) -> jax.Array:
+    """`<theta_q, mu_p - mu_q>`, a term with `mu_p = mu_q` and `theta_q` infinite counting as
+    0 (zero gradient). A finite `theta_q` keeps its gradient `theta_q` in `mu_p` where the
+    difference is 0 (at `p = q` the KL's gradient is `F (theta_p - theta_q) = 0`)."""
+    total = jnp.zeros((), diff[0].dtype)
+    for theta, d, nd in zip(q.natural_parameters(), diff, q.natural_event_ndims, strict=True):
+        theta, d = jnp.broadcast_arrays(theta, d)
+        term = num.guard((d != 0) | jnp.isfinite(theta), jnp.multiply, theta, d)
+        total = total + jnp.sum(term, axis=tuple(range(d.ndim - nd, d.ndim)))
+    return total
 
 
 def entropy(p: ExponentialFamily) -> jax.Array:
