@@ -17,6 +17,15 @@ import jax
 import numpy as np
 import pytest
 
+# XLA:CPU spends most of a compilation in LLVM's machine-code optimisation; the suite
+# compiles thousands of programs and runs each a few times, so it asks LLVM for its cheap
+# pipeline (HLO passes, fusion and numerics are XLA's usual ones; the programs run slower).
+# JAXDIV_TEST_FULL_OPTIMIZATION=1 keeps XLA's defaults. The subprocesses the suite starts
+# (notebooks, docs, benchmarks) inherit the setting. Set before the backend starts.
+CHEAP_BACKEND_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+if os.environ.get("JAXDIV_TEST_FULL_OPTIMIZATION") != "1":
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {CHEAP_BACKEND_FLAGS}".strip()
+
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -94,16 +103,22 @@ def pytest_runtest_logreport(report):
         )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _release_compiled_programs():
-    """Drops JAX's compiled programs after each test module.
+MAX_MEMORY_MAPS = 40_000  # of the kernel's vm.max_map_count, 65,530 by default
 
-    Every compiled XLA:CPU program keeps a few memory maps of its own; a worker that keeps
-    all the programs of the suite (about 18,000) reaches the kernel's limit of 65,530 maps
-    (``vm.max_map_count``) and segfaults inside the compiler.
+
+@pytest.fixture(autouse=True)
+def _release_compiled_programs():
+    """Drops JAX's compiled programs after a test that leaves the process with more than
+    ``MAX_MEMORY_MAPS`` memory maps.
+
+    Every compiled XLA:CPU program keeps memory maps of its own (a large one dozens); a
+    worker that kept all the programs of the suite reaches the kernel's limit of 65,530
+    maps (``vm.max_map_count``) and segfaults inside the compiler. Clearing only then keeps
+    the small programs that every module shares (eager operations) compiled once.
     """
     yield
-    jax.clear_caches()
+    if _memory_maps() > MAX_MEMORY_MAPS:
+        jax.clear_caches()
 
 
 @pytest.fixture

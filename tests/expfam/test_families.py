@@ -23,14 +23,6 @@ XDIST_SPLIT_BY = "case"
 N = 4
 
 
-@pytest.fixture(autouse=True)
-def _release_programs():
-    """Each test compiles one program per family, used once: they are dropped after each
-    test (a worker that kept them all would run out of memory maps, see conftest.py)."""
-    yield
-    jax.clear_caches()
-
-
 SAMPLES = 20000
 RENYI_ORDERS = (0.1, 0.5, 0.9, 0.999999)  # Renyi is non-decreasing in alpha and tends to KL at 1
 
