@@ -53,6 +53,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): the xdist worker group of a test")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's hook, which reads the marks
 def pytest_collection_modifyitems(config, items):
     """Groups the tests for ``pytest-xdist --dist loadgroup``: one group per file, so that a
     module-level cache of compiled programs or oracles is built in one worker only. A module
