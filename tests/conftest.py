@@ -63,7 +63,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue
-        group = str(item.path)
+        group = item.nodeid.split("::")[0]  # the file, relative to the rootdir
         split_by = getattr(getattr(item, "module", None), "XDIST_SPLIT_BY", None)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if split_by in params:
