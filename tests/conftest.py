@@ -12,6 +12,7 @@ does not collect them.
 
 import os
 import pathlib
+import re
 
 import jax
 import numpy as np
@@ -67,8 +68,15 @@ def pytest_collection_modifyitems(config, items):
         split_by = getattr(getattr(item, "module", None), "XDIST_SPLIT_BY", None)
         params = getattr(getattr(item, "callspec", None), "params", {})
         if split_by in params:
-            group += f"[{params[split_by]!r}]"
-        item.add_marker(pytest.mark.xdist_group(group))
+            group += f":{params[split_by]}"
+        item.add_marker(pytest.mark.xdist_group(xdist_group_name(group)))
+
+
+def xdist_group_name(name: str) -> str:
+    """``name`` as a group pytest-xdist honours. Its scheduler takes the text after the last
+    ``@`` of a test id as the group only when no ``]`` follows that ``@``: a group named
+    ``file.py['Chi']`` was silently ignored, each test its own group."""
+    return re.sub(r"[\[\]@]", "_", name)
 
 
 _COMPILES = {"count": 0, "seconds": 0.0}
