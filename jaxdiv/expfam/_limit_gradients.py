@@ -16,11 +16,14 @@ logits form):
   of `p` changes it.
 
 Elsewhere the value and gradients are those of the formula. The rule is a
-custom JVP: the value is the formula's, evaluated once (a call without
-derivatives compiles nothing more); the derivative evaluates the formula once
-more, at `(p, p)` where the value is `+inf` (the double-where), so no NaN from
-there reaches shared parameters. Only entries where some natural parameter is
-infinite can take the limit rule.
+custom JVP that evaluates the formula once, with or without derivatives: its
+derivative is the formula's linearization (`jax.linearize`) applied to the
+tangents with the `+inf` entries zeroed, and its output zeroed there too, so
+that the map's `0 * inf` at those entries reaches neither the value's tangent
+nor, in reverse mode, the cotangents of the parameters. (It used to evaluate
+the formula a second time at `(p, p)` for those entries, which doubled the
+compiled program.) Only entries where some natural parameter is infinite can
+take the limit rule.
 """
 
 from __future__ import annotations
@@ -39,9 +42,15 @@ def _expand(mask: jax.Array, leaf: jax.Array) -> jax.Array:
     return jnp.reshape(mask, mask.shape + (1,) * (leaf.ndim - mask.ndim))
 
 
-def _where(mask: jax.Array, a: Member, b: Member) -> Member:
-    """`a` where the batch-shaped `mask` holds, else `b` (same family and shapes)."""
-    return jax.tree.map(lambda x, y: jnp.where(_expand(mask, x), x, y), a, b)
+def _zero_where(mask: jax.Array, tangent: Member) -> Member:
+    """`tangent` with the entries where the batch-shaped `mask` holds set to 0."""
+
+    def zero(t: jax.Array) -> jax.Array:
+        if not jnp.issubdtype(t.dtype, jnp.inexact):  # float0: a static or integer field
+            return t
+        return jnp.where(_expand(mask, t), jnp.zeros_like(t), t)
+
+    return jax.tree.map(zero, tangent)
 
 
 def _has_infinite_parameter(p: Member, q: Member) -> jax.Array:
@@ -68,11 +77,13 @@ def with_limit_gradients(
         primals: tuple[Member, Member], tangents: tuple[Member, Member]
     ) -> tuple[jax.Array, jax.Array]:
         p, q = primals
-        value = fn(p, q)
+        value, linear = jax.linearize(fn, p, q)
         infinite = (value == jnp.inf) & _has_infinite_parameter(p, q)
-        # (p, p) where infinite: a finite value, so no NaN; its derivative there, 0 up to
-        # rounding, is replaced by the limit rule's.
-        _, d_value = jax.jvp(lambda p, q: fn(p, _where(infinite, p, q)), primals, tangents)
+        # The formula's derivative where the value is finite. Where it is +inf, both the
+        # tangents going in and the one coming out are zeroed: the linear map's 0 * inf
+        # there is NaN, and zeroing the input tangents keeps it from the cotangents of
+        # reverse mode (each entry's map reads only its own parameters).
+        d_value = linear(*(_zero_where(infinite, t) for t in tangents))
         d_value = jnp.where(infinite, jnp.zeros_like(d_value), d_value)
         _, d_theta_q = jax.jvp(lambda q: tuple(q.natural_parameters()), (q,), (tangents[1],))
         direction = jax.lax.stop_gradient(
