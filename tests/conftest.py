@@ -52,10 +52,6 @@ def pytest_report_header(config):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): the xdist worker group of a test")
-    # pytest-xdist hands the groups out in the order pytest_collection_modifyitems leaves
-    # them (its own reordering, by number of tests, put the longest groups last).
-    if hasattr(config.option, "loadscopereorder"):
-        config.option.loadscopereorder = False
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's hook, which reads the marks
@@ -74,27 +70,6 @@ def pytest_collection_modifyitems(config, items):
         if split_by in params:
             group += f":{params[split_by]}"
         item.add_marker(pytest.mark.xdist_group(xdist_group_name(group)))
-    items[:] = _longest_groups_first(items)
-
-
-def _longest_groups_first(items):
-    """The tests reordered so that a worker that finishes early finds short groups left: the
-    groups of the split modules (the sweeps, the families and the notebooks, 10 to 60 s
-    each) first, then the whole-file groups by number of tests, largest first. Each file's
-    tests stay together and each group's tests in collection order."""
-    by_group: dict[str, list] = {}
-    for item in items:
-        mark = item.get_closest_marker("xdist_group")
-        by_group.setdefault(mark.args[0] if mark.args else mark.kwargs["name"], []).append(item)
-    files: dict[str, list[str]] = {}
-    for group, members in by_group.items():
-        files.setdefault(members[0].nodeid.split("::")[0], []).append(group)
-
-    def rank(file):
-        split = len(files[file]) > 1
-        return (not split, -sum(len(by_group[g]) for g in files[file]))
-
-    return [item for f in sorted(files, key=rank) for g in files[f] for item in by_group[g]]
 
 
 def xdist_group_name(name: str) -> str:
