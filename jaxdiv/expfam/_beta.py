@@ -53,6 +53,7 @@ class Beta(UnitBaseMeasure, ExponentialFamily):
     a_m1: jax.Array
     b_m1: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_concentrations(cls, a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) -> Beta:

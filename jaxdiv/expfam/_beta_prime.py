@@ -38,6 +38,7 @@ class BetaPrime(UnitBaseMeasure, ExponentialFamily):
     a: jax.Array
     b: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_concentrations(cls, a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) -> BetaPrime:

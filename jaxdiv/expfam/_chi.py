@@ -33,6 +33,7 @@ class Chi(ExponentialFamily):
 
     df: jax.Array
     natural_event_ndims = (0,)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_df(cls, df: jax.typing.ArrayLike) -> Chi:

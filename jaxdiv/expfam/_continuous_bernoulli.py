@@ -113,6 +113,7 @@ class ContinuousBernoulli(UnitBaseMeasure, ExponentialFamily):
 
     logits: jax.Array
     natural_event_ndims = (0,)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_probs(cls, probs: jax.typing.ArrayLike) -> ContinuousBernoulli:

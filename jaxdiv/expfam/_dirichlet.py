@@ -29,6 +29,7 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
 
     concentration_m1: jax.Array
     natural_event_ndims = (1,)
+    boundary_members = False  # finite natural parameters at every member
     data_event_ndim = 1
 
     @classmethod

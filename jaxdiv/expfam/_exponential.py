@@ -22,6 +22,7 @@ class Exponential(UnitBaseMeasure, ExponentialFamily):
 
     neg_rate: jax.Array
     natural_event_ndims = (0,)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_rate(cls, rate: jax.typing.ArrayLike) -> Exponential:

@@ -175,6 +175,12 @@ class ExponentialFamily:
     """
 
     natural_event_ndims: ClassVar[tuple[int, ...]] = ()
+    #: Whether some member that the constructors accept has an infinite natural parameter
+    #: (an outcome of probability 0, a Poisson rate of 0). Only such members can give a
+    #: divergence of `+inf` whose gradients need the limit rule of the KL-type divergences;
+    #: a family whose natural parameters are finite at every member it admits sets False
+    #: and its divergences are differentiated as they are written. The default is the safe one.
+    boundary_members: ClassVar[bool] = True
     _natural_fields: ClassVar[tuple[str, ...]] = ()
     _static_fields: ClassVar[tuple[str, ...]] = ()
 

@@ -28,6 +28,7 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
     shape_m1: jax.Array
     neg_rate: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_shape_rate(cls, shape: jax.typing.ArrayLike, rate: jax.typing.ArrayLike) -> Gamma:

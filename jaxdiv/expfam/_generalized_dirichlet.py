@@ -62,6 +62,7 @@ class GeneralizedDirichlet(ExponentialFamily):
     a_m1: jax.Array
     b_m1: jax.Array
     natural_event_ndims = (1, 1)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_concentrations(

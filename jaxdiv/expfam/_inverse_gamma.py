@@ -31,6 +31,7 @@ class InverseGamma(UnitBaseMeasure, ExponentialFamily):
     concentration: jax.Array
     scale: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_shape_scale(

@@ -103,6 +103,7 @@ class InverseGaussian(ExponentialFamily):
     loc: jax.Array
     concentration: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_mean_shape(

@@ -66,7 +66,11 @@ def with_limit_gradients(
     fn: Callable[[Member, Member], jax.Array], p: Member, q: Member
 ) -> jax.Array:
     """`fn(p, q)` for a divergence that is `+inf` where `q` misses mass of `p`, with the
-    gradients of the module docstring there (`p`, `q` of one family, one batch shape)."""
+    gradients of the module docstring there (`p`, `q` of one family, one batch shape).
+    A family without boundary members (`boundary_members = False`) has no entry where the
+    rule applies: the formula is returned as it is, with its own derivatives."""
+    if not type(p).boundary_members:
+        return fn(p, q)
 
     @jax.custom_jvp
     def divergence(p: Member, q: Member) -> jax.Array:

@@ -104,6 +104,7 @@ class MultivariateNormal(ExponentialFamily):
     loc: jax.Array
     scale: jax.Array
     natural_event_ndims = (1, 2)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_mean_cov(

@@ -52,6 +52,7 @@ class MultivariateNormalIsotropic(ExponentialFamily):
     loc: jax.Array
     log_std: jax.Array
     natural_event_ndims = (1, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def _build(

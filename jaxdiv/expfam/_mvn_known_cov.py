@@ -106,6 +106,7 @@ class MultivariateNormalKnownCovariance(ExponentialFamily):
     loc: jax.Array
     cov: Matrix = static_field()
     natural_event_ndims = (1,)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_mean_cov(cls, mean: jax.typing.ArrayLike, cov: Any) -> Self:

@@ -68,6 +68,7 @@ class GaussianCoordinates(ExponentialFamily):
 
     loc: jax.Array
     log_std: jax.Array
+    boundary_members = False  # finite natural parameters at every member of each family
 
     if TYPE_CHECKING:  # the constructor each family's dataclass defines
 

@@ -60,6 +60,7 @@ class NormalGamma(ExponentialFamily):
     rate: jax.Array
     shape: jax.Array
     natural_event_ndims = (0, 0, 0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_loc_kappa_shape_rate(

@@ -95,6 +95,7 @@ class NormalInverseWishart(ExponentialFamily):
     scale_tril: jax.Array
     df: jax.Array
     natural_event_ndims = (1, 0, 2, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_loc_kappa_df_scale(

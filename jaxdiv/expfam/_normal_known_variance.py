@@ -41,6 +41,7 @@ class NormalKnownVariance(ExponentialFamily):
     loc: jax.Array
     variance: float = static_field()
     natural_event_ndims = (0,)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_mean_variance(cls, mean: jax.typing.ArrayLike, variance: float) -> Self:

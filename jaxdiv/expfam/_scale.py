@@ -40,6 +40,7 @@ class ScaleFamily(ExponentialFamily):
     """
 
     natural_event_ndims: ClassVar[tuple[int, ...]] = (0,)
+    boundary_members = False  # finite natural parameters at every member of each family
     theta_coef: ClassVar[float] = 1.0
     normalizer_weight: ClassVar[float] = 1.0
     scale_power: ClassVar[float] = 1.0

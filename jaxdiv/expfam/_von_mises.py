@@ -32,6 +32,7 @@ class VonMises(UnitBaseMeasure, ExponentialFamily):
     eta_cos: jax.Array
     eta_sin: jax.Array
     natural_event_ndims = (0, 0)
+    boundary_members = False  # finite natural parameters at every member
 
     @classmethod
     def from_mean_concentration(

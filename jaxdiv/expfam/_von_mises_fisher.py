@@ -63,6 +63,7 @@ class VonMisesFisher(UnitBaseMeasure, ExponentialFamily):
 
     eta: jax.Array
     natural_event_ndims = (1,)
+    boundary_members = False  # finite natural parameters at every member
     data_event_ndim = 1
 
     @classmethod

@@ -50,6 +50,7 @@ class Wishart(UnitBaseMeasure, ExponentialFamily):
     half_df_shift: jax.Array
     neg_half_inv_scale: jax.Array
     natural_event_ndims = (0, 2)
+    boundary_members = False  # finite natural parameters at every member
     data_event_ndim = 2
 
     @classmethod

@@ -245,6 +245,21 @@ def test_every_family_has_a_sweep_entry():
     assert not missing, f"add a sweep entry (extreme parameters) for {missing}"
 
 
+@pytest.mark.parametrize("dtype", (np.float64, np.float32), ids=lambda d: np.dtype(d).name)
+def test_boundary_members_flag_matches_the_sweep(dtype):
+    """A family declares ``boundary_members = False`` (its divergences then skip the limit
+    rule of the KL-type divergences) only if no member of its sweep, at the most extreme
+    parameters it accepts, has an infinite natural parameter; and a family that declares
+    True has such a member in its sweep (so the rule is exercised)."""
+    wrong = []
+    for family, sweep in SWEEPS.items():
+        member = CASES[sweep.case].build(_cast(_stack(sweep.members), dtype))
+        infinite = any(bool(np.any(np.isinf(t))) for t in member.natural_parameters())
+        if type(member).boundary_members != infinite:
+            wrong.append((family, type(member).boundary_members, infinite))
+    assert not wrong, f"(family, boundary_members, some natural parameter infinite): {wrong}"
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
