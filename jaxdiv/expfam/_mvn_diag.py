@@ -61,4 +61,4 @@ class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
 
 @register_kl(MultivariateNormalDiag)
 def _mvn_diag_kl(p: MultivariateNormalDiag, q: MultivariateNormalDiag) -> jax.Array:
-    return jnp.sum(gaussian_kl(p.loc, p.log_std, q.loc, q.log_std), -1)
+    return gaussian_kl(p.loc, p.log_std, q.loc, q.log_std, sum_axis=-1)

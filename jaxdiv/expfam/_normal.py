@@ -12,6 +12,7 @@ divergences get the cross term `A(theta) - <theta, mu>` in closed form.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Self
 
 import jax
@@ -23,34 +24,66 @@ from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
+#: Taylor coefficients 1/k! of exp(x) - 1 - x, k = 2, 3, ...: through k = 8 the truncation
+#: error at |x| = 1/2 is below 5e-8 relative (float32 and 16-bit), through k = 14 below 2e-16.
+_EXPM1_MINUS_X_TERMS = {32: 7, 64: 13}
 
+
+def _expm1_minus_x_series(x: jax.Array) -> jax.Array:
+    terms = _EXPM1_MINUS_X_TERMS[64 if x.dtype == jnp.float64 else 32]
+    acc = jnp.full_like(x, 1 / math.factorial(terms + 1))
+    for k in range(terms, 1, -1):  # Horner: x^2 (1/2! + x (1/3! + x (...)))
+        acc = 1 / math.factorial(k) + x * acc
+    return jnp.square(x) * acc
+
+
+@jax.custom_jvp
 def expm1_minus_x(x: jax.Array) -> jax.Array:
-    """`exp(x) - 1 - x` without cancellation near 0 (a Taylor polynomial for |x| < 0.1)."""
-    small = jnp.abs(x) < 0.1
+    """`exp(x) - 1 - x` without cancellation near 0.
 
-    def series(
-        y: jax.Array,
-    ) -> jax.Array:  # y^2/2 + y^3/6 + ... + y^7/5040: relative error below 1e-9 for |y| < 0.1
-        return jnp.square(y) * (
-            0.5 + y * (1 / 6 + y * (1 / 24 + y * (1 / 120 + y * (1 / 720 + y / 5040))))
-        )
+    A Taylor polynomial for `|x| < 1/2` and `exp(x) - 1 - x` beyond, where the
+    subtraction loses at most a factor 10 of the dtype's precision (the value is
+    at least 0.1 there): relative error below 2e-6 in float32. One exponential, as
+    the hand-written Gaussian KL has; the derivative `expm1(x)` is read from the
+    value, `f(x) + x`, so the gradient costs no second one.
+    """
+    x = jnp.asarray(x)
+    return jnp.where(jnp.abs(x) < 0.5, _expm1_minus_x_series(x), jnp.exp(x) - 1 - x)
 
-    return jnp.where(small, num.guard(small, series, x), jnp.expm1(x) - x)
+
+@expm1_minus_x.defjvp
+def _expm1_minus_x_jvp(
+    primals: tuple[jax.Array], tangents: tuple[jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    (x,), (dx,) = primals, tangents
+    value = expm1_minus_x(x)
+    return value, (value + x) * dx
 
 
 def gaussian_kl(
-    m1: jax.Array, log_std1: jax.Array, m2: jax.Array, log_std2: jax.Array
+    m1: jax.Array,
+    log_std1: jax.Array,
+    m2: jax.Array,
+    log_std2: jax.Array,
+    *,
+    sum_axis: int | None = None,
 ) -> jax.Array:
-    """KL(N(m1, s1^2) || N(m2, s2^2)) elementwise, from means and log standard deviations.
+    """KL(N(m1, s1^2) || N(m2, s2^2)) elementwise, from means and log standard deviations
+    (summed over `sum_axis` if given: the KL of independent coordinates).
 
     ``log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
     = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2` with `d = log s1 - log s2``:
     no ratio of variances is formed, so nothing overflows before the KL itself
-    does, and the gradient in `log s1` is `expm1(2 d)`.
+    does, and the gradient in `log s1` is `expm1(2 d)`. The halving comes after the
+    sum, so that XLA:CPU fuses the sum with the terms (halving each term first kept
+    them in a buffer of their own: 1.35 times the hand-written formula's time).
     """
     d = log_std1 - log_std2
     z = (m1 - m2) * jnp.exp(-log_std2)
-    return 0.5 * (expm1_minus_x(2 * d) + jnp.square(z))
+    twice = expm1_minus_x(2 * d) + jnp.square(z)
+    if sum_axis is not None:
+        twice = jnp.sum(twice, sum_axis)
+    return 0.5 * twice
 
 
 def gaussian_cross_term(

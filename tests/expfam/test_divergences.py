@@ -359,3 +359,48 @@ def test_moment_match_gamma_samples_and_user_family_with_init(rng):
     np.testing.assert_allclose(got.theta, target.theta, rtol=1e-8)
     with pytest.raises(NotImplementedError, match="pass a member of the family as init="):
         Rayleigh.from_mean_parameters(target.mean_parameters())
+
+
+@jax.jit
+def _diagonal_gaussian_kls(mean, log_std):
+    """KL(N(mean, e^{2 log_std}) || N(0, 1)) per row, for the diagonal and the univariate
+    families, and its gradient in log_std (one program for all the rows)."""
+
+    def total(log_std):
+        p = expfam.MultivariateNormalDiag.from_mean_log_std(mean, log_std)
+        prior = expfam.MultivariateNormalDiag.from_mean_std(
+            jnp.zeros_like(mean), jnp.ones_like(mean)
+        )
+        return jnp.sum(expfam.kl_divergence(p, prior)), expfam.kl_divergence(p, prior)
+
+    grad, kl = jax.grad(total, has_aux=True)(log_std)
+    univariate = expfam.kl_divergence(
+        expfam.Normal.from_mean_log_std(mean, log_std),
+        expfam.Normal.from_mean_std(jnp.zeros_like(mean), jnp.ones_like(mean)),
+    )
+    return kl, jnp.sum(univariate, -1), grad
+
+
+def test_beta_vae_kl_keeps_float32_precision_near_the_prior():
+    """The β-VAE term at log-std and mean from 1e-6 to 30 in float32, where the hand formula
+    `(e^{2s} + m^2 - 1) / 2 - s` loses all its digits near 0: relative error below 1e-5
+    against float64 (the KL and its gradient `expm1(2 s)`), on each side of the switch from
+    the Taylor polynomial to the exponential at |2 s| = 1/2."""
+    s64 = np.concatenate([-np.logspace(-6, np.log10(30), 200), np.logspace(-6, np.log10(30), 200)])
+    s64 = np.concatenate([s64, [0.2499, 0.25, 0.2501, -0.2499, -0.25, -0.2501]])
+    m64 = np.abs(s64)
+    s, m = (jnp.asarray(np.tile(a.astype(np.float32)[:, None], (1, 4))) for a in (s64, m64))
+    kl, univariate, grad = (np.asarray(x, np.float64) for x in _diagonal_gaussian_kls(m, s))
+    s32 = s64.astype(np.float32).astype(np.float64)
+    m32 = m64.astype(np.float32).astype(np.float64)
+    taylor = sum(s32**k * 2.0**k / math.factorial(k) for k in range(2, 16))
+    exact_term = np.where(np.abs(s32) < 0.1, taylor, np.expm1(2 * s32) - 2 * s32)
+    exact = 4 * 0.5 * (exact_term + m32**2)
+    for name, got in (("MultivariateNormalDiag", kl), ("Normal", univariate)):
+        rel = np.abs(got - exact) / exact
+        assert np.all(rel < 1e-5), (
+            f"{name}: s = {s32[rel >= 1e-5]}, relative error {rel[rel >= 1e-5]}"
+        )
+    want = np.expm1(2 * s32)[:, None]
+    rel = np.abs(grad - want) / np.abs(want)
+    assert np.all(rel < 1e-5), f"gradient: s = {s32[np.any(rel >= 1e-5, 1)]}"
