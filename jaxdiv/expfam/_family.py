@@ -179,7 +179,9 @@ class ExponentialFamily:
     #: (an outcome of probability 0, a Poisson rate of 0). Only such members can give a
     #: divergence of `+inf` whose gradients need the limit rule of the KL-type divergences;
     #: a family whose natural parameters are finite at every member it admits sets False
-    #: and its divergences are differentiated as they are written. The default is the safe one.
+    #: and its divergences are differentiated as they are written (a natural parameter that
+    #: overflows the dtype at an extreme scale does not make a boundary member: there the
+    #: derivatives are the formula's own). The default is the safe one.
     boundary_members: ClassVar[bool] = True
     _natural_fields: ClassVar[tuple[str, ...]] = ()
     _static_fields: ClassVar[tuple[str, ...]] = ()
