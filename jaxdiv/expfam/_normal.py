@@ -26,13 +26,13 @@ from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 
 #: Taylor coefficients 1/k! of exp(x) - 1 - x, k = 2, 3, ...: through k = 8 the truncation
 #: error at |x| = 1/2 is below 5e-8 relative (float32 and 16-bit), through k = 14 below 2e-16.
-_EXPM1_MINUS_X_TERMS = {32: 7, 64: 13}
+_EXPM1_MINUS_X_LAST_TERM = {32: 8, 64: 14}
 
 
 def _expm1_minus_x_series(x: jax.Array) -> jax.Array:
-    terms = _EXPM1_MINUS_X_TERMS[64 if x.dtype == jnp.float64 else 32]
-    acc = jnp.full_like(x, 1 / math.factorial(terms + 1))
-    for k in range(terms, 1, -1):  # Horner: x^2 (1/2! + x (1/3! + x (...)))
+    last = _EXPM1_MINUS_X_LAST_TERM[64 if x.dtype == jnp.float64 else 32]
+    acc = jnp.full_like(x, 1 / math.factorial(last))
+    for k in range(last - 1, 1, -1):  # Horner: x^2 (1/2! + x (1/3! + ... + x / last!))
         acc = 1 / math.factorial(k) + x * acc
     return jnp.square(x) * acc
 
