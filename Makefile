@@ -40,6 +40,7 @@ bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: JSON in result
 	$(PY) -m benchmarks.sweep --markdown benchmarks/tables/sweep_cpu.md
 	$(PY) -m benchmarks.logits_kl
 	$(PY) -m benchmarks.distill_memory
+	$(PY) -m benchmarks.lm_cross_entropy --markdown benchmarks/tables/lm_cpu.md
 	$(PY) -m benchmarks.mvn_kl
 	$(PY) -m benchmarks.knn --markdown benchmarks/tables/knn_cpu.md
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -117,6 +118,21 @@ def machine() -> str:
         f"{os.cpu_count()} cores, "
         f"jax {jax.__version__} on {device.platform} ({device.device_kind}), {allocator()}"
     )
+
+
+def commit() -> str:
+    """The short hash of the checked-out commit, marked where tracked files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    name = head.stdout.strip() or "unknown"
+    return f"{name} with uncommitted changes" if dirty.stdout.strip() else name
 
 
 def print_table(title: str, rows: list[tuple[str, float, float | None]]) -> None:

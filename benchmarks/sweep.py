@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -48,6 +47,7 @@ import numpy as np
 
 import jaxdiv
 from benchmarks._timing import (
+    commit,
     interleaved_medians,
     machine,
     pin_to_cores,
@@ -226,16 +226,6 @@ def _shape(text: str) -> tuple[int, int]:
     return rows, vocab
 
 
-def _commit() -> str:
-    try:
-        run = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-        return run.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--divergence", nargs="+", choices=DIVERGENCES, default=list(DIVERGENCES))
@@ -254,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.allocator == "steady":
         steady_allocator("benchmarks.sweep", sys.argv[1:] if argv is None else argv)
     pin_to_cores(args.cores or None)
-    where = f"{machine()}; commit {_commit()}; float32; median of {args.repeats}"
+    where = f"{machine()}; commit {commit()}; float32; median of {args.repeats}"
     print(where, flush=True)
     results = []
     for rows, vocab in args.shapes:

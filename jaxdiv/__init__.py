@@ -5,7 +5,7 @@ The whole public surface of the discrete API is listed here. Conventions:
 (default -1); `where` masks entries; `base=None` gives nats and `base=2` bits.
 """
 
-from jaxdiv import distill, expfam, fit, mixture, numerical, samples
+from jaxdiv import distill, expfam, fit, lm, mixture, numerical, samples
 from jaxdiv._binary import (
     binary_cross_entropy,
     binary_cross_entropy_from_logits,
@@ -72,6 +72,7 @@ __all__ = [
     "kl_divergence",
     "kl_divergence_from_logits",
     "kl_divergence_with_logits",
+    "lm",
     "mixture",
     "mutual_information",
     "numerical",

@@ -281,3 +281,39 @@ def masked_mean(
         count = jnp.sum(where, dtype=jnp.int32)
     total, count = psum(total, axis_name), psum(count, axis_name)
     return total / jnp.maximum(count, 1).astype(acc)
+
+
+#: Taylor coefficients 1/k! of exp(x) - 1 - x, k = 2, 3, ...: through k = 8 the truncation
+#: error at |x| = 1/2 is below 5e-8 relative (float32 and 16-bit), through k = 14 below 2e-16.
+_EXPM1_MINUS_X_LAST_TERM = {32: 8, 64: 14}
+
+
+def _expm1_minus_x_series(x: jax.Array) -> jax.Array:
+    last = _EXPM1_MINUS_X_LAST_TERM[64 if x.dtype == jnp.float64 else 32]
+    acc = jnp.full_like(x, 1 / math.factorial(last))
+    for k in range(last - 1, 1, -1):  # Horner: x^2 (1/2! + x (1/3! + ... + x / last!))
+        acc = 1 / math.factorial(k) + x * acc
+    return jnp.square(x) * acc
+
+
+@jax.custom_jvp
+def expm1_minus_x(x: jax.Array) -> jax.Array:
+    """`exp(x) - 1 - x` without cancellation near 0.
+
+    A Taylor polynomial for `|x| < 1/2` and `exp(x) - 1 - x` beyond, where the
+    subtraction loses at most a factor 10 of the dtype's precision (the value is
+    at least 0.1 there): relative error below 2e-6 in float32. One exponential, as
+    the hand-written Gaussian KL has; the derivative `expm1(x)` is read from the
+    value, `f(x) + x`, so the gradient costs no second one.
+    """
+    x = jnp.asarray(x)
+    return jnp.where(jnp.abs(x) < 0.5, _expm1_minus_x_series(x), jnp.exp(x) - 1 - x)
+
+
+@expm1_minus_x.defjvp
+def _expm1_minus_x_jvp(
+    primals: tuple[jax.Array], tangents: tuple[jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    (x,), (dx,) = primals, tangents
+    value = expm1_minus_x(x)
+    return value, (value + x) * dx

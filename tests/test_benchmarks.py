@@ -20,6 +20,11 @@ import pytest
             ["--tokens", "8", "--vocab", "32", "--hidden", "4", "--chunk-size", "4"],
             {"machine", "temp_bytes", "seconds"},
         ),
+        (
+            "benchmarks.lm_cross_entropy",
+            ["--shapes", "8x32", "--hidden", "4", "--repeats", "2"],
+            {"machine", "commit", "results"},
+        ),
         ("benchmarks.mvn_kl", ["--batch", "4", "--dim", "3", "--repeats", "2"], {"timings"}),
         ("benchmarks.knn", ["--quick", "--dims", "1", "3"], {"machine", "results"}),
         (

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 import jaxdiv
-from jaxdiv import distill, expfam, fit, mixture, numerical, samples
+from jaxdiv import distill, expfam, fit, lm, mixture, numerical, samples
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = {
@@ -24,6 +24,7 @@ PAGES = {
     "expfam": expfam,
     "mixture": mixture,
     "distill": distill,
+    "lm": lm,
     "fit": fit,
     "numerical": numerical,
     "samples": samples,

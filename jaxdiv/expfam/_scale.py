@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
+from jaxdiv._numerics import expm1_minus_x
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params
-from jaxdiv.expfam._normal import expm1_minus_x
 
 
 class ScaleFamily(ExponentialFamily):

@@ -51,7 +51,7 @@ def negative_log_likelihood(
       samples: `[N, d]` draws from the target.
       where: optional `[N]` boolean mask; masked samples (padding) are left
         out of the mean. No samples, or all of them masked, give 0 with a
-        zero gradient, as in [`jaxdiv.distill.distillation_loss`][jaxdiv.distill.distillation_loss].
+        zero gradient, as in [`jaxdiv.lm.distillation_loss`][jaxdiv.lm.distillation_loss].
 
     Returns:
       A scalar, in nats per sample.

@@ -13,11 +13,7 @@ from jax.typing import ArrayLike
 from jaxdiv import _logits
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-
-try:
-    _shard_map = jax.shard_map
-except AttributeError:  # jax < 0.7
-    from jax.experimental.shard_map import shard_map as _shard_map  # type: ignore[assignment]
+from jaxdiv.lm import _chunking as chunking
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
 
@@ -25,13 +21,13 @@ DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
 def _check_config(divergence: str, beta: float, temperature: float, fn: str) -> tuple[float, float]:
     if divergence not in DIVERGENCES:
         raise ValueError(
-            f"jaxdiv.distill.{fn}: divergence must be one of {', '.join(DIVERGENCES)}, "
+            f"jaxdiv.lm.{fn}: divergence must be one of {', '.join(DIVERGENCES)}, "
             f"got {divergence!r}."
         )
-    beta = val.check_weight(beta, fn=f"distill.{fn}", name="beta")
-    t = val.concrete_float("temperature", temperature, fn=f"distill.{fn}")
+    beta = val.check_weight(beta, fn=f"lm.{fn}", name="beta")
+    t = val.concrete_float("temperature", temperature, fn=f"lm.{fn}")
     if not (t > 0 and math.isfinite(t)):
-        raise ValueError(f"jaxdiv.distill.{fn}: temperature must be > 0, got {temperature!r}.")
+        raise ValueError(f"jaxdiv.lm.{fn}: temperature must be > 0, got {temperature!r}.")
     return beta, t
 
 
@@ -54,20 +50,6 @@ def token_divergences(
     else:
         d = _logits.js_divergence_from_logits(t, s, weight=beta, axis_name=axis_name)
     return d * temperature**2
-
-
-def _token_mask(where, shape, fn: str) -> jax.Array | None:
-    if where is None:
-        return None
-    where = jnp.asarray(where)
-    if where.dtype != jnp.bool_:
-        raise TypeError(f"jaxdiv.distill.{fn}: where must be a boolean mask, got {where.dtype}.")
-    if where.shape != shape:
-        raise ValueError(
-            f"jaxdiv.distill.{fn}: where has shape {where.shape}; expected the token shape "
-            f"{shape} (the logits' shape without the vocabulary axis)."
-        )
-    return where
 
 
 def distillation_loss(
@@ -98,7 +80,7 @@ def distillation_loss(
     counts padding tokens.
 
     Conventions shared with
-    [`fused_linear_distillation_loss`][jaxdiv.distill.fused_linear_distillation_loss]:
+    [`fused_linear_distillation_loss`][jaxdiv.lm.fused_linear_distillation_loss]:
 
     * the teacher is a constant: its logits pass through
       `jax.lax.stop_gradient`, so the gradient with respect to them (and to
@@ -134,9 +116,9 @@ def distillation_loss(
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> from jaxdiv import distill
+      >>> from jaxdiv import lm
       >>> s = jnp.array([[0.0, 0.0], [1.0, 2.0]])
-      >>> float(distill.distillation_loss(s, s))
+      >>> float(lm.distillation_loss(s, s))
       0.0
 
     References:
@@ -146,19 +128,19 @@ def distillation_loss(
     """
     fn = "distillation_loss"
     beta, t = _check_config(divergence, beta, temperature, fn)
-    student = val.as_float("student_logits", student_logits, fn=f"distill.{fn}")
-    teacher = val.as_float("teacher_logits", teacher_logits, fn=f"distill.{fn}")
+    student = val.as_float("student_logits", student_logits, fn=f"lm.{fn}")
+    teacher = val.as_float("teacher_logits", teacher_logits, fn=f"lm.{fn}")
     if student.ndim < 1 or teacher.ndim < 1:
         raise ValueError(
-            f"jaxdiv.distill.{fn}: student_logits and teacher_logits must have a vocabulary "
+            f"jaxdiv.lm.{fn}: student_logits and teacher_logits must have a vocabulary "
             f"axis, [..., vocab]; got shapes {student.shape} and {teacher.shape}."
         )
     if student.shape != teacher.shape:
         raise ValueError(
-            f"jaxdiv.distill.{fn}: student_logits has shape {student.shape} and teacher_logits "
+            f"jaxdiv.lm.{fn}: student_logits has shape {student.shape} and teacher_logits "
             f"has shape {teacher.shape}; they must be equal, [..., vocab]."
         )
-    mask = _token_mask(where, student.shape[:-1], fn)
+    mask = chunking.token_mask(where, student.shape[:-1], fn)
     acc = val.compute_dtype(student, teacher)
     teacher = jax.lax.stop_gradient(teacher).astype(acc)
     values = token_divergences(
@@ -186,7 +168,7 @@ def fused_linear_distillation_loss(
     axis_name: str | None = None,
     token_axis_name: str | None = None,
 ) -> jax.Array:
-    r"""[`distillation_loss`][jaxdiv.distill.distillation_loss] of `hidden @ weight` logits, never
+    r"""[`distillation_loss`][jaxdiv.lm.distillation_loss] of `hidden @ weight` logits, never
     materialising them.
 
     The tokens are processed in chunks of `chunk_size`: each chunk's student
@@ -197,7 +179,7 @@ def fused_linear_distillation_loss(
     neither the forward nor the backward pass holds a `[tokens, vocab]`
     array.
 
-    The conventions of [`distillation_loss`][jaxdiv.distill.distillation_loss] hold here too: the
+    The conventions of [`distillation_loss`][jaxdiv.lm.distillation_loss] hold here too: the
     teacher is a constant (its hidden states and weight get a zero gradient, as if
     wrapped in `jax.lax.stop_gradient`); no tokens, or every token masked,
     give 0 with a zero gradient. 16-bit operands (bfloat16, float16, in any
@@ -236,7 +218,7 @@ def fused_linear_distillation_loss(
       teacher_hidden: `[tokens, teacher_hidden]`.
       teacher_weight: `[teacher_hidden, vocab]`.
       divergence: `"forward_kl"`, `"reverse_kl"` or `"jsd"`, as in
-        [`distillation_loss`][jaxdiv.distill.distillation_loss].
+        [`distillation_loss`][jaxdiv.lm.distillation_loss].
       beta: the JSD weight in [0, 1].
       temperature: `T > 0`.
       where: boolean mask of shape `[tokens]`.
@@ -258,16 +240,16 @@ def fused_linear_distillation_loss(
       TypeError: non-floating operands or a non-boolean mask.
       ValueError: operands that are not matrices of matching sizes, a
         `chunk_size` that is not an integer >= 1, or a bad configuration as
-        in [`distillation_loss`][jaxdiv.distill.distillation_loss].
+        in [`distillation_loss`][jaxdiv.lm.distillation_loss].
 
     Examples:
       >>> import jax, jax.numpy as jnp
-      >>> from jaxdiv import distill
+      >>> from jaxdiv import lm
       >>> k = jax.random.split(jax.random.key(0), 4)
       >>> hs, ws = jax.random.normal(k[0], (6, 4)), jax.random.normal(k[1], (4, 10))
       >>> ht, wt = jax.random.normal(k[2], (6, 5)), jax.random.normal(k[3], (5, 10))
-      >>> fused = distill.fused_linear_distillation_loss(hs, ws, ht, wt, chunk_size=4)
-      >>> plain = distill.distillation_loss(hs @ ws, ht @ wt)
+      >>> fused = lm.fused_linear_distillation_loss(hs, ws, ht, wt, chunk_size=4)
+      >>> plain = lm.distillation_loss(hs @ ws, ht @ wt)
       >>> bool(jnp.allclose(fused, plain, rtol=1e-5))
       True
 
@@ -280,7 +262,7 @@ def fused_linear_distillation_loss(
     beta, t = _check_config(divergence, beta, temperature, fn)
     names = ("student_hidden", "student_weight", "teacher_hidden", "teacher_weight")
     values = (student_hidden, student_weight, teacher_hidden, teacher_weight)
-    arrays = [_as_float_operand(n, x, fn) for n, x in zip(names, values, strict=True)]
+    arrays = [chunking.as_float_operand(n, x, fn) for n, x in zip(names, values, strict=True)]
     hs, ws, ht, wt = arrays
     if (
         hs.ndim != 2
@@ -294,21 +276,25 @@ def fused_linear_distillation_loss(
     ):
         shapes = ", ".join(f"{n} {x.shape}" for n, x in zip(names, arrays, strict=True))
         raise ValueError(
-            f"jaxdiv.distill.{fn}: expected student_hidden [tokens, h], student_weight [h, vocab], "
+            f"jaxdiv.lm.{fn}: expected student_hidden [tokens, h], student_weight [h, vocab], "
             f"teacher_hidden [tokens, h_t], teacher_weight [h_t, vocab]; got {shapes}."
         )
-    chunk_size = val.positive_int("chunk_size", chunk_size, fn=f"distill.{fn}")
+    chunk_size = val.positive_int("chunk_size", chunk_size, fn=f"lm.{fn}")
     ht, wt = jax.lax.stop_gradient(ht), jax.lax.stop_gradient(wt)  # the teacher is a constant
     tokens = hs.shape[0]
-    mask = _token_mask(where, (tokens,), fn)
+    mask = chunking.token_mask(where, (tokens,), fn)
     mask = jnp.ones((tokens,), bool) if mask is None else mask
     in_shard_map = axis_name is not None or token_axis_name is not None
-    layout = None if in_shard_map else _explicit_layout((hs, ws, ht, wt), fn)
+    layout = (
+        None
+        if in_shard_map
+        else chunking.explicit_layout((hs, ws, ht, wt), fn, ("student_hidden", "student_weight"))
+    )
     if layout is not None:
         config = _Chunking(divergence, beta, t, chunk_size, vocab_axes=None, token_axes=None)
         return _fused_loss_on_mesh(config, layout, hs, ws, ht, wt, mask)
     size = max(1, min(chunk_size, tokens))  # no tokens: one empty loop, a loss of 0
-    if not in_shard_map:  # an automatic mesh may split the tokens (see _chunks)
+    if not in_shard_map:  # an automatic mesh may split the tokens (see chunking.chunks)
         devices = jax.device_count()
         size = -(-size // devices) * devices
     config = _Chunking(
@@ -316,8 +302,8 @@ def fused_linear_distillation_loss(
         beta,
         t,
         size,
-        vocab_axes=_mesh_axes(axis_name),
-        token_axes=_mesh_axes(token_axis_name),
+        vocab_axes=chunking.mesh_axes(axis_name),
+        token_axes=chunking.mesh_axes(token_axis_name),
     )
     return _fused_loss(config, hs, ws, ht, wt, mask)
 
@@ -335,15 +321,9 @@ class _Chunking(NamedTuple):
     token_axes: tuple[str, ...] | None
 
 
-class _Layout(NamedTuple):
-    """Where operands with explicit shardings put their tokens and vocabulary."""
-
-    mesh: jax.sharding.Mesh
-    token_axes: tuple[str, ...] | None
-    vocab_axes: tuple[str, ...] | None
-
-
-def _fused_loss_on_mesh(config: _Chunking, layout: _Layout, hs, ws, ht, wt, mask) -> jax.Array:
+def _fused_loss_on_mesh(
+    config: _Chunking, layout: chunking.Layout, hs, ws, ht, wt, mask
+) -> jax.Array:
     """The chunked loss for operands with explicit shardings: the chunk loop runs on each
     device's tokens and vocabulary columns (a loop cannot run over a split axis)."""
     mesh, token_axes, vocab_axes = layout
@@ -365,72 +345,10 @@ def _fused_loss_on_mesh(config: _Chunking, layout: _Layout, hs, ws, ht, wt, mask
         jax.sharding.reshard(x, jax.sharding.NamedSharding(mesh, sp))
         for x, sp in zip((hs, ws, ht, wt, mask), specs, strict=True)
     ]
-    per_device = _shard_map(
+    per_device = chunking.shard_map(
         partial(_fused_loss, config), mesh=mesh, in_specs=specs, out_specs=spec()
     )
     return per_device(*args)
-
-
-def _as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
-    """A hidden-state or weight matrix as a floating array (any of JAX's floating dtypes)."""
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"jaxdiv.distill.{fn}: {name} must be a floating-point array (bfloat16, float16, "
-            f"float32 or float64), got dtype {x.dtype}."
-        )
-    return x
-
-
-def _explicit_layout(arrays, fn: str) -> _Layout | None:
-    """The mesh, token axes and vocabulary axes where an operand has an explicit sharding.
-
-    The tokens keep the split of the student's hidden states and the
-    vocabulary that of the student's weight (None where unsplit); the other
-    operands are resharded to match, and the hidden axes are gathered. None
-    where no operand carries an explicit sharding.
-    """
-    specs = [num.explicit_spec(x) for x in arrays]
-    split = [any(e is not None for e in sp) for sp in specs]
-    if not any(split):
-        return None
-    mesh = jax.typeof(arrays[split.index(True)]).sharding.mesh
-    tokens, vocab = (_mesh_axes(e) for e in (specs[0][0], specs[1][1]))
-    if set(tokens or ()) & set(vocab or ()):
-        raise ValueError(
-            f"jaxdiv.distill.{fn}: the tokens of student_hidden and the vocabulary of "
-            f"student_weight are split over the same mesh axes ({specs[0]} and {specs[1]})."
-        )
-    return _Layout(mesh, tokens, vocab)
-
-
-def _mesh_axes(entry) -> tuple[str, ...] | None:
-    """A PartitionSpec entry (or an ``axis_name``) as a tuple of mesh axis names, None where
-    unsplit."""
-    if entry is None:
-        return None
-    return (entry,) if isinstance(entry, str) else tuple(entry)
-
-
-def _chunks(x: jax.Array, size: int) -> jax.Array:
-    """`[tokens, ...]` to `[chunks, size, ...]`, zero-padded, in strided order.
-
-    Chunk `j` holds tokens `j, j + chunks, j + 2 chunks, ...`. Where the
-    tokens are split over devices by `jit` (an automatic mesh), each chunk is
-    then split the same way, and the loop runs over an axis that no device
-    splits: XLA partitions every chunk and adds the devices' weight gradients
-    once, after the loop. Contiguous chunks would make the loop run over the
-    split axis, and XLA would gather the hidden states onto every device.
-    """
-    chunks = -(-x.shape[0] // size)
-    x = jnp.pad(x, [(0, chunks * size - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
-    return jnp.moveaxis(x.reshape(size, chunks, *x.shape[1:]), 1, 0)
-
-
-def _unchunk(x: jax.Array, tokens: int) -> jax.Array:
-    """The inverse of `_chunks`: `[chunks, size, ...]` to `[tokens, ...]`."""
-    x = jnp.moveaxis(x, 0, 1)
-    return x.reshape(-1, *x.shape[2:])[:tokens]
 
 
 def _loss_and_grads(config, hs, ws, ht, wt, mask):
@@ -465,9 +383,9 @@ def _loss_and_grads(config, hs, ws, ht, wt, mask):
     # With the tokens split, each device's sums differ: the carries start as such (vary).
     init = num.vary((jnp.zeros((), acc), jnp.zeros_like(ws, dtype=acc)), token_axes)
     (loss, grad_ws), grad_hs = jax.lax.scan(
-        step, init, tuple(_chunks(x, config.chunk_size) for x in (hs, ht, mask))
+        step, init, tuple(chunking.chunks(x, config.chunk_size) for x in (hs, ht, mask))
     )
-    grad_hs = _unchunk(grad_hs, hs.shape[0])
+    grad_hs = chunking.unchunk(grad_hs, hs.shape[0])
     return num.psum(loss, token_axes), (grad_hs, num.psum(grad_ws, token_axes).astype(ws.dtype))
 
 

@@ -1,0 +1,107 @@
+"""What the chunked language-model losses share: token masks, operand checks, the chunking of
+tokens and the mesh axes that split them."""
+
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxdiv import _numerics as num
+
+#: `jax.shard_map` (`jax.experimental.shard_map.shard_map` before jax 0.7).
+shard_map = (
+    getattr(jax, "shard_map", None)
+    or importlib.import_module("jax.experimental.shard_map").shard_map
+)
+
+
+def token_mask(where, shape, fn: str) -> jax.Array | None:
+    """`where` checked as a boolean mask of the token shape, or None."""
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if where.dtype != jnp.bool_:
+        raise TypeError(f"jaxdiv.lm.{fn}: where must be a boolean mask, got {where.dtype}.")
+    if where.shape != shape:
+        raise ValueError(
+            f"jaxdiv.lm.{fn}: where has shape {where.shape}; expected the token shape "
+            f"{shape} (one entry per token)."
+        )
+    return where
+
+
+class Layout(NamedTuple):
+    """Where operands with explicit shardings put their tokens and vocabulary."""
+
+    mesh: jax.sharding.Mesh
+    token_axes: tuple[str, ...] | None
+    vocab_axes: tuple[str, ...] | None
+
+
+def as_float_operand(name: str, x: ArrayLike, fn: str) -> jax.Array:
+    """A hidden-state or weight matrix as a floating array (any of JAX's floating dtypes)."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(
+            f"jaxdiv.lm.{fn}: {name} must be a floating-point array (bfloat16, float16, "
+            f"float32 or float64), got dtype {x.dtype}."
+        )
+    return x
+
+
+def explicit_layout(
+    arrays, fn: str, names: tuple[str, str] = ("hidden", "weight")
+) -> Layout | None:
+    """The mesh, token axes and vocabulary axes where an operand has an explicit sharding.
+
+    The tokens keep the split of `arrays[0]`, the `[tokens, hidden]` hidden
+    states, and the vocabulary that of `arrays[1]`, the `[hidden, vocab]`
+    weight (None where unsplit; `names` are theirs in messages); the other
+    operands are resharded to match, and the hidden axes are gathered. None
+    where no operand carries an explicit sharding.
+    """
+    specs = [num.explicit_spec(x) for x in arrays]
+    split = [any(e is not None for e in sp) for sp in specs]
+    if not any(split):
+        return None
+    mesh = jax.typeof(arrays[split.index(True)]).sharding.mesh
+    tokens, vocab = (mesh_axes(e) for e in (specs[0][0], specs[1][1]))
+    if set(tokens or ()) & set(vocab or ()):
+        raise ValueError(
+            f"jaxdiv.lm.{fn}: the tokens of {names[0]} and the vocabulary of {names[1]} are "
+            f"split over the same mesh axes ({specs[0]} and {specs[1]})."
+        )
+    return Layout(mesh, tokens, vocab)
+
+
+def mesh_axes(entry) -> tuple[str, ...] | None:
+    """A PartitionSpec entry (or an ``axis_name``) as a tuple of mesh axis names, None where
+    unsplit."""
+    if entry is None:
+        return None
+    return (entry,) if isinstance(entry, str) else tuple(entry)
+
+
+def chunks(x: jax.Array, size: int) -> jax.Array:
+    """`[tokens, ...]` to `[chunks, size, ...]`, zero-padded, in strided order.
+
+    Chunk `j` holds tokens `j, j + chunks, j + 2 chunks, ...`. Where the
+    tokens are split over devices by `jit` (an automatic mesh), each chunk is
+    then split the same way, and the loop runs over an axis that no device
+    splits: XLA partitions every chunk and adds the devices' weight gradients
+    once, after the loop. Contiguous chunks would make the loop run over the
+    split axis, and XLA would gather the hidden states onto every device.
+    """
+    chunks = -(-x.shape[0] // size)
+    x = jnp.pad(x, [(0, chunks * size - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+    return jnp.moveaxis(x.reshape(size, chunks, *x.shape[1:]), 1, 0)
+
+
+def unchunk(x: jax.Array, tokens: int) -> jax.Array:
+    """The inverse of `chunks`: `[chunks, size, ...]` to `[tokens, ...]`."""
+    x = jnp.moveaxis(x, 0, 1)
+    return x.reshape(-1, *x.shape[2:])[:tokens]
