@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from jaxdiv import distill
+from jaxdiv import distill, lm
 
 DIVERGENCES = ["forward_kl", "reverse_kl", "jsd"]
 
@@ -294,14 +294,156 @@ def test_fused_loss_in_16_bits_equals_the_unfused_loss(dtype, divergence, rng):
         ),
         (
             lambda: distill.fused_linear_distillation_loss(
-                np.zeros(3), np.zeros((3, 5)), np.zeros(3), np.zeros((3, 5))
+                np.zeros((2, 3)), np.zeros((3, 5)), np.zeros((4, 3)), np.zeros((3, 5))
             ),
             ValueError,
-            r"expected student_hidden \[tokens, h\].*student_hidden \(3,\)",
+            r"expected student_hidden \[\.\.\., h\].*student_hidden \(2, 3\)"
+            r".*teacher_hidden \(4, 3\)",
         ),
     ],
-    ids=["scalar-logits", "integer-hidden", "integer-teacher-weight", "vocab-sizes", "1-D-hidden"],
+    ids=[
+        "scalar-logits",
+        "integer-hidden",
+        "integer-teacher-weight",
+        "vocab-sizes",
+        "token-shapes",
+    ],
 )
 def test_errors_name_what_was_wrong_and_what_was_expected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _scipy_divergence(s, t, divergence, beta, alpha):
+    """Per-token divergences from logits with scipy (float64)."""
+    p_t, p_s = special.softmax(t, axis=-1), special.softmax(s, axis=-1)
+    if divergence == "jsd" and beta in (0.0, 1.0):
+        divergence = "forward_kl" if beta == 0.0 else "reverse_kl"
+    if divergence == "forward_kl":
+        return special.rel_entr(p_t, p_s).sum(-1)
+    if divergence == "reverse_kl":
+        return special.rel_entr(p_s, p_t).sum(-1)
+    if divergence == "jsd":
+        m = beta * p_t + (1 - beta) * p_s
+        return beta * special.rel_entr(p_t, m).sum(-1) + (1 - beta) * special.rel_entr(p_s, m).sum(
+            -1
+        )
+    if divergence == "tv":
+        return 0.5 * np.abs(p_t - p_s).sum(-1)
+    p, q = (p_t, p_s) if divergence == "skew_kl" else (p_s, p_t)
+    return special.rel_entr(p, alpha * p + (1 - alpha) * q).sum(-1)
+
+
+_PARITY = {
+    "forward_kl": {},
+    "reverse_kl": {"temperature_scaling": False},
+    "jsd": {"beta": 0.3},
+    "jsd-beta-0": {"beta": 0.0},
+    "jsd-beta-1": {"beta": 1.0},
+    "skew_kl": {"alpha": 0.2},
+    "skew_reverse_kl": {"alpha": 0.3},
+    "tv": {},
+}
+
+
+@pytest.mark.parametrize("case", list(_PARITY))
+def test_distillation_options_against_scipy_and_the_fused_loss(case, rng):
+    """Every divergence with [batch, seq] tokens, biases, soft-capping, a temperature, the
+    hard-label term with ignored labels and a mask: the logits loss equals scipy per token
+    (reduction="none") and in the mean; the fused loss equals the logits loss in values and in
+    gradients (hidden states, weight and bias), for the mean and per token. At beta 0 and 1 the
+    JSD equals the forward and reverse KL (TRL's convention), never a silent 0."""
+    divergence = case.split("-")[0]
+    extra = _PARITY[case]
+    shape, h, h_t, v = (2, 7), 5, 4, 11
+    hs, ws, bs = rng.normal(size=(*shape, h)), rng.normal(size=(h, v)), rng.normal(size=v)
+    ht, wt, bt = rng.normal(size=(*shape, h_t)), rng.normal(size=(h_t, v)), rng.normal(size=v)
+    labels = rng.integers(0, v, size=shape)
+    labels[0, :2] = -100
+    where = rng.uniform(size=shape) < 0.8
+    keep = where & (labels != -100)
+    temperature, cap, soft, hard = 1.7, 3.0, 0.6, 0.4
+    kw = {
+        "divergence": divergence,
+        "temperature": temperature,
+        "logit_softcap": cap,
+        "labels": labels,
+        "soft_weight": soft,
+        "hard_weight": hard,
+        "where": where,
+        **extra,
+    }
+    s = cap * np.tanh((hs @ ws + bs) / cap)
+    t = cap * np.tanh((ht @ wt + bt) / cap)
+    d = _scipy_divergence(
+        s / temperature,
+        t / temperature,
+        divergence,
+        **{"beta": extra.get("beta", 0.5), "alpha": extra.get("alpha", 0.1)},
+    )
+    if extra.get("temperature_scaling", True):
+        d = d * temperature**2
+    ce = (
+        special.logsumexp(s, axis=-1)
+        - np.take_along_axis(s, np.where(keep, labels, 0)[..., None], axis=-1)[..., 0]
+    )
+    expected = np.where(keep, soft * d + hard * ce, 0.0)
+    got = lm.distillation_loss(hs @ ws + bs, ht @ wt + bt, reduction="none", **kw)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=case)
+    assert divergence != "jsd" or np.all(got[keep] > 0)
+    cot = rng.normal(size=shape)
+
+    def logits_loss(hs, ws, bs, reduction):
+        s = hs @ ws + bs[None, None, :]
+        out = lm.distillation_loss(s, ht @ wt + bt[None, None, :], reduction=reduction, **kw)
+        return jnp.sum(cot * out) if reduction == "none" else out
+
+    def fused_loss(hs, ws, bs, reduction):
+        out = lm.fused_linear_distillation_loss(
+            hs,
+            ws,
+            ht,
+            wt,
+            student_bias=bs,
+            teacher_bias=bt,
+            chunk_size=4,
+            reduction=reduction,
+            **kw,
+        )
+        return jnp.sum(cot * out) if reduction == "none" else out
+
+    for reduction in ("mean", "none"):
+        grad = partial(jax.value_and_grad, argnums=(0, 1, 2))
+        value, grads = jax.jit(grad(partial(fused_loss, reduction=reduction)))(hs, ws, bs)
+        ref, ref_grads = grad(partial(logits_loss, reduction=reduction))(hs, ws, bs)
+        if reduction == "mean":
+            np.testing.assert_allclose(ref, expected[keep].mean(), rtol=1e-10, err_msg=case)
+        np.testing.assert_allclose(value, ref, rtol=1e-10, err_msg=f"{case} {reduction}")
+        for name, g, r in zip(("hidden", "weight", "bias"), grads, ref_grads, strict=True):
+            np.testing.assert_allclose(
+                g, r, rtol=1e-9, atol=1e-12, err_msg=f"{case} {reduction} {name}"
+            )
+
+
+def test_distillation_label_and_option_errors(rng):
+    s = rng.normal(size=(3, 5))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 5\).*found 5"):
+        lm.distillation_loss(s, s, labels=np.array([0, 5, 1]))
+    with pytest.raises(ValueError, match="hard_weight must be >= 0"):
+        lm.distillation_loss(s, s, labels=np.array([0, 1, 1]), hard_weight=-1.0)
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        lm.distillation_loss(s, s, divergence="skew_kl", alpha=2.0)
+    with pytest.raises(TypeError, match="temperature_scaling must be True or False"):
+        lm.distillation_loss(s, s, temperature_scaling="yes")
+    with pytest.raises(ValueError, match="reduction must be one of mean, sum, none"):
+        lm.distillation_loss(s, s, reduction="batchmean")
+    with pytest.raises(ValueError, match=r"student_bias has shape \(4,\); expected \(5,\)"):
+        lm.fused_linear_distillation_loss(
+            np.zeros((3, 2)),
+            np.zeros((2, 5)),
+            np.zeros((3, 2)),
+            np.zeros((2, 5)),
+            student_bias=np.zeros(4),
+        )
+    value = jax.jit(lambda y: lm.distillation_loss(s, s, labels=y))(np.array([0, 5, 1]))
+    assert value == np.inf

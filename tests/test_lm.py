@@ -211,7 +211,7 @@ def test_fused_cross_entropy_memory_is_under_five_percent_of_unfused():
     [
         ({"hidden": np.zeros((4, 3), int)}, TypeError, "hidden must be a floating-point"),
         ({"labels": np.zeros(4)}, TypeError, "labels must be an integer array"),
-        ({"labels": np.zeros(5, int)}, ValueError, r"labels \(5,\)"),
+        ({"labels": np.zeros(5, int)}, ValueError, r"labels has shape \(5,\); expected .*\(4,\)"),
         ({"weight": np.zeros((2, 6))}, ValueError, r"weight \(2, 6\)"),
         ({"bias": np.zeros(5)}, ValueError, r"bias has shape \(5,\); expected \(6,\)"),
         ({"where": np.ones(4)}, TypeError, "where must be a boolean mask"),

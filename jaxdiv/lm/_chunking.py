@@ -4,13 +4,16 @@ tokens and the mesh axes that split them."""
 from __future__ import annotations
 
 import importlib
+import numbers
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from jaxdiv import _numerics as num
+from jaxdiv import _validation as val
 
 #: `jax.shard_map` (`jax.experimental.shard_map.shard_map` before jax 0.7).
 shard_map = (
@@ -105,3 +108,49 @@ def unchunk(x: jax.Array, tokens: int) -> jax.Array:
     """The inverse of `chunks`: `[chunks, size, ...]` to `[tokens, ...]`."""
     x = jnp.moveaxis(x, 0, 1)
     return x.reshape(-1, *x.shape[2:])[:tokens]
+
+
+def check_label_range(labels, keep, vocab: int, ignore_index, name: str) -> None:
+    """With concrete labels, a counted label outside [0, vocab) is a ValueError (under `jit` it
+    gives +inf); `jaxdiv.checked` reports it under `jit`."""
+    val.check_labels(labels, vocab, ignore_index, fn=name)
+    if isinstance(labels, jax.core.Tracer) or isinstance(keep, jax.core.Tracer):
+        return
+    y, k = np.asarray(labels), np.asarray(keep)
+    bad = k & ((y < 0) | (y >= vocab))
+    if bad.any():
+        raise ValueError(
+            f"jaxdiv.{name}: labels must lie in [0, {vocab}) (the weight's vocabulary) or equal "
+            f"ignore_index={ignore_index}; found {int(y[bad][0])} at index "
+            f"{tuple(int(i) for i in np.argwhere(bad)[0])}."
+        )
+
+
+def integer_labels(labels, shape: tuple[int, ...], ignore_index, name: str) -> jax.Array:
+    """`labels` checked as integers of the token `shape`, and `ignore_index` as an int or None."""
+    y = jnp.asarray(labels)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        raise TypeError(f"jaxdiv.{name}: labels must be an integer array, got dtype {y.dtype}.")
+    if y.shape != shape:
+        raise ValueError(
+            f"jaxdiv.{name}: labels has shape {y.shape}; expected the token shape {shape}."
+        )
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
+    ):
+        raise TypeError(
+            f"jaxdiv.{name}: ignore_index must be an int or None, got {ignore_index!r}."
+        )
+    return y
+
+
+def softcap(x: jax.Array, cap: float | None) -> jax.Array:
+    """Gemma 2's logit soft-capping `cap * tanh(x / cap)` (the identity for None)."""
+    return x if cap is None else cap * jnp.tanh(x / cap)
+
+
+def check_softcap(logit_softcap, name: str) -> float | None:
+    """`logit_softcap` as None or a finite float > 0."""
+    if logit_softcap is None:
+        return None
+    return val.finite_float("logit_softcap", logit_softcap, fn=name, positive=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -18,9 +20,9 @@ def kl_estimate(
     logp: ArrayLike,
     logq: ArrayLike,
     *,
-    kind: str = "k3",
+    kind: Literal["k1", "k2", "k3"] = "k3",
     where: ArrayLike | None = None,
-    reduction: str = "mean",
+    reduction: Literal["mean", "sum", "none"] = "mean",
 ) -> jax.Array:
     r"""Schulman's estimators of KL(p || q) from samples of p, one per token.
 
