@@ -12,6 +12,7 @@ import jaxdiv
 from jaxdiv import distill, lm
 
 IGNORE = -100
+TAILS = ("renormalize", "bucket")
 
 
 def _dense_reference(h, w, b, labels, keep, *, eps, z_loss, cap):
@@ -281,3 +282,66 @@ def test_distill_keeps_its_names():
     assert distill.distillation_loss is lm.distillation_loss
     assert distill.fused_linear_distillation_loss is lm.fused_linear_distillation_loss
     assert jaxdiv.lm is lm
+
+
+def test_topk_distillation_against_numpy_both_tails(rng):
+    """Both tail conventions against numpy in float64 (the teacher's top-k of a full
+    distribution), per token and in the masked mean; with k = vocab both equal the full forward
+    KL; the bucket KL never exceeds the full KL (coarsening); -inf entries and an empty tail
+    give finite values and gradients."""
+    shape, vocab, k = (3, 4), 9, 4
+    student = rng.normal(size=(*shape, vocab))
+    teacher = special.log_softmax(rng.normal(size=(*shape, vocab)) * 2, axis=-1)
+    order = np.argsort(-teacher, axis=-1)
+    idx = order[..., :k]
+    top = np.take_along_axis(teacher, idx, axis=-1)
+    logp_s = special.log_softmax(student, axis=-1)
+    s_top = np.take_along_axis(logp_s, idx, axis=-1)
+    p_t = np.exp(top)
+    ren_t = p_t / p_t.sum(-1, keepdims=True)
+    ren_s = np.exp(s_top) / np.exp(s_top).sum(-1, keepdims=True)
+    renormalized = special.rel_entr(ren_t, ren_s).sum(-1)
+    bucket_t = np.concatenate([p_t, 1 - p_t.sum(-1, keepdims=True)], axis=-1)
+    bucket_s = np.concatenate([np.exp(s_top), 1 - np.exp(s_top).sum(-1, keepdims=True)], -1)
+    bucket = special.rel_entr(bucket_t, bucket_s).sum(-1)
+    full = special.rel_entr(np.exp(teacher), np.exp(logp_s)).sum(-1)
+    loss = jax.jit(lm.topk_distillation_loss, static_argnames=("tail", "reduction"))
+    mask = rng.uniform(size=shape) < 0.7
+    for tail, ref in (("renormalize", renormalized), ("bucket", bucket)):
+        got = loss(student, top, idx, tail=tail, reduction="none")
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-13, err_msg=tail)
+        got = loss(student, top, idx, tail=tail, where=mask)
+        np.testing.assert_allclose(got, ref[mask].mean(), rtol=1e-10, err_msg=tail)
+        every = loss(
+            student,
+            teacher[..., order[0, 0]],
+            np.broadcast_to(order[0, 0], order.shape),
+            tail=tail,
+            reduction="none",
+        )
+        np.testing.assert_allclose(every, full, rtol=1e-10, err_msg=f"{tail}, k = vocab")
+    assert np.all(bucket <= full + 1e-12)
+    # A teacher with two classes in its support, stored as a top-3 with one -inf entry.
+    top3 = np.array([[np.log(0.7), np.log(0.3), -np.inf]])
+    idx3 = np.array([[2, 0, 5]])
+    grad = jax.jit(jax.value_and_grad(lm.topk_distillation_loss), static_argnames=("tail",))
+    for tail in TAILS:
+        value, g = grad(student[0, :1], top3, idx3, tail=tail)
+        assert np.isfinite(value) and np.all(np.isfinite(g)), tail
+        _, g_eps = grad(student[0, :1], np.log(np.array([[0.7, 0.3, 1e-30]])), idx3, tail=tail)
+        np.testing.assert_allclose(g, g_eps, atol=1e-12, err_msg=tail)
+
+
+def test_topk_distillation_errors(rng):
+    s, lt, idx = rng.normal(size=(2, 5)), np.log(np.full((2, 2), 0.3)), np.array([[0, 1], [2, 5]])
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 5\); found 5"):
+        lm.topk_distillation_loss(s, lt, idx)
+    assert np.isnan(jax.jit(lm.topk_distillation_loss)(s, lt, idx))
+    with pytest.raises(ValueError, match="tail must be one of renormalize, bucket"):
+        lm.topk_distillation_loss(s, lt, idx % 5, tail="other")
+    with pytest.raises(
+        ValueError, match=r"same leading shape; got \(2, 5\), \(2, 2\) and \(2, 3\)"
+    ):
+        lm.topk_distillation_loss(s, lt, np.zeros((2, 3), int))
+    with pytest.raises(TypeError, match="teacher_topk_indices must be an integer array"):
+        lm.topk_distillation_loss(s, lt, idx.astype(float))

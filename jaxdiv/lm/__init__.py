@@ -5,6 +5,7 @@ fine-tuning."""
 from jaxdiv.lm._cross_entropy import CrossEntropyStats, fused_linear_cross_entropy
 from jaxdiv.lm._distillation import distillation_loss, fused_linear_distillation_loss
 from jaxdiv.lm._estimators import kl_estimate
+from jaxdiv.lm._topk import topk_distillation_loss
 
 __all__ = [
     "CrossEntropyStats",
@@ -12,4 +13,5 @@ __all__ = [
     "fused_linear_cross_entropy",
     "fused_linear_distillation_loss",
     "kl_estimate",
+    "topk_distillation_loss",
 ]
