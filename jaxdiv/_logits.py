@@ -340,14 +340,21 @@ def cross_entropy_from_integer_labels(
     axis: int | tuple[int, ...] = -1,
     where: ArrayLike | None = None,
     ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
     base: float | None = None,
     axis_name: str | None = None,
 ) -> jax.Array:
     r"""Cross-entropy of `softmax(logits)` against integer class labels.
 
     $$
-    \ell = -\log \operatorname{softmax}(\text{logits})_{y}
+    \ell = -(1 - \varepsilon) \log \operatorname{softmax}(\text{logits})_{y}
+      - \frac{\varepsilon}{K} \sum_{c} \log \operatorname{softmax}(\text{logits})_{c}
     $$
+
+    with $\varepsilon$ = `label_smoothing` (0 by default: the plain
+    cross-entropy) and $K$ the number of (unmasked) classes: the
+    cross-entropy against optax's `smooth_labels(one_hot(y), epsilon)`,
+    computed without forming the one-hot targets.
 
     Args:
       logits: logits with the classes along `axis`.
@@ -360,6 +367,8 @@ def cross_entropy_from_integer_labels(
         `logits`); masked classes are left out of the normalisation.
       ignore_index: a label value that contributes 0 with zero gradient (for
         padding tokens; PyTorch uses -100).
+      label_smoothing: $\varepsilon \in [0, 1]$, the mass spread uniformly over
+        the unmasked classes.
       base: None for nats, 2 for bits.
       axis_name: the mesh axis that splits the class axis (inside
         `shard_map`); labels stay global class indices, and each device
@@ -373,6 +382,8 @@ def cross_entropy_from_integer_labels(
 
     Raises:
       TypeError: if `labels` is not an integer array.
+      ValueError: shapes that do not match, or a `label_smoothing` outside
+        [0, 1].
 
     Examples:
       >>> import jax.numpy as jnp
@@ -385,6 +396,7 @@ def cross_entropy_from_integer_labels(
     """
     fn = "cross_entropy_from_integer_labels"
     base = val.check_base(base, fn=fn)
+    smoothing = val.check_weight(label_smoothing, fn=fn, name="label_smoothing")
     logits = val.as_float("logits", logits, fn=fn)
     logits = logits.astype(val.compute_dtype(logits))
     labels = jnp.asarray(labels)
@@ -417,7 +429,7 @@ def cross_entropy_from_integer_labels(
     keep = jnp.ones(batch_shape, bool) if ignore_index is None else labels != ignore_index
     if logits.shape[axis] == 0:  # no classes: every kept label is out of range
         return num.to_base(jnp.where(keep, jnp.inf, 0.0).astype(logits.dtype), base)
-    if mask is None and axis_name is None:
+    if mask is None and axis_name is None and not smoothing:
         loss = _fused.cross_entropy_from_labels(logits, labels)
         return num.to_base(jnp.where(keep, loss, 0.0), base)
     logp = num.log_softmax(logits, axis=axis, mask=mask, axis_name=axis_name)
@@ -433,4 +445,78 @@ def cross_entropy_from_integer_labels(
     found = num.pany(here, axis_name)
     # A label outside [0, num_classes) has probability 0 under the model: +inf.
     loss = jnp.where(found, -picked, jnp.where(keep, jnp.inf, 0.0))
+    if smoothing:  # the uniform part of the target: -mean log p over the unmasked classes
+        present = jnp.ones(logp.shape, bool) if mask is None else mask
+        total = num.psum(jnp.sum(jnp.where(present, logp, 0.0), axis=axis), axis_name)
+        count = num.psum(jnp.sum(present, axis=axis), axis_name)
+        uniform = -total / jnp.maximum(count, 1).astype(logp.dtype)
+        smoothed = (1 - smoothing) * -picked + smoothing * uniform
+        loss = jnp.where(found & keep, smoothed, loss)
     return num.to_base(loss, base)
+
+
+def focal_loss_from_integer_labels(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    gamma: float = 2.0,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    base: float | None = None,
+    axis_name: str | None = None,
+) -> jax.Array:
+    r"""Softmax focal loss against integer class labels.
+
+    $$
+    \ell = -(1 - p_y)^{\gamma} \log p_y, \qquad p = \operatorname{softmax}(\text{logits})
+    $$
+
+    The cross-entropy down-weighted where the model is already confident
+    (Lin et al. 2017); `gamma = 0` gives
+    [`cross_entropy_from_integer_labels`][jaxdiv.cross_entropy_from_integer_labels].
+    $1 - p_y$ is computed as `-expm1(log p_y)`, exact where $p_y$ is near 1,
+    and the factor has a zero gradient at $p_y = 1$ (where it is not
+    differentiable for $\gamma < 1$).
+
+    Args:
+      logits: logits with the classes along `axis`.
+      labels: integer labels, shaped like `logits` without `axis`.
+      gamma: the focusing parameter $\gamma \ge 0$.
+      axis: the class axis (or axes) of `logits`.
+      where: optional boolean mask over the classes.
+      ignore_index: a label value that contributes 0 with zero gradient.
+      base: None for nats, 2 for bits.
+      axis_name: the mesh axis that splits the class axis (inside `shard_map`).
+
+    Returns:
+      The per-example loss, shaped like `labels`; `+inf` for a label outside
+      `[0, num_classes)`.
+
+    Raises:
+      TypeError: if `labels` is not an integer array.
+      ValueError: shapes that do not match, or `gamma` that is not a finite
+        number >= 0.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxdiv
+      >>> logits = jnp.log(jnp.array([[0.5, 0.5], [0.9, 0.1]]))
+      >>> loss = jaxdiv.focal_loss_from_integer_labels(logits, jnp.array([0, 0]), gamma=1.0)
+      >>> [round(float(v), 4) for v in loss]  # 0.5 log 2 and 0.1 log(1/0.9)
+      [0.3466, 0.0105]
+
+    References:
+      T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, Focal loss for
+      dense object detection, 2017.
+    """
+    fn = "focal_loss_from_integer_labels"
+    g = val.finite_float("gamma", gamma, fn=fn)
+    if g < 0:
+        raise ValueError(f"jaxdiv.{fn}: gamma must be >= 0, got {gamma!r}.")
+    base = val.check_base(base, fn=fn)
+    ce = cross_entropy_from_integer_labels(
+        logits, labels, axis=axis, where=where, ignore_index=ignore_index, axis_name=axis_name
+    )
+    miss = num.guard(jnp.isfinite(ce), lambda c: -jnp.expm1(-c), ce, safe=1.0, otherwise=1.0)
+    return num.to_base(num.focal_modulation(miss, g) * ce, base)

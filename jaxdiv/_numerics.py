@@ -246,6 +246,14 @@ def to_base(x: jax.Array, base: float | None) -> jax.Array:
     return x if base is None else x / math.log(base)
 
 
+def focal_modulation(miss: jax.Array, gamma: float) -> jax.Array:
+    """The focal factor `miss ** gamma`, `miss = 1 - p_target`, with `0 ** gamma = 0` (1 for
+    `gamma = 0`) and a zero gradient at `miss = 0`, where `gamma < 1` makes it infinite."""
+    if gamma == 0:
+        return jnp.ones_like(miss)
+    return guard(miss > 0, lambda m: jnp.power(m, gamma), miss, safe=1.0, otherwise=0.0)
+
+
 def safe_log1m(x: jax.Array) -> jax.Array:
     """`log(1 - x)` (via `log1p`) with `log(0) = -inf` and a zero gradient at `x = 1`."""
     return guard(x < 1, lambda y: jnp.log1p(-y), x, safe=0.0, otherwise=-jnp.inf)
