@@ -17,9 +17,12 @@ from jaxdiv.lm import _chunking as chunking
 
 REDUCTIONS = ("mean", "sum", "none")
 
-#: The default chunk holds about this many logits (16 MiB in float32): large enough for matrix
-#: products of useful size, small enough that the chunk's temporaries stay in the caches.
+#: The default chunk holds about this many logits (16 MiB in float32), small enough that the
+#: chunk's temporaries stay in the caches ...
 _DEFAULT_CHUNK_LOGITS = 2**22
+#: ... and at least this many tokens: every chunk reads the weight and reads and writes its
+#: gradient's accumulator, which must not outweigh the chunk's matrix products.
+_MIN_DEFAULT_CHUNK = 256
 
 
 class CrossEntropyStats(NamedTuple):
@@ -161,8 +164,9 @@ def fused_linear_cross_entropy(
       z_loss: $\lambda \ge 0$, the weight of `logsumexp(z)**2`.
       logit_softcap: $c > 0$, or None for no cap.
       chunk_size: tokens per chunk, an integer >= 1; None chooses about
-        $2^{22}$ logits per chunk. Outside `shard_map` it is rounded up to a
-        multiple of `jax.device_count()`.
+        $2^{22}$ logits per chunk and at least 256 tokens (each chunk reads
+        the weight and its gradient's accumulator once). Outside `shard_map`
+        it is rounded up to a multiple of `jax.device_count()`.
       reduction: `"mean"` over the counted tokens (0 with a zero gradient
         when none counts), `"sum"`, or `"none"` (per token, shaped like
         `labels`).
@@ -240,7 +244,7 @@ def fused_linear_cross_entropy(
     h, y, keep = h.reshape(tokens, h.shape[-1]), y.reshape(tokens), keep.reshape(tokens)
     y = y.astype(jnp.int32)
     if chunk_size is None:
-        size = max(1, _DEFAULT_CHUNK_LOGITS // max(w.shape[1], 1))
+        size = max(_MIN_DEFAULT_CHUNK, _DEFAULT_CHUNK_LOGITS // max(w.shape[1], 1))
     else:
         size = val.positive_int("chunk_size", chunk_size, fn=name)
     config = _Config(
