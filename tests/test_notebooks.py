@@ -153,6 +153,20 @@ def check_08(k):
     assert all(a < b for a, b in itertools.pairwise(sigmas)), sigmas  # wider at higher perplexity
 
 
+def check_09(k):
+    assert k["initial_loss"] == pytest.approx(k["log_vocab"], abs=1.0)  # near uniform at the start
+    assert k["fused_unfused_loss_gap"] < 1e-4 and k["fused_unfused_grad_gap"] < 1e-4
+    assert k["step_memory_ratio"] < 1.0  # the fused step holds no [tokens, vocab] logits
+    assert k["large_loss_memory_ratio"] < 0.05  # at 8,192 x 131,072, compiled
+    assert k["teacher_final_train"] < k["initial_loss"] - 1.0
+    # No model beats the language's entropy on held-out tokens (estimation noise allowed).
+    assert k["teacher_held_out"] > k["true_entropy"] - 0.05
+    for name in ("distilled", "labels"):
+        assert k[f"kl_final_{name}"] < k[f"kl_start_{name}"]
+        assert k["true_entropy"] - 0.05 < k[f"held_out_{name}"] < k["log_vocab"] + 1.0
+    assert k["kl_final_distilled"] < k["kl_final_labels"]  # the KL term pulls to the teacher
+
+
 CHECKS = {
     "01_entropy_cross_entropy_kl": check_01,
     "02_exponential_families_bregman": check_02,
@@ -162,6 +176,7 @@ CHECKS = {
     "06_any_pair": check_06,
     "07_information_from_samples": check_07,
     "08_tsne": check_08,
+    "09_language_model_losses": check_09,
 }
 
 
