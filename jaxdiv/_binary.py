@@ -191,6 +191,7 @@ def binary_focal_loss_from_logits(
     if g < 0:
         raise ValueError(f"jaxdiv.{fn}: gamma must be >= 0, got {gamma!r}.")
     a = None if alpha is None else val.check_weight(alpha, fn=fn, name="alpha")
+    p, q_logits = val.as_float("p", p, fn=fn), val.as_float("q_logits", q_logits, fn=fn)
     ce = binary_cross_entropy_from_logits(p, q_logits, where=where)
     target = jnp.asarray(p, ce.dtype)
     z = jnp.asarray(q_logits, ce.dtype)

@@ -324,4 +324,5 @@ def _expm1_minus_x_jvp(
 ) -> tuple[jax.Array, jax.Array]:
     (x,), (dx,) = primals, tangents
     value = expm1_minus_x(x)
-    return value, (value + x) * dx
+    derivative = jnp.where(x == -jnp.inf, -1.0, value + x)  # expm1(-inf) = -1, not inf - inf
+    return value, derivative * dx

@@ -1,6 +1,8 @@
 """Language-model losses: the fused cross-entropy against optax's unfused loss in float64, its
 statistics, edges, 16-bit operands and compiled memory; Schulman's KL estimators."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -345,3 +347,65 @@ def test_topk_distillation_errors(rng):
         lm.topk_distillation_loss(s, lt, np.zeros((2, 3), int))
     with pytest.raises(TypeError, match="teacher_topk_indices must be an integer array"):
         lm.topk_distillation_loss(s, lt, idx.astype(float))
+
+
+def test_minus_infinite_logits_keep_values_and_gradients_finite(rng):
+    """-inf logits (a -inf bias masking padded vocabulary entries, or both models at -inf in the
+    same class) give the values and gradients of the same logits at -1e4, where their
+    probabilities are 0 too: the entropy and its gradient with return_stats (0 * -inf was NaN
+    there and poisoned every gradient), the skew KLs (logaddexp(-inf, -inf)), k3 at logq = -inf
+    (derivative -1 of expm1 at -inf), top-k rows of padding, and negative top-k indices under
+    jit (they wrapped around to a plausible number)."""
+    h, w = rng.normal(size=(5, 3)), rng.normal(size=(3, 6))
+    y = np.array([0, 1, 2, 3, 4])
+    bias = np.zeros(6)
+    bias[5] = -np.inf
+    clipped = np.where(np.isinf(bias), -1e4, bias)
+
+    def stats_objective(h, w, b):
+        loss, st = lm.fused_linear_cross_entropy(h, w, y, bias=b, return_stats=True, chunk_size=2)
+        return loss + jnp.sum(st.entropy) + jnp.sum(st.logprob)
+
+    grad = jax.jit(jax.value_and_grad(stats_objective, argnums=(0, 1)))
+    (value, grads), (ref, ref_grads) = grad(h, w, bias), grad(h, w, clipped)
+    np.testing.assert_allclose(value, ref, rtol=1e-12)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-14)
+    s, t = rng.normal(size=(2, 4, 6))
+    s[:, 2], t[:, 2] = -np.inf, -np.inf
+    for divergence in ("skew_kl", "skew_reverse_kl"):
+        for alpha in (0.0, 0.3, 1.0):
+            fn = jax.value_and_grad(
+                partial(lm.distillation_loss, divergence=divergence, alpha=alpha)
+            )
+            (v, g), (v_ref, g_ref) = fn(s, t), fn(np.maximum(s, -1e4), np.maximum(t, -1e4))
+            np.testing.assert_allclose(v, v_ref, rtol=1e-12, err_msg=f"{divergence} {alpha}")
+            np.testing.assert_allclose(g, g_ref, atol=1e-14, err_msg=f"{divergence} {alpha}")
+    for kind in ("k1", "k3"):
+        g = jax.grad(lambda a, kind=kind: lm.kl_estimate(a, jnp.array([-jnp.inf]), kind=kind))
+        np.testing.assert_allclose(g(jnp.array([-1.0])), [1.0], err_msg=kind)
+    student = np.log(np.array([[0.5, 0.3, 0.2]]))
+    padding = np.full((1, 2), -np.inf)
+    value, g = jax.value_and_grad(lm.topk_distillation_loss)(student, padding, np.array([[0, 1]]))
+    assert value == 0 and not np.any(g)
+    top = np.log(np.array([[0.5, 0.2]]))
+    wrapped = jax.jit(lambda i: lm.topk_distillation_loss(student, top, i))(np.array([[0, -1]]))
+    assert np.isnan(wrapped)
+
+
+def test_argument_types_follow_the_peers(rng):
+    """ignore_index may be a JAX integer scalar as well as a Python or NumPy one; return_stats
+    must be a bool; chunk_size=None is the automatic size in both fused losses; the label range
+    error names the right vocabulary and omits a None ignore_index."""
+    h, w = rng.normal(size=(4, 3)), rng.normal(size=(3, 6))
+    y = np.array([0, -100, 2, 3])
+    base = lm.fused_linear_cross_entropy(h, w, y)
+    for index in (np.int64(-100), jnp.int32(-100)):
+        np.testing.assert_allclose(lm.fused_linear_cross_entropy(h, w, y, ignore_index=index), base)
+    with pytest.raises(TypeError, match="return_stats must be True or False"):
+        lm.fused_linear_cross_entropy(h, w, y, return_stats="yes")
+    fused = lm.fused_linear_distillation_loss(h, w, h, w * 0.5, chunk_size=None)
+    np.testing.assert_allclose(fused, lm.distillation_loss(h @ w, h @ w * 0.5), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"\[0, 6\) \(the logits' vocabulary\); found 7"):
+        lm.distillation_loss(h @ w, h @ w, labels=np.array([0, 7, 1, 1]), ignore_index=None)

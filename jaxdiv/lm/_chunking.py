@@ -4,7 +4,7 @@ tokens and the mesh axes that split them."""
 from __future__ import annotations
 
 import importlib
-import numbers
+import operator
 from typing import NamedTuple
 
 import jax
@@ -14,6 +14,20 @@ from jax.typing import ArrayLike
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+
+#: The default chunk holds about this many logits (16 MiB in float32), small enough that the
+#: chunk's temporaries stay in the caches ...
+_DEFAULT_CHUNK_LOGITS = 2**22
+#: ... and at least this many tokens: every chunk reads the weight and reads and writes its
+#: gradient's accumulator, which must not outweigh the chunk's matrix products.
+_MIN_DEFAULT_CHUNK = 256
+
+
+def default_chunk_size(vocab: int) -> int:
+    """Tokens per chunk when the caller gives none: about `_DEFAULT_CHUNK_LOGITS` logits, and at
+    least `_MIN_DEFAULT_CHUNK` tokens."""
+    return max(_MIN_DEFAULT_CHUNK, _DEFAULT_CHUNK_LOGITS // max(vocab, 1))
+
 
 #: `jax.shard_map` (`jax.experimental.shard_map.shard_map` before jax 0.7).
 shard_map = (
@@ -110,9 +124,12 @@ def unchunk(x: jax.Array, tokens: int) -> jax.Array:
     return x.reshape(-1, *x.shape[2:])[:tokens]
 
 
-def check_label_range(labels, keep, vocab: int, ignore_index, name: str) -> None:
+def check_label_range(
+    labels, keep, vocab: int, ignore_index, name: str, vocab_is: str = "the vocabulary"
+) -> None:
     """With concrete labels, a counted label outside [0, vocab) is a ValueError (under `jit` it
-    gives +inf); `jaxdiv.checked` reports it under `jit`."""
+    gives +inf); `jaxdiv.checked` reports it under `jit`. `vocab_is` says where `vocab` comes
+    from, for the message."""
     val.check_labels(labels, vocab, ignore_index, fn=name)
     if isinstance(labels, jax.core.Tracer) or isinstance(keep, jax.core.Tracer):
         return
@@ -120,9 +137,9 @@ def check_label_range(labels, keep, vocab: int, ignore_index, name: str) -> None
     bad = k & ((y < 0) | (y >= vocab))
     if bad.any():
         raise ValueError(
-            f"jaxdiv.{name}: labels must lie in [0, {vocab}) (the weight's vocabulary) or equal "
-            f"ignore_index={ignore_index}; found {int(y[bad][0])} at index "
-            f"{tuple(int(i) for i in np.argwhere(bad)[0])}."
+            f"jaxdiv.{name}: labels must lie in [0, {vocab}) ({vocab_is})"
+            + ("" if ignore_index is None else f" or equal ignore_index={ignore_index}")
+            + f"; found {int(y[bad][0])} at index {tuple(int(i) for i in np.argwhere(bad)[0])}."
         )
 
 
@@ -135,12 +152,15 @@ def integer_labels(labels, shape: tuple[int, ...], ignore_index, name: str) -> j
         raise ValueError(
             f"jaxdiv.{name}: labels has shape {y.shape}; expected the token shape {shape}."
         )
-    if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral)
-    ):
-        raise TypeError(
-            f"jaxdiv.{name}: ignore_index must be an int or None, got {ignore_index!r}."
-        )
+    if ignore_index is not None:
+        try:
+            if isinstance(ignore_index, bool | np.bool_):
+                raise TypeError
+            operator.index(ignore_index)  # Python, NumPy and concrete JAX integers
+        except TypeError:
+            raise TypeError(
+                f"jaxdiv.{name}: ignore_index must be an int or None, got {ignore_index!r}."
+            ) from None
     return y
 
 

@@ -17,13 +17,6 @@ from jaxdiv.lm import _chunking as chunking
 
 REDUCTIONS = ("mean", "sum", "none")
 
-#: The default chunk holds about this many logits (16 MiB in float32), small enough that the
-#: chunk's temporaries stay in the caches ...
-_DEFAULT_CHUNK_LOGITS = 2**22
-#: ... and at least this many tokens: every chunk reads the weight and reads and writes its
-#: gradient's accumulator, which must not outweigh the chunk's matrix products.
-_MIN_DEFAULT_CHUNK = 256
-
 
 class CrossEntropyStats(NamedTuple):
     """Per-token statistics of the predicted distribution, shaped like the labels.
@@ -228,6 +221,8 @@ def fused_linear_cross_entropy(
         raise ValueError(
             f"jaxdiv.{name}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}."
         )
+    if not isinstance(return_stats, bool):
+        raise TypeError(f"jaxdiv.{name}: return_stats must be True or False, got {return_stats!r}.")
     smoothing = val.check_weight(label_smoothing, fn=name, name="label_smoothing")
     z_weight = val.finite_float("z_loss", z_loss, fn=name)
     if z_weight < 0:
@@ -239,12 +234,14 @@ def fused_linear_cross_entropy(
     keep = keep if mask is None else keep & mask
     in_shard_map = axis_name is not None or token_axis_name is not None
     if not in_shard_map:
-        chunking.check_label_range(y, keep, w.shape[1], ignore_index, name)
+        chunking.check_label_range(
+            y, keep, w.shape[1], ignore_index, name, "the weight's vocabulary"
+        )
     tokens = math.prod(token_shape)
     h, y, keep = h.reshape(tokens, h.shape[-1]), y.reshape(tokens), keep.reshape(tokens)
     y = y.astype(jnp.int32)
     if chunk_size is None:
-        size = max(_MIN_DEFAULT_CHUNK, _DEFAULT_CHUNK_LOGITS // max(w.shape[1], 1))
+        size = chunking.default_chunk_size(w.shape[1])
     else:
         size = val.positive_int("chunk_size", chunk_size, fn=name)
     config = _Config(
@@ -364,8 +361,9 @@ def _chunk_pass(config: _Config, acc, w, b, chunk, cotangents: _Cotangents | Non
     zero = jnp.zeros_like(lse)
     values = _TokenValues(jnp.where(keep_c, loss, zero), None, None, None)
     z_bar = None
+    z_finite = jnp.where(e > 0, z, 0.0)  # a -inf logit has e = 0: keeps 0 * -inf out of E_p[z]
     if config.stats:  # the entropy needs E_p[z], one more pass over the chunk's logits
-        z_bar = num.psum(jnp.sum(e * z, axis=-1), vocab_axes) / total
+        z_bar = num.psum(jnp.sum(e * z_finite, axis=-1), vocab_axes) / total
         values = _TokenValues(
             values.loss,
             jnp.where(keep_c, jnp.where(in_range, z_y - lse, -jnp.inf), zero),
@@ -387,7 +385,7 @@ def _chunk_pass(config: _Config, acc, w, b, chunk, cotangents: _Cotangents | Non
         scale = scale + g.logsumexp
     grad = e * (scale / total)[:, None]
     if g.entropy is not None:
-        grad = grad - e * (g.entropy / total)[:, None] * (z - z_bar[:, None])
+        grad = grad - e * (g.entropy / total)[:, None] * (z_finite - z_bar[:, None])
     grad = grad + jnp.where(hit, on_label[:, None], 0.0)
     if config.label_smoothing:
         grad = grad - (g.loss * config.label_smoothing / vocab)[:, None]

@@ -101,9 +101,11 @@ def token_divergences(
     else:  # skew KL: KL(p || alpha p + (1 - alpha) q), p the teacher (skew_kl) or the student
         p, q = (t, s) if divergence == "skew_kl" else (s, t)
         log_p, log_q = (num.log_softmax(x, axis=-1, mask=None, axis_name=axis_name) for x in (p, q))
-        log_mix = jnp.logaddexp(
-            log_p + num.safe_log(jnp.asarray(alpha, log_p.dtype)),
-            log_q + num.safe_log(jnp.asarray(1 - alpha, log_q.dtype)),
+        a = log_p + num.safe_log(jnp.asarray(alpha, log_p.dtype))
+        b = log_q + num.safe_log(jnp.asarray(1 - alpha, log_q.dtype))
+        # Where both terms are -inf the mixture is -inf: logaddexp's gradient would be NaN there.
+        log_mix = num.guard(
+            (a > -jnp.inf) | (b > -jnp.inf), jnp.logaddexp, a, b, safe=0.0, otherwise=-jnp.inf
         )
         d = _logits.kl_divergence_from_logits(log_p, log_mix, axis_name=axis_name)
     return d * temperature**2 if temperature_scaling else d
@@ -286,7 +288,9 @@ def distillation_loss(
     shape = student.shape[:-1]
     keep, labels = _counted_tokens(labels, where, shape, ignore_index, fn)
     if labels is not None and axis_name is None and token_axis_name is None:
-        chunking.check_label_range(labels, keep, student.shape[-1], ignore_index, name)
+        chunking.check_label_range(
+            labels, keep, student.shape[-1], ignore_index, name, "the logits' vocabulary"
+        )
     acc = val.compute_dtype(student, teacher)
     teacher = jax.lax.stop_gradient(teacher).astype(acc)
     values = _token_losses(config, student.astype(acc), teacher, labels, axis_name)
@@ -326,7 +330,7 @@ def fused_linear_distillation_loss(
     logit_softcap: float | None = None,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
-    chunk_size: int = 1024,
+    chunk_size: int | None = 1024,
     axis_name: str | None = None,
     token_axis_name: str | None = None,
 ) -> jax.Array:
@@ -397,7 +401,8 @@ def fused_linear_distillation_loss(
       where: boolean mask of the token shape.
       reduction: `"mean"`, `"sum"` or `"none"`.
       chunk_size: tokens per chunk, an integer >= 1 (the peak memory is about
-        `chunk_size * vocab` floats times a small constant). Outside
+        `chunk_size * vocab` floats times a small constant), or None for the
+        rule of [`fused_linear_cross_entropy`][jaxdiv.lm.fused_linear_cross_entropy]. Outside
         `shard_map` and without explicit shardings, it is rounded up to a
         multiple of `jax.device_count()` (see above).
       axis_name: the mesh axis that splits the vocabulary (inside `shard_map`).
@@ -477,12 +482,16 @@ def fused_linear_distillation_loss(
                     "the vocabulary."
                 )
             biases[key] = b
+    if chunk_size is None:
+        chunk_size = chunking.default_chunk_size(ws.shape[1])
     chunk_size = val.positive_int("chunk_size", chunk_size, fn=name)
     token_shape = hs.shape[:-1]
     keep, y = _counted_tokens(labels, where, token_shape, ignore_index, fn)
     in_shard_map = axis_name is not None or token_axis_name is not None
     if y is not None and not in_shard_map:
-        chunking.check_label_range(jnp.asarray(labels), keep, ws.shape[1], ignore_index, name)
+        chunking.check_label_range(
+            jnp.asarray(labels), keep, ws.shape[1], ignore_index, name, "the weights' vocabulary"
+        )
     tokens = math.prod(token_shape)
     operands = {
         "hs": hs.reshape(tokens, hs.shape[-1]),

@@ -46,10 +46,13 @@ def topk_distillation_loss(
       distributions coarsened to the $k$ classes and "the rest", so it never
       exceeds the full KL.
 
-    Entries of `-inf` (a teacher with fewer than $k$ classes in its support,
-    or padding) have probability 0 and contribute nothing, with finite
-    gradients. The student's tail is a log-sum-exp over its other classes,
-    without cancellation where the $k$ classes hold nearly all its mass.
+    Entries of `-inf` (a teacher with fewer than $k$ classes in its support)
+    have probability 0 and contribute nothing, with finite gradients. With
+    `tail="renormalize"` a token whose stored entries are all `-inf` (padding)
+    gives 0 with a zero gradient; with `tail="bucket"` such a teacher puts all
+    its mass in the tail. Mask padding with `where` either way. The student's
+    tail is a log-sum-exp over its other classes, without cancellation where
+    the $k$ classes hold nearly all its mass.
     Teacher probabilities that sum to 1 within the rounding of their sum, or
     slightly more (rounded storage), leave an empty tail rather than a spurious
     bin or a NaN.
@@ -59,7 +62,7 @@ def topk_distillation_loss(
       teacher_topk_logprobs: `[..., k]` log-probabilities of the teacher's
         top-k classes (a constant: no gradient reaches them).
       teacher_topk_indices: `[..., k]` integer class indices in `[0, vocab)`,
-        distinct within a token.
+        distinct within a token (not checked: repeated indices count twice).
       tail: `"renormalize"` or `"bucket"`.
       where: optional boolean token mask of shape `student_logits.shape[:-1]`.
       reduction: `"mean"` over the unmasked tokens (0 with a zero gradient when
@@ -122,9 +125,14 @@ def topk_distillation_loss(
     mask = chunking.token_mask(where, s.shape[:-1], "topk_distillation_loss")
     acc = val.compute_dtype(s, lt)
     s, lt = s.astype(acc), jax.lax.stop_gradient(lt).astype(acc)
-    picked = jnp.take_along_axis(s, idx, axis=-1, mode="fill", fill_value=jnp.nan)
+    inside = (idx >= 0) & (idx < vocab)  # negative indices would wrap around
+    picked = jnp.take_along_axis(s, jnp.where(inside, idx, 0), axis=-1)
+    picked = jnp.where(inside, picked, jnp.nan)
     if tail == "renormalize":
-        values = _logits.kl_divergence_from_logits(lt, picked)
+        # A token whose stored log-probabilities are all -inf (padding) carries no target.
+        stored = jnp.any(lt > -jnp.inf, axis=-1)
+        values = _logits.kl_divergence_from_logits(jnp.where(stored[..., None], lt, 0.0), picked)
+        values = jnp.where(stored, values, 0.0)
     else:
         lse = num.logsumexp(s, axis=-1)
         taken = jnp.put_along_axis(jnp.zeros(s.shape, bool), idx, True, axis=-1, inplace=False)
