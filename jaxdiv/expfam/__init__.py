@@ -27,7 +27,6 @@ from jaxdiv.expfam._divergences import (
     jeffreys_divergence,
     kl_divergence,
     kl_divergence_dual,
-    register_kl,
     renyi_divergence,
 )
 from jaxdiv.expfam._exponential import Exponential
@@ -56,6 +55,7 @@ from jaxdiv.expfam._normal_known_variance import NormalKnownVariance
 from jaxdiv.expfam._pareto import Pareto
 from jaxdiv.expfam._poisson import Poisson
 from jaxdiv.expfam._rayleigh import Rayleigh
+from jaxdiv.expfam._registry import register_kl
 from jaxdiv.expfam._von_mises import VonMises
 from jaxdiv.expfam._von_mises_fisher import VonMisesFisher
 from jaxdiv.expfam._weibull import Weibull

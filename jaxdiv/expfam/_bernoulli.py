@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from jaxdiv import _binary
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 
 def logits_from_probs(p: jax.Array) -> jax.Array:

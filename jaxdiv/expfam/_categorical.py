@@ -9,8 +9,8 @@ import jax.numpy as jnp
 
 from jaxdiv import _logits, _numerics
 from jaxdiv import _validation as val
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 
 def logits_from_simplex(fn: str, probs: jax.typing.ArrayLike) -> jax.Array:

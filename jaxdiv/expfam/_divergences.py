@@ -31,40 +31,16 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import jax
 import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._libraries import is_foreign
+from jaxdiv.expfam import _foreign
 from jaxdiv.expfam._family import ExponentialFamily
 from jaxdiv.expfam._limit_gradients import with_limit_gradients
-
-_CLOSED_FORM_KL: dict[type, Callable[[ExponentialFamily, ExponentialFamily], jax.Array]] = {}
-
-KLForm = TypeVar("KLForm", bound=Callable[..., jax.Array])
-
-
-def register_kl(cls: type) -> Callable[[KLForm], KLForm]:
-    """Registers a closed-form KL for members of `cls` (used by
-    [`kl_divergence`][jaxdiv.expfam.kl_divergence]).
-
-    Examples:
-      >>> from jaxdiv import expfam
-      >>> p, q = expfam.Normal.from_mean_std(0.0, 1.0), expfam.Normal.from_mean_std(1.0, 2.0)
-      >>> closed = float(expfam.kl_divergence(p, q))  # Normal registers a closed form
-      >>> round(closed - float(expfam.bregman_kl(p, q)), 6)  # which equals the Bregman form
-      0.0
-    """
-
-    def decorator(fn: KLForm) -> KLForm:
-        _CLOSED_FORM_KL[cls] = fn
-        return fn
-
-    return decorator
+from jaxdiv.expfam._registry import closed_form_kl
 
 
 def _pair(
@@ -106,9 +82,6 @@ def as_member(d: object, name: str, fn: str) -> ExponentialFamily:
     if isinstance(d, ExponentialFamily):
         return d
     if is_foreign(d, fn=f"jaxdiv.expfam.{fn}"):
-        # Imported here: the converter imports every family, which import this module.
-        from jaxdiv.expfam import _foreign
-
         return _foreign.from_distribution(d)
     raise TypeError(
         f"jaxdiv.expfam.{fn}: {name} must be an exponential-family member or a distrax, "
@@ -173,7 +146,7 @@ def kl_divergence(p: ExponentialFamily, q: ExponentialFamily) -> jax.Array:
       0.1891
     """
     p, q = _pair(p, q, "kl_divergence")
-    closed = _CLOSED_FORM_KL.get(type(p))
+    closed = closed_form_kl(type(p))
     return with_limit_gradients(closed if closed is not None else _bregman, p, q)
 
 

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._numerics import expm1_minus_x
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 # Below _CF_FROM, exp(z) E1(z) from the power series of E1 (_SERIES_TERMS terms; the
 # sum cancels to at most a factor 6 at z = 1); from it on, the continued fraction

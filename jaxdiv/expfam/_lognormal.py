@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv._numerics import LOG_2PI
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import Params, family
 from jaxdiv.expfam._normal import Normal, gaussian_kl
+from jaxdiv.expfam._registry import register_kl
 
 
 @family

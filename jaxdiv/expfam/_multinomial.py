@@ -9,7 +9,6 @@ import jax.numpy as jnp
 
 from jaxdiv import _logits, _numerics
 from jaxdiv.expfam._categorical import Categorical, logits_from_simplex
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import (
     ExponentialFamily,
     Params,
@@ -18,6 +17,7 @@ from jaxdiv.expfam._family import (
     log_factorial,
     static_field,
 )
+from jaxdiv.expfam._registry import register_kl
 
 
 def _exclusive_complement(p: jax.Array) -> jax.Array:

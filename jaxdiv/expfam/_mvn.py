@@ -17,8 +17,8 @@ import jax.numpy as jnp
 from jaxdiv import _linalg
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 
 def _check_vector_and_matrix(

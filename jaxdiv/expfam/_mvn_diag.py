@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv._numerics import LOG_2PI
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
 from jaxdiv.expfam._normal import GaussianCoordinates, gaussian_kl
+from jaxdiv.expfam._registry import register_kl
 
 
 @family

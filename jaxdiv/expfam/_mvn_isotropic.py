@@ -16,8 +16,8 @@ import jax.numpy as jnp
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._numerics import LOG_2PI, expm1_minus_x
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 
 def _sqnorm(x: jax.Array) -> jax.Array:

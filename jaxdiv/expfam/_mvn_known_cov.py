@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiv._numerics import LOG_2PI
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family, static_field
+from jaxdiv.expfam._registry import register_kl
 
 Matrix = tuple[tuple[float, ...], ...]
 

@@ -29,8 +29,8 @@ from jax.scipy.special import digamma, multigammaln
 from jaxdiv import _linalg
 from jaxdiv import _validation as val
 from jaxdiv._numerics import LOG_2PI, expm1_minus_x
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
+from jaxdiv.expfam._registry import register_kl
 
 
 def _multi_digamma(a: jax.Array, d: int) -> jax.Array:

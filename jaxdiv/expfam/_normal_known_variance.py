@@ -10,8 +10,8 @@ import jax.numpy as jnp
 
 from jaxdiv import _validation as val
 from jaxdiv._numerics import LOG_2PI
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family, static_field
+from jaxdiv.expfam._registry import register_kl
 
 
 @family

@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import Params, family, static_field
+from jaxdiv.expfam._registry import register_kl
 from jaxdiv.expfam._scale import ScaleFamily, scale_kl
 
 

@@ -8,8 +8,8 @@ from typing import Self
 import jax
 import jax.numpy as jnp
 
-from jaxdiv.expfam._divergences import register_kl
 from jaxdiv.expfam._family import Params, family
+from jaxdiv.expfam._registry import register_kl
 from jaxdiv.expfam._scale import ScaleFamily, scale_kl
 
 _EULER_GAMMA = 0.5772156649015329

@@ -14,7 +14,7 @@ from typing import Any
 
 from jaxdiv import expfam
 from jaxdiv._libraries import LIBRARY_NAMES, library_of
-from jaxdiv.mixture._gaussian_mixture import GaussianMixture, as_mixture
+from jaxdiv.mixture._gaussian_mixture import GaussianMixture, single_gaussian_mixture
 
 _FN = "jaxdiv.mixture.from_distribution"
 
@@ -85,7 +85,7 @@ def from_distribution(d: Any) -> GaussianMixture:
             f"{', '.join(LIBRARY_NAMES.values())}, got {type(d).__name__}."
         )
     if not _is_mixture_same_family(d, library):
-        return as_mixture(expfam.from_distribution(d), fn="mixture.from_distribution")
+        return single_gaussian_mixture(expfam.from_distribution(d), fn="mixture.from_distribution")
     mixing_name, components_name = _PARTS[library]
     mixing = expfam.from_distribution(getattr(d, mixing_name))
     try:

@@ -14,7 +14,6 @@ import numpy as np
 from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
-from jaxdiv._libraries import is_foreign
 
 
 def _fn(name: str) -> str:
@@ -441,16 +440,14 @@ MixtureLike = (
 )
 
 
-def as_mixture(p: object, *, fn: str) -> GaussianMixture:
-    """`p` as a mixture: a [`GaussianMixture`][jaxdiv.mixture.GaussianMixture] as it is, or a single
-    Gaussian as K = 1.
+def single_gaussian_mixture(p: object, *, fn: str) -> GaussianMixture:
+    """A single Gaussian of `jaxdiv.expfam` as a mixture of K = 1 component.
 
     Accepts [`jaxdiv.expfam.Normal`][jaxdiv.expfam.Normal],
     [`MultivariateNormalDiag`][jaxdiv.expfam.MultivariateNormalDiag] and
-    [`MultivariateNormal`][jaxdiv.expfam.MultivariateNormal] members with an empty batch shape.
+    [`MultivariateNormal`][jaxdiv.expfam.MultivariateNormal] members with an empty batch shape;
+    anything else is a TypeError that says what a mixture argument may be.
     """
-    if isinstance(p, GaussianMixture):
-        return p
     if isinstance(p, expfam.Normal | expfam.MultivariateNormalDiag | expfam.MultivariateNormal):
         if p.batch_shape != ():
             raise ValueError(
@@ -469,11 +466,6 @@ def as_mixture(p: object, *, fn: str) -> GaussianMixture:
         if isinstance(p, expfam.Normal):
             return GaussianMixture.univariate(one, m1[None], std[None])
         return GaussianMixture.diagonal(one, m1[None], jnp.square(std)[None])
-    if is_foreign(p, fn=f"jaxdiv.{fn}"):
-        # Imported here: the converter of other libraries' mixtures imports this module.
-        from jaxdiv.mixture import _foreign
-
-        return _foreign.from_distribution(p)
     raise TypeError(
         f"jaxdiv.{fn}: expected a GaussianMixture, a single Gaussian from jaxdiv.expfam "
         f"(Normal, MultivariateNormalDiag, MultivariateNormal), or a MixtureSameFamily of "

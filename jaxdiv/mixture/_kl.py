@@ -26,10 +26,10 @@ from jaxdiv import _linalg, expfam
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv._quadrature import gauss_kronrod_15, kronrod_estimates
+from jaxdiv.mixture._as_mixture import as_mixture
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
     MixtureLike,
-    as_mixture,
     check_key,
     gaussian_log_pdf,
 )

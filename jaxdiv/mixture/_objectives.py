@@ -15,10 +15,10 @@ import jax.numpy as jnp
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv.mixture._as_mixture import as_mixture
 from jaxdiv.mixture._gaussian_mixture import (
     GaussianMixture,
     MixtureLike,
-    as_mixture,
     check_key,
 )
 from jaxdiv.mixture._kl import check_num_samples, check_order
