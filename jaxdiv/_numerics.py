@@ -95,12 +95,13 @@ def safe_sqrt(x: jax.Array) -> jax.Array:
     return guard(x > 0, jnp.sqrt, x)
 
 
-def psum(x: jax.Array, axis_name: str | None) -> jax.Array:
-    """Sum over the devices of `axis_name` (identity without one)."""
+def psum(x: jax.Array, axis_name: str | tuple[str, ...] | None) -> jax.Array:
+    """Sum over the devices of `axis_name`, a mesh axis or a tuple of them (identity without
+    one)."""
     return x if axis_name is None else jax.lax.psum(x, axis_name)
 
 
-def pmax(x: jax.Array, axis_name: str | None) -> jax.Array:
+def pmax(x: jax.Array, axis_name: str | tuple[str, ...] | None) -> jax.Array:
     """Maximum over the devices of `axis_name` (identity without one)."""
     return x if axis_name is None else jax.lax.pmax(x, axis_name)
 
@@ -114,7 +115,7 @@ def explicit_spec(x: jax.Array) -> tuple:
     return tuple(getattr(sharding, "spec", ()))
 
 
-def vary(tree: T, axis_name: str | None) -> T:
+def vary(tree: T, axis_name: str | tuple[str, ...] | None) -> T:
     """`tree` marked as differing between the devices of `axis_name` (identity without one).
 
     Inside `shard_map` a loop carry that starts equal on every device (a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -56,22 +56,23 @@ class _Config(NamedTuple):
 
 
 class _TokenValues(NamedTuple):
-    """What one pass computes per token: the loss and the statistics."""
+    """What one pass computes per token: the loss and the statistics (None where not asked for;
+    in `shard_map`'s out_specs, the fields hold partition specs)."""
 
-    loss: jax.Array
-    logprob: jax.Array
-    entropy: jax.Array
-    logsumexp: jax.Array
+    loss: Any
+    logprob: Any = None
+    entropy: Any = None
+    logsumexp: Any = None
 
 
 class _Cotangents(NamedTuple):
     """Per-token weights of the loss and of the statistics in the gradient of a pass (None
     where zero)."""
 
-    loss: jax.Array
-    logprob: jax.Array | None = None
-    entropy: jax.Array | None = None
-    logsumexp: jax.Array | None = None
+    loss: Any
+    logprob: Any = None
+    entropy: Any = None
+    logsumexp: Any = None
 
 
 class _Grads(NamedTuple):
@@ -385,6 +386,7 @@ def _chunk_pass(config: _Config, acc, w, b, chunk, cotangents: _Cotangents | Non
         scale = scale + g.logsumexp
     grad = e * (scale / total)[:, None]
     if g.entropy is not None:
+        assert z_bar is not None  # the entropy's cotangent comes with the statistics
         grad = grad - e * (g.entropy / total)[:, None] * (z_finite - z_bar[:, None])
     grad = grad + jnp.where(hit, on_label[:, None], 0.0)
     if config.label_smoothing:

@@ -637,7 +637,7 @@ def _sweep(config: _Chunking, operands: dict, cotangents: jax.Array | None):
         "hs": chunking.unchunk(grad_hs, tokens),
         "ws": num.psum(grad_ws, token_axes).astype(ws.dtype),
     }
-    if grad_bs is not None:
+    if grad_bs is not None and bs is not None:
         grads["bs"] = num.psum(grad_bs, token_axes).astype(bs.dtype)
     return chunking.unchunk(values, tokens), grads
 
