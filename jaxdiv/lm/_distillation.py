@@ -180,9 +180,10 @@ def distillation_loss(
 
     With `temperature_scaling=True` (the default) each token's divergence is
     multiplied by $T^2$ (Hinton et al. 2015), so that gradient magnitudes do
-    not shrink as the temperature grows. TRL's `generalized_jsd_loss` divides
-    the logits by $T$ and does not multiply by $T^2$: pass
-    `temperature_scaling=False` to match it.
+    not shrink as the temperature grows. TRL's `generalized_jsd_loss` and
+    Liger's fused linear distillation losses (`LigerFusedLinearJSDLoss`, whose
+    chunks divide both logits by $T$) do not multiply by $T^2$: pass
+    `temperature_scaling=False` to match them.
 
     With `labels`, each token's loss is
     `soft_weight * divergence + hard_weight * cross_entropy(student, label)`,
