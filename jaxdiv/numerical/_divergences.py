@@ -31,7 +31,7 @@ from jaxdiv import _validation as val
 from jaxdiv import expfam, mixture
 from jaxdiv._f_generators import FGenerator, GeneratorName, generator
 from jaxdiv.numerical import _adapters as ad
-from jaxdiv.numerical._closed_forms import Quantity, closed_form
+from jaxdiv.numerical._closed_forms import Quantity, closed_form, convert
 
 Method = Literal["auto", "closed_form", "quadrature", "monte_carlo"]
 METHODS: tuple[Method, ...] = get_args(Method)
@@ -84,6 +84,8 @@ class _Integral(NamedTuple):
     alpha: float = 1.0
     #: f_divergence's `(f, alpha, t, slope_at_infinity)`, as the user gave them.
     f: tuple[Any, float | None, float | None, float] | None = None
+    #: kl_divergence's Monte Carlo estimator (`"k1"` or `"k3"`); the quadrature ignores it.
+    estimator: Estimator = "k1"
 
 
 def _options(
@@ -183,7 +185,6 @@ def _route(
     *,
     alpha: float = 1.0,
     integral: _Integral,
-    monte_carlo: Callable[[ad.View, ad.View | None, jax.Array], quad.Integral],
     closed: bool = True,
 ) -> quad.Integral:
     method = opts.method
@@ -191,13 +192,14 @@ def _route(
     # known support and a cached compiled program).
     p = ad.foreign_mixture_as_gaussian(p)
     q = None if q is None else ad.foreign_mixture_as_gaussian(q)
-    cached = _cacheable(p) and _cacheable(q)
     if method in ("auto", "closed_form") and closed:
-        # Compiled, as the numerical routes are (cheaper than eager dispatch of its operations).
-        if cached:
-            value = _closed_form_program(p, q, quantity=quantity, alpha=alpha)
-        else:
-            value = jax.jit(lambda: closed_form(quantity, p, q, alpha=alpha))()
+        # Other libraries' objects are converted eagerly (a conversion may need concrete
+        # parameters, such as a Binomial's count); the closed form is compiled, as the
+        # numerical routes are, with the families as arguments.
+        pc, qc = convert(p), None if q is None else convert(q)
+        value = None
+        if all(isinstance(d, expfam.ExponentialFamily) for d in (pc, qc) if d is not None):
+            value = _closed_form_program(pc, qc, quantity=quantity, alpha=alpha)
         if value is not None:
             return quad.Integral(value, jnp.zeros_like(value), jnp.ones((), bool))
     if method == "closed_form":
@@ -212,12 +214,15 @@ def _route(
         raise ValueError(f"jaxdiv.{opts.fn}: method='quadrature' does not apply: {reason}.")
     # Each numerical route runs as one compiled program (eagerly, op-by-op dispatch of the
     # quadrature's hundreds of small operations costs several times more).
+    static = opts._replace(method="quadrature", key=None, num_samples=DEFAULT_NUM_SAMPLES)
     if method == "quadrature" or (method == "auto" and reason is None):
-        if cached:
-            static = opts._replace(method="quadrature", key=None, num_samples=DEFAULT_NUM_SAMPLES)
-            result = _quadrature_program(p, q, integral=integral, opts=static)
-        else:
-            result = jax.jit(lambda: _by_quadrature(integral, p, q, pv, qv, opts))()
+        quadrature = integral._replace(estimator="k1")
+        result = _compiled(
+            p,
+            q,
+            lambda: _quadrature_program(p, q, integral=quadrature, opts=static),
+            lambda: _by_quadrature(quadrature, p, q, pv, qv, opts),
+        )
         _check_accuracy(result, opts.fn)
         return result
     if opts.key is None:
@@ -233,16 +238,58 @@ def _route(
             raise ValueError(
                 f"jaxdiv.{opts.fn}: Monte Carlo draws from p, but {v.name} has no sampler."
             )
-    key = opts.key
-    return jax.jit(lambda: monte_carlo(pv, qv, key))()
+    key, sampled = opts.key, static._replace(method="monte_carlo", num_samples=opts.num_samples)
+    return _compiled(
+        p,
+        q,
+        lambda: _monte_carlo_program(p, q, key, integral=integral, opts=sampled),
+        lambda: _by_monte_carlo(integral, pv, qv, key, opts.num_samples),
+    )
 
 
-def _cacheable(d: object) -> bool:
-    """Whether `d` is one of jaxdiv's pytrees (or absent), so that it can be an argument of a
-    module-level compiled program and repeated calls reuse the compilation."""
+#: The tree structures of other libraries' distributions whose methods need concrete
+#: parameters (a count read as a Python int, say): they are compiled per call instead.
+_NEEDS_CONSTANTS: set[Any] = set()
+
+
+def _is_jaxdiv(d: object) -> bool:
     return d is None or isinstance(
         d, ad.Density | mixture.GaussianMixture | expfam.ExponentialFamily
     )
+
+
+def _structure(d: object) -> Any | None:
+    """The tree structure of `d` when `d` can be an argument of a module-level compiled
+    program (a pytree of arrays and numbers, with a hashable structure), else None."""
+    leaves, structure = jax.tree.flatten(d)
+    if not leaves or not all(
+        isinstance(x, jax.Array | np.ndarray | np.generic | float | int) for x in leaves
+    ):
+        return None
+    try:
+        hash(structure)
+    except TypeError:
+        return None
+    return structure
+
+
+def _compiled(
+    p: object, q: object | None, program: Callable[[], Any], constants: Callable[[], Any]
+) -> Any:
+    """`program()`, a module-level compiled program taking the distributions as arguments, so
+    that repeated calls with the same structures and shapes reuse its compilation; where a
+    distribution is not a pytree of arrays (or its methods need concrete parameters), the same
+    computation compiled with the distributions as constants (`constants`, compiled anew per
+    call)."""
+    if _is_jaxdiv(p) and _is_jaxdiv(q):
+        return program()
+    foreign = [_structure(d) for d in (p, q) if not _is_jaxdiv(d)]
+    if all(s is not None and s not in _NEEDS_CONSTANTS for s in foreign):
+        try:
+            return program()
+        except jax.errors.JAXTypeError:  # a tracer where the object needs a concrete value
+            _NEEDS_CONSTANTS.update(foreign)
+    return jax.jit(constants)()
 
 
 @functools.partial(jax.jit, static_argnames=("quantity", "alpha"))
@@ -256,6 +303,16 @@ def _quadrature_program(p: Any, q: Any, *, integral: _Integral, opts: _Options) 
     `opts` and on the distributions' structure and shapes (not rebuilt per call)."""
     pv, qv = _views(p, q, opts)
     return _by_quadrature(integral, p, q, pv, qv, opts)
+
+
+@functools.partial(jax.jit, static_argnames=("integral", "opts"))
+def _monte_carlo_program(
+    p: Any, q: Any, key: jax.Array, *, integral: _Integral, opts: _Options
+) -> quad.Integral:
+    """The Monte Carlo route as one compiled program: the key and the distributions'
+    parameters are arguments, so a new key or new parameters reuse the compilation."""
+    pv, qv = _views(p, q, opts)
+    return _by_monte_carlo(integral, pv, qv, key, opts.num_samples)
 
 
 def _finish(result: quad.Integral, return_error: bool) -> jax.Array | Estimate:
@@ -464,6 +521,38 @@ def _finite_or_inf(x: jax.Array) -> jax.Array:
     return jnp.where(jnp.isnan(x), jnp.inf, x)
 
 
+def _by_monte_carlo(
+    integral: _Integral, pv: ad.View, qv: ad.View | None, key: jax.Array, n: int
+) -> quad.Integral:
+    """The Monte Carlo estimate of `integral` (see `_Integral`) from `n` draws of `p`."""
+    x = _draws(pv, key, n)
+    lp = pv.log_prob(x)
+    if integral.quantity == "entropy":
+        return _mean_and_error(-lp, lp, pv.reparameterized)
+    assert qv is not None
+    lq = qv.log_prob(x)
+    if integral.quantity == "cross_entropy":
+        return _mean_and_error(_finite_or_inf(-lq), lp, pv.reparameterized)
+    if integral.quantity == "kl":
+        log_r = _finite_or_inf(lp - lq)  # -log r
+        terms = log_r if integral.estimator == "k1" else jnp.expm1(-log_r) + log_r
+        return _mean_and_error(terms, lp, pv.reparameterized)
+    if integral.quantity == "renyi":
+        a = integral.alpha
+        log_w = (a - 1) * _finite_or_inf(lp - lq)
+        shift = jax.lax.stop_gradient(jnp.max(log_w))
+        mean = _mean_and_error(jnp.exp(log_w - shift), lp, pv.reparameterized)
+        value = (jnp.log(mean.value) + shift) / (a - 1)
+        return quad.Integral(value, mean.error / (mean.value * abs(a - 1)), mean.converged)
+    assert integral.f is not None
+    gen = _as_generator(*integral.f, "numerical.f_divergence")
+    fq = jnp.isfinite(lq)
+    # (q / p) f(p / q) = perspective(p, q) / p, and f'(inf) where q = 0.
+    ratio = num.guard(fq, lambda u, v: gen.perspective(jnp.ones_like(u), jnp.exp(v - u)), lp, lq)
+    terms = jnp.where(fq, ratio, gen.slope_at_infinity)
+    return _mean_and_error(terms, lp, pv.reparameterized)
+
+
 # ----------------------------------------------------------------------------- public API
 
 
@@ -563,15 +652,7 @@ def kl_divergence(
         )
     opts = _options("kl_divergence", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
-        assert qv is not None
-        x = _draws(pv, key, opts.num_samples)
-        lp, lq = pv.log_prob(x), qv.log_prob(x)
-        log_r = _finite_or_inf(lp - lq)  # -log r
-        terms = log_r if estimator == "k1" else jnp.expm1(-log_r) + log_r
-        return _mean_and_error(terms, lp, pv.reparameterized)
-
-    result = _route("kl", p, q, opts, integral=_Integral("kl"), monte_carlo=by_monte_carlo)
+    result = _route("kl", p, q, opts, integral=_Integral("kl", estimator=estimator))
     return _finish(result, return_error)
 
 
@@ -607,19 +688,12 @@ def cross_entropy(
     """
     opts = _options("cross_entropy", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
-        assert qv is not None
-        x = _draws(pv, key, opts.num_samples)
-        lp, lq = pv.log_prob(x), qv.log_prob(x)
-        return _mean_and_error(_finite_or_inf(-lq), lp, pv.reparameterized)
-
     result = _route(
         "cross_entropy",
         p,
         q,
         opts,
         integral=_Integral("cross_entropy"),
-        monte_carlo=by_monte_carlo,
     )
     return _finish(result, return_error)
 
@@ -660,15 +734,7 @@ def entropy(
       True
     """
     opts = _options("entropy", method, key, num_samples, support, rtol, max_subdivisions)
-
-    def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
-        x = _draws(pv, key, opts.num_samples)
-        lp = pv.log_prob(x)
-        return _mean_and_error(-lp, lp, pv.reparameterized)
-
-    result = _route(
-        "entropy", p, None, opts, integral=_Integral("entropy"), monte_carlo=by_monte_carlo
-    )
+    result = _route("entropy", p, None, opts, integral=_Integral("entropy"))
     return _finish(result, return_error)
 
 
@@ -734,17 +800,6 @@ def renyi_divergence(
         )
     opts = _options("renyi_divergence", method, key, num_samples, support, rtol, max_subdivisions)
 
-    def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
-        assert qv is not None
-        x = _draws(pv, key, opts.num_samples)
-        lp, lq = pv.log_prob(x), qv.log_prob(x)
-        log_w = (a - 1) * _finite_or_inf(lp - lq)
-        shift = jax.lax.stop_gradient(jnp.max(log_w))
-        w = jnp.exp(log_w - shift)
-        mean = _mean_and_error(w, lp, pv.reparameterized)
-        value = (jnp.log(mean.value) + shift) / (a - 1)
-        return quad.Integral(value, mean.error / (mean.value * abs(a - 1)), mean.converged)
-
     result = _route(
         "renyi",
         p,
@@ -752,7 +807,6 @@ def renyi_divergence(
         opts,
         alpha=a,
         integral=_Integral("renyi", alpha=a),
-        monte_carlo=by_monte_carlo,
     )
     return _finish(result, return_error)
 
@@ -855,20 +909,8 @@ def f_divergence(
             f"jaxdiv.{fn}: method must be 'auto', 'quadrature' or 'monte_carlo' (there is no "
             f"closed-form route), got {method!r}."
         )
-    gen = _as_generator(f, alpha, t, slope_at_infinity, fn)
+    _as_generator(f, alpha, t, slope_at_infinity, fn)  # checks f eagerly, with its messages
     opts = _options("f_divergence", method, key, num_samples, support, rtol, max_subdivisions)
-
-    def by_monte_carlo(pv: ad.View, qv: ad.View | None, key: jax.Array) -> quad.Integral:
-        assert qv is not None
-        x = _draws(pv, key, opts.num_samples)
-        lp, lq = pv.log_prob(x), qv.log_prob(x)
-        fq = jnp.isfinite(lq)
-        # (q / p) f(p / q) = perspective(p, q) / p, and f'(inf) where q = 0.
-        ratio = num.guard(
-            fq, lambda u, v: gen.perspective(jnp.ones_like(u), jnp.exp(v - u)), lp, lq
-        )
-        terms = jnp.where(fq, ratio, gen.slope_at_infinity)
-        return _mean_and_error(terms, lp, pv.reparameterized)
 
     result = _route(
         "kl",
@@ -876,7 +918,6 @@ def f_divergence(
         q,
         opts,
         integral=_Integral("f", f=_static_generator_arguments(f, alpha, t, slope_at_infinity)),
-        monte_carlo=by_monte_carlo,
         closed=False,
     )
     return _finish(result, return_error)

@@ -87,3 +87,69 @@ def test_foreign_mixture_same_family_takes_the_quadrature(library):
     assert float(got.error) > 0.0
     back = numerical.kl_divergence(ours, foreign, method="quadrature")
     np.testing.assert_allclose(float(back), _mixture_kl_oracle(w2, m2, s2, w1, m1, s1), rtol=1e-4)
+
+
+_BACKEND_COMPILES = [0]
+
+
+def _count_backend_compiles(event: str, duration: float, **_: object) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _BACKEND_COMPILES[0] += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_count_backend_compiles)
+
+
+def _library_normal_and_logistic(library):
+    """Constructors of a Normal and a Logistic from `library` (loc, scale), skipping where
+    the library is not installed."""
+    if library == "tfp":
+        tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+        return tfd.Normal, tfd.Logistic
+    if library == "numpyro":
+        nd = pytest.importorskip("numpyro.distributions")
+        return nd.Normal, nd.Logistic
+    distrax = pytest.importorskip("distrax")
+    return distrax.Normal, distrax.Logistic
+
+
+@pytest.mark.parametrize("library", ["tfp", "numpyro", "distrax"])
+def test_other_libraries_objects_and_monte_carlo_compile_once(library):
+    """Repeated eager calls with other libraries' distributions, new parameters and new keys
+    compile nothing new on every route: the closed form (two Normals), the quadrature (a
+    Logistic, no closed form) and Monte Carlo (parameters and key are program arguments)."""
+    normal, logistic = _library_normal_and_logistic(library)
+
+    def calls(i):
+        m, s = 0.1 * i, 1.0 + 0.25 * i
+        p, q = normal(jnp.float32(m), jnp.float32(s)), normal(jnp.float32(1.0), jnp.float32(2.0))
+        key = jax.random.key(i)
+        closed = numerical.kl_divergence(p, q)
+        by_quadrature = numerical.kl_divergence(p, logistic(jnp.float32(0.0), jnp.float32(1.0)))
+        sampled = numerical.kl_divergence(
+            p, q, method="monte_carlo", key=key, num_samples=2048, return_error=True
+        )
+        k3 = numerical.kl_divergence(p, q, method="monte_carlo", key=key, estimator="k3")
+        entropy = numerical.entropy(p, method="monte_carlo", key=key, num_samples=2048)
+        renyi = numerical.renyi_divergence(p, q, alpha=0.5, method="monte_carlo", key=key)
+        exact = math.log(2.0 / s) + (s**2 + (m - 1.0) ** 2) / 8.0 - 0.5
+        return exact, closed, by_quadrature, sampled, k3, entropy, renyi
+
+    calls(0)  # compiles each program once
+    before = _BACKEND_COMPILES[0]
+    results = [calls(i) for i in (1, 2, 3)]
+    assert _BACKEND_COMPILES[0] == before, "a repeated call compiled a new program"
+    for i, (exact, closed, by_quadrature, sampled, k3, entropy, renyi) in zip(
+        (1, 2, 3), results, strict=True
+    ):
+        s = 1.0 + 0.25 * i
+        np.testing.assert_allclose(float(closed), exact, rtol=1e-5)
+        assert abs(float(sampled.value) - exact) < 5 * float(sampled.error)
+        assert abs(float(k3) - exact) < 0.1
+        h = 0.5 * math.log(2 * math.pi * math.e * s**2)
+        assert abs(float(entropy) - h) < 0.1
+        assert 0.0 < float(renyi) < exact
+        assert np.isfinite(float(by_quadrature)) and float(by_quadrature) > 0.0
+    # New keys and parameters give new draws and new values (nothing was baked in).
+    assert len({float(r[3].value) for r in results}) == 3
+    assert len({float(r[2]) for r in results}) == 3
