@@ -153,3 +153,40 @@ def test_other_libraries_objects_and_monte_carlo_compile_once(library):
     # New keys and parameters give new draws and new values (nothing was baked in).
     assert len({float(r[3].value) for r in results}) == 3
     assert len({float(r[2]) for r in results}) == 3
+
+
+@jax.tree_util.register_pytree_node_class
+class _NeedsAConcreteScale:
+    """A user's distribution that is a pytree but reads its scale as a Python float (so it
+    cannot be traced): a Normal(0, scale) density."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def tree_flatten(self):
+        return (self.scale,), None
+
+    @classmethod
+    def tree_unflatten(cls, _, children):
+        return cls(*children)
+
+    def log_prob(self, x):
+        s = float(self.scale)  # concrete only
+        return -0.5 * (x / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+
+    def sample(self, seed, sample_shape=()):
+        return float(self.scale) * jax.random.normal(seed, sample_shape)
+
+
+def test_objects_that_need_concrete_parameters_still_work():
+    """Such an object goes to a program compiled with its parameters as constants (its
+    structure is remembered, so the traced attempt is made once)."""
+    p, q = _NeedsAConcreteScale(1.0), _NeedsAConcreteScale(2.0)
+    want = math.log(2.0) + 1 / 8 - 0.5
+    got = numerical.kl_divergence(
+        p, q, method="monte_carlo", key=jax.random.key(0), return_error=True
+    )
+    assert abs(float(got.value) - want) < 5 * float(got.error)
+    again = numerical.kl_divergence(p, q, method="monte_carlo", key=jax.random.key(0))
+    assert float(again) == float(got.value)
+    assert _divergences._structure(p) in _divergences._NEEDS_CONSTANTS
