@@ -327,8 +327,29 @@ def _moment(d: Any, name: str) -> jax.Array | None:
     return value if value.size == 1 else None
 
 
+def _flat_shape(shape: Any) -> tuple[int, ...] | None:
+    """`shape` as a tuple of ints, or None where it is a structure of shapes (a joint
+    distribution's list or dict of its parts' shapes)."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        return None
+    if not all(isinstance(n, int | np.integer) for n in dims):
+        return None
+    return tuple(int(n) for n in dims)
+
+
 def _foreign_view(d: Any, fn: str, role: str) -> View:
     name = _name(d)
+    shapes = [_flat_shape(getattr(d, a, ())) for a in ("batch_shape", "event_shape")]
+    if any(shape is None for shape in shapes):
+        raise TypeError(
+            f"jaxdiv.{fn}: {role} is a {name}, a joint distribution whose parts have shapes "
+            f"{getattr(d, 'event_shape', None)!r}; the numerical routes take one distribution "
+            "over an array (a jaxdiv family or GaussianMixture, a Density, or a distrax, TFP or "
+            "NumPyro distribution with array events): pass each part, or a Density of the "
+            "joint log_prob over a flattened vector."
+        )
     batch = tuple(getattr(d, "batch_shape", ()))
     if batch != ():
         raise ValueError(

@@ -349,3 +349,21 @@ def test_a_density_that_vanishes_where_p_has_mass_gives_inf():
     p, q = expfam.Normal.from_mean_std(0.0, 1.0), expfam.Gamma.from_shape_rate(2.0, 1.0)
     est = numerical.kl_divergence(p, q, return_error=True)
     assert float(est.value) == math.inf and float(est.error) == 0.0
+
+
+@pytest.mark.parametrize("library", ["distrax", "tfp"])
+def test_joint_distributions_are_refused_with_a_message(library):
+    """A joint distribution (its shapes a list, one per part) is a TypeError that names the
+    object and what the routes take, not a raw error from multiplying a list of shapes."""
+    if library == "distrax":
+        distrax = pytest.importorskip("distrax")
+        joint = distrax.Joint([distrax.Normal(0.0, 1.0), distrax.Normal(1.0, 2.0)])
+    else:
+        tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+        joint = tfd.JointDistributionSequential([tfd.Normal(0.0, 1.0), tfd.Normal(1.0, 2.0)])
+    for call in (
+        lambda: numerical.kl_divergence(joint, joint, key=jax.random.key(0)),
+        lambda: numerical.entropy(joint, key=jax.random.key(0)),
+    ):
+        with pytest.raises(TypeError, match=r"is a .*Joint.*joint distribution.*pass each part"):
+            call()
