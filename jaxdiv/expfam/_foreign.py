@@ -263,6 +263,9 @@ _TFP: dict[str, Converter] = {
     "Dirichlet": lambda d: Dirichlet.from_concentration(_array(d.concentration)),
     "Bernoulli": lambda d: _bernoulli(*_logits_or_probs(d, private=False)),
     "Categorical": lambda d: _categorical(*_logits_or_probs(d, private=False)),
+    # One-hot events carry the same distribution over K outcomes (distrax's OneHotCategorical
+    # is found through its Categorical base class).
+    "OneHotCategorical": lambda d: _categorical(*_logits_or_probs(d, private=False)),
     "Binomial": lambda d: _binomial(
         _tfp_given(d, "total_count"), *_logits_or_probs(d, False), "Binomial"
     ),

@@ -367,3 +367,19 @@ def test_joint_distributions_are_refused_with_a_message(library):
     ):
         with pytest.raises(TypeError, match=r"is a .*Joint.*joint distribution.*pass each part"):
             call()
+
+
+def test_categorical_against_one_hot_categorical_of_another_library():
+    """A distrax Categorical against a TFP OneHotCategorical: the same distribution over K
+    outcomes, so the closed form of two categoricals (it used to be refused)."""
+    distrax = pytest.importorskip("distrax")
+    tfd = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+    p, q = np.array([0.2, 0.3, 0.5]), np.array([0.5, 0.25, 0.25])
+    want = float(np.sum(p * np.log(p / q)))
+    pairs = [
+        (distrax.Categorical(probs=jnp.asarray(p)), tfd.OneHotCategorical(probs=jnp.asarray(q))),
+        (tfd.OneHotCategorical(logits=jnp.log(jnp.asarray(p))), distrax.Categorical(probs=q)),
+    ]
+    for a, b in pairs:
+        np.testing.assert_allclose(float(numerical.kl_divergence(a, b)), want, rtol=1e-6)
+        np.testing.assert_allclose(float(expfam.kl_divergence(a, b)), want, rtol=1e-6)
