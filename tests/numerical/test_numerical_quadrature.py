@@ -236,3 +236,20 @@ def test_float32_reaches_its_own_tolerance():
     )
     np.testing.assert_allclose(got.value, want, rtol=2e-6)
     assert abs(float(got.value) - want) <= float(got.error) <= 1e-4 * abs(want)
+
+
+@pytest.mark.parametrize("library", ["tfp", "numpyro"])
+def test_supports_that_are_not_nested_give_an_honest_inf(library):
+    """KL(p || q) is +inf (error 0) where p has mass outside q's support; by quadrature the
+    unused panels once multiplied an infinite integrand by a zero weight (NaN +- NaN)."""
+    if library == "tfp":
+        uniform = pytest.importorskip("tensorflow_probability.substrates.jax").distributions
+        uniform = uniform.Uniform
+    else:
+        uniform = pytest.importorskip("numpyro.distributions").Uniform
+    inner, outer, beside = uniform(0.0, 1.0), uniform(-1.0, 2.0), uniform(0.5, 2.0)
+    for p, q in ((outer, inner), (inner, beside), (beside, inner)):
+        got = numerical.kl_divergence(p, q, method="quadrature", return_error=True)
+        assert float(got.value) == math.inf and float(got.error) == 0.0
+    nested = numerical.kl_divergence(inner, outer, method="quadrature")
+    np.testing.assert_allclose(float(nested), math.log(3.0), rtol=1e-6)
