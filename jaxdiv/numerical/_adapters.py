@@ -11,6 +11,7 @@ panels are cut at).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -283,7 +284,8 @@ _UNIT = {"Beta", "Kumaraswamy"}
 def _foreign_support(d: Any) -> tuple[Bound, Bound] | None:
     """The support from NumPyro's constraint or the class name; None where unknown."""
     constraint = getattr(d, "support", None)
-    if constraint is not None and not callable(constraint):
+    # NumPyro's constraints are callable objects (a check of a value), not methods.
+    if constraint is not None and not inspect.ismethod(constraint):
         kind = type(constraint).__name__
         lower = getattr(constraint, "lower_bound", None)
         upper = getattr(constraint, "upper_bound", None)

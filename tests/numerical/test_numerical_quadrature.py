@@ -253,3 +253,21 @@ def test_supports_that_are_not_nested_give_an_honest_inf(library):
         assert float(got.value) == math.inf and float(got.error) == 0.0
     nested = numerical.kl_divergence(inner, outer, method="quadrature")
     np.testing.assert_allclose(float(nested), math.log(3.0), rtol=1e-6)
+
+
+def test_numpyro_supports_are_read_from_their_constraints():
+    """NumPyro's constraints are callable objects: their bounds place the quadrature (these
+    distributions used to be refused without support= or a key), and the entropies and a KL
+    match scipy's in float64."""
+    nd = pytest.importorskip("numpyro.distributions")
+    cases = [
+        (nd.TruncatedNormal(0.0, 1.0, low=-1.0, high=2.0), stats.truncnorm(-1.0, 2.0)),
+        (nd.TruncatedNormal(0.0, 1.0, low=0.0), stats.halfnorm()),
+        (nd.LogUniform(1.0, 3.0), stats.loguniform(1.0, 3.0)),
+    ]
+    for d, oracle in cases:
+        got = numerical.entropy(d, return_error=True)
+        np.testing.assert_allclose(float(got.value), oracle.entropy(), rtol=RTOL)
+    p, q = cases[0][0], nd.Normal(0.5, 2.0)
+    want = _kl_oracle(cases[0][1].logpdf, stats.norm(0.5, 2.0).logpdf, [0.0], lo=-1.0, hi=2.0)
+    np.testing.assert_allclose(float(numerical.kl_divergence(p, q)), want, rtol=RTOL)
