@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import expfam, mixture
@@ -139,6 +140,31 @@ def _pair_form(
         return cross if quantity == "cross_entropy" else cross - expfam.entropy(a)
     except NotImplementedError:  # a family without E[log h(X)] has no entropy
         return None
+
+
+_LIBRARIES = ("distrax", "tensorflow_probability", "numpyro")
+
+
+def independent_parts(d: object) -> tuple[object, int]:
+    """`(inner, n)` for another library's `Independent` over `inner` (TFP's and distrax's
+    `distribution`, NumPyro's `base_dist`; nested ones add their reinterpreted axes), and
+    `(d, 0)` for anything else. Every closed form here is a sum over independent
+    coordinates (KL, cross-entropy, entropy and Renyi all add), so the pair's value is the
+    inner pair's summed over the last `n` batch axes."""
+    n = 0
+    while type(d).__module__.split(".")[0] in _LIBRARIES and any(
+        c.__name__ == "Independent" for c in type(d).__mro__
+    ):
+        inner = getattr(d, "distribution", None)
+        inner = getattr(d, "base_dist", None) if inner is None else inner
+        try:
+            k = int(np.asarray(d.reinterpreted_batch_ndims))  # type: ignore[attr-defined]
+        except (AttributeError, TypeError, jax.errors.ConcretizationTypeError):
+            break
+        if inner is None:
+            break
+        d, n = inner, n + k
+    return d, n
 
 
 def closed_form(

@@ -31,7 +31,7 @@ from jaxdiv import _validation as val
 from jaxdiv import expfam, mixture
 from jaxdiv._f_generators import FGenerator, GeneratorName, generator
 from jaxdiv.numerical import _adapters as ad
-from jaxdiv.numerical._closed_forms import Quantity, closed_form, convert
+from jaxdiv.numerical._closed_forms import Quantity, closed_form, convert, independent_parts
 
 Method = Literal["auto", "closed_form", "quadrature", "monte_carlo"]
 METHODS: tuple[Method, ...] = get_args(Method)
@@ -196,10 +196,18 @@ def _route(
         # Other libraries' objects are converted eagerly (a conversion may need concrete
         # parameters, such as a Binomial's count); the closed form is compiled, as the
         # numerical routes are, with the families as arguments.
-        pc, qc = convert(p), None if q is None else convert(q)
+        # Two Independents with the same event shape: the inner pair's value, summed.
+        (pi, n), (qi, m) = independent_parts(p), (None, 0) if q is None else independent_parts(q)
+        same_events = q is None or _event_shape(p) == _event_shape(q)
+        if n > 0 and (q is None or n == m) and same_events:
+            pc, qc = convert(pi), None if q is None else convert(qi)
+        else:
+            pc, qc, n = convert(p), None if q is None else convert(q), 0
         value = None
         if all(isinstance(d, expfam.ExponentialFamily) for d in (pc, qc) if d is not None):
             value = _closed_form_program(pc, qc, quantity=quantity, alpha=alpha)
+            if value is not None and n > 0:
+                value = jnp.sum(value, axis=tuple(range(-n, 0)))
         if value is not None:
             return quad.Integral(value, jnp.zeros_like(value), jnp.ones((), bool))
     if method == "closed_form":
@@ -250,6 +258,14 @@ def _route(
 #: The tree structures of other libraries' distributions whose methods need concrete
 #: parameters (a count read as a Python int, say): they are compiled per call instead.
 _NEEDS_CONSTANTS: set[Any] = set()
+
+
+def _event_shape(d: object) -> tuple[int, ...] | None:
+    shape = getattr(d, "event_shape", None)
+    try:
+        return None if shape is None else tuple(int(k) for k in shape)
+    except TypeError:
+        return None
 
 
 def _is_jaxdiv(d: object) -> bool:
