@@ -43,7 +43,7 @@ bench: $(VENV)/.stamp-bench  ## the benchmarks against the peers: JSON in result
 	$(PY) -m benchmarks.lm_cross_entropy --markdown benchmarks/tables/lm_cpu.md
 	$(PY) -m benchmarks.lm_cross_entropy --dtype bfloat16 --shapes 4096x32768 1024x131072 \
 		--out results/benchmarks/lm_cross_entropy_bf16.json --markdown benchmarks/tables/lm_cpu_bf16.md
-	$(PY) -m benchmarks.mvn_kl
+	$(PY) -m benchmarks.mvn_kl --markdown benchmarks/tables/mvn_cpu.md
 	$(PY) -m benchmarks.knn --markdown benchmarks/tables/knn_cpu.md
 
 docs: $(VENV)/.stamp-docs  ## the documentation site (API reference and notebooks) in site/

@@ -21,7 +21,8 @@ jaxdiv's Gaussians make no LAPACK call and run on every core. Elsewhere (GPU,
 TPU) one run times everything.
 
 Run: python -m benchmarks.mvn_kl [--sizes 4x49152 32x4096 128x256] [--diag 4096x64]
-[--cores N] [--repeats R] [--allocator steady|default]. `--dim D --batch B`
+[--cores N] [--repeats R] [--allocator steady|default] [--markdown PATH].
+`--dim D --batch B`
 times one size. `--cores N`
 runs once, in this process, pinned to N cores (TFP only with N = 1 on CPU).
 TFP is optional (pip install tfp-nightly); without it only jaxdiv and the
@@ -42,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks._timing import (
+    commit,
     cores,
     interleaved_medians,
     machine,
@@ -49,7 +51,7 @@ from benchmarks._timing import (
     print_table,
     steady_allocator,
 )
-from experiments._io import write_json
+from experiments._io import atomic_write, write_json
 from jaxdiv import expfam
 
 #: DIMxBATCH: batches for which a forward TFP call takes 30-60 ms on one core of the 2-core CI
@@ -235,6 +237,62 @@ def _report(results: list[dict], args) -> dict:
     return table
 
 
+def _markdown(results: list[dict], args) -> str:
+    """The docs' table: every jaxdiv time over TFP's on one core, or over the hand formula's."""
+    one_core = next((r for r in results if r["cores"] == 1), results[-1])
+    labels = [f"{r['cores']} core{'s' if r['cores'] > 1 else ''}" for r in results]
+    modes = {"forward": "forward", "value_and_grad": "value and grad"}
+    lines = [
+        f"Measured on {results[0]['machine']}; commit {commit()}; float32; medians of "
+        f"{args.repeats} interleaved rounds (`python -m benchmarks.mvn_kl`).",
+        "",
+        "Full covariance, both members built from `(loc, scale_tril)` inside the timed "
+        "function: jaxdiv's time over TFP `MultivariateNormalTriL`'s on one core (below 1: "
+        "jaxdiv is faster).",
+        "",
+        "| pairs | mode | "
+        + " | ".join(f"jaxdiv, {x}" for x in labels)
+        + " | TFP, 1 core | "
+        + " | ".join(f"ratio, {x}" for x in labels)
+        + " |",
+        "| --- | --- |" + " --- |" * (2 * len(results) + 1),
+    ]
+    for size in results[0]["tril"]:
+        dim, batch = size.split("x")
+        for mode, name in modes.items():
+            ours = [r["tril"][size][f"jaxdiv/{mode}"] for r in results]
+            base = one_core["tril"][size].get(f"tfp/{mode}")
+            ratios = [f"**{t / base:.2f}**" if base else "n/a" for t in ours]
+            theirs = f"{base * 1e3:.2f} ms" if base else "not installed"
+            cells = [f"{t * 1e3:.2f} ms" for t in ours] + [theirs] + ratios
+            lines.append(
+                f"| d = {dim}, {int(batch):,} pairs | {name} | " + " | ".join(cells) + " |"
+            )
+    rows_, dim_ = args.diag
+    lines += [
+        "",
+        f"Diagonal and univariate Gaussians, [{rows_}, {dim_}]: jaxdiv's time over the "
+        "hand-written closed form's, in the same process.",
+        "",
+        "| case | mode | "
+        + " | ".join(f"jaxdiv / by hand, {x}" for x in labels)
+        + " | "
+        + " | ".join(f"ratio, {x}" for x in labels)
+        + " |",
+        "| --- | --- |" + " --- |" * (2 * len(results)),
+    ]
+    for case in results[0]["diag"]:
+        for mode, name in modes.items():
+            times = [
+                (r["diag"][case][f"jaxdiv/{mode}"], r["diag"][case][f"by hand/{mode}"])
+                for r in results
+            ]
+            cells = [f"{a * 1e3:.3f} / {b * 1e3:.3f} ms" for a, b in times]
+            cells += [f"**{a / b:.2f}**" for a, b in times]
+            lines.append(f"| {case} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run once, pinned to this many CPUs (0: on all cores and on one, in child runs)",
     )
     parser.add_argument("--allocator", choices=["steady", "default"], default="steady")
+    parser.add_argument("--markdown", help="also write the table here (Markdown)")
     parser.add_argument("--child-json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.allocator == "steady":  # the child runs inherit the setting
@@ -280,6 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     table = _report(results, args)
     write_json(args.out, {"settings": results, "timings": table})
     print(f"\nwrote {args.out}")
+    if args.markdown:
+        text = _markdown(results, args)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w") as f:
+                f.write(text)
+
+        atomic_write(args.markdown, write)
+        print(f"wrote {args.markdown}")
     return 0
 
 

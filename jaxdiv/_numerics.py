@@ -20,6 +20,7 @@ The other helpers are thin uses of `guard`:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
@@ -305,25 +306,32 @@ def _expm1_minus_x_series(x: jax.Array) -> jax.Array:
     return jnp.square(x) * acc
 
 
-@jax.custom_jvp
-def expm1_minus_x(x: jax.Array) -> jax.Array:
-    """`exp(x) - 1 - x` without cancellation near 0.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def expm1_minus_x(x: jax.Array, scale: float = 1.0) -> jax.Array:
+    """`scale * (exp(x) - 1 - x)` without cancellation near 0.
 
     A Taylor polynomial for `|x| < 1/2` and `exp(x) - 1 - x` beyond, where the
     subtraction loses at most a factor 10 of the dtype's precision (the value is
     at least 0.1 there): relative error below 2e-6 in float32. One exponential, as
-    the hand-written Gaussian KL has; the derivative `expm1(x)` is read from the
-    value, `f(x) + x`, so the gradient costs no second one.
+    the hand-written Gaussian KL has; the derivative `scale * expm1(x)` is read
+    from the value, `f(x) + scale * x`, so the gradient costs no second one.
+
+    `scale` multiplies both branches before the choice between them. A
+    caller's factor applied to the result instead (`0.5 * expm1_minus_x(x)`)
+    made XLA:CPU write the constant out as an array of its own, shared by the
+    choice's pass and the caller's sum: a third pass over the data.
     """
     x = jnp.asarray(x)
-    return jnp.where(jnp.abs(x) < 0.5, _expm1_minus_x_series(x), jnp.exp(x) - 1 - x)
+    series = scale * _expm1_minus_x_series(x)
+    return jnp.where(jnp.abs(x) < 0.5, series, scale * jnp.exp(x) - scale - scale * x)
 
 
 @expm1_minus_x.defjvp
 def _expm1_minus_x_jvp(
-    primals: tuple[jax.Array], tangents: tuple[jax.Array]
+    scale: float, primals: tuple[jax.Array], tangents: tuple[jax.Array]
 ) -> tuple[jax.Array, jax.Array]:
     (x,), (dx,) = primals, tangents
-    value = expm1_minus_x(x)
-    derivative = jnp.where(x == -jnp.inf, -1.0, value + x)  # expm1(-inf) = -1, not inf - inf
+    value = expm1_minus_x(x, scale)
+    # expm1(-inf) = -1, not inf - inf
+    derivative = jnp.where(x == -jnp.inf, -scale, value + scale * x)
     return value, derivative * dx

@@ -28,7 +28,22 @@ import pytest
             ["--shapes", "8x32", "--hidden", "4", "--repeats", "2"],
             {"machine", "commit", "results"},
         ),
-        ("benchmarks.mvn_kl", ["--batch", "4", "--dim", "3", "--repeats", "2"], {"timings"}),
+        (
+            "benchmarks.mvn_kl",
+            [
+                "--batch",
+                "4",
+                "--dim",
+                "3",
+                "--diag",
+                "8x4",
+                "--repeats",
+                "2",
+                "--markdown",
+                "{tmp}",
+            ],
+            {"timings"},
+        ),
         ("benchmarks.knn", ["--quick", "--dims", "1", "3"], {"machine", "results"}),
         (
             "benchmarks.sweep",
@@ -38,7 +53,8 @@ import pytest
     ],
 )
 def test_benchmark_runs_and_writes_json(module, args, keys, tmp_path):
-    out = tmp_path / "result.json"
+    out, table = tmp_path / "result.json", tmp_path / "table.md"
+    args = [str(table) if a == "{tmp}" else a for a in args]
     run = subprocess.run(
         [sys.executable, "-m", module, *args, "--out", str(out)],
         capture_output=True,
@@ -48,6 +64,10 @@ def test_benchmark_runs_and_writes_json(module, args, keys, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "median" in run.stdout or "MiB" in run.stdout
     assert keys <= set(json.loads(out.read_text()))
+    if "--markdown" in args:  # the table names its commit and has a row per case
+        text = table.read_text()
+        assert re.search(r"commit [0-9a-f]{7,40}", text) and "| d = 3, 4 pairs | forward |" in text
+        assert "| Normal from mean, log-std | value and grad |" in text
 
 
 def test_benchmark_rejects_bad_sizes():
@@ -64,6 +84,13 @@ def test_benchmark_rejects_bad_sizes():
 # after the commit the table names (git log), and `make bench` regenerates it.
 TABLE_SOURCES = {
     "lm_cpu.md": ["jaxdiv/lm/_cross_entropy.py", "jaxdiv/lm/_chunking.py"],
+    "mvn_cpu.md": [
+        "jaxdiv/_linalg.py",
+        "jaxdiv/_numerics.py",
+        "jaxdiv/expfam/_mvn.py",
+        "jaxdiv/expfam/_mvn_diag.py",
+        "jaxdiv/expfam/_normal.py",
+    ],
     "lm_cpu_bf16.md": ["jaxdiv/lm/_cross_entropy.py", "jaxdiv/lm/_chunking.py"],
     "sweep_cpu.md": ["jaxdiv/_logits.py", "jaxdiv/_fused.py", "jaxdiv/_row_blocks.py"],
     "sweep_h200.md": ["jaxdiv/_logits.py", "jaxdiv/_fused.py", "jaxdiv/_row_blocks.py"],
@@ -74,6 +101,7 @@ TABLE_SOURCES = {
 # Every table also depends on its script and the shared timing helpers.
 SCRIPTS = {
     "lm_cpu.md": "benchmarks/lm_cross_entropy.py",
+    "mvn_cpu.md": "benchmarks/mvn_kl.py",
     "lm_cpu_bf16.md": "benchmarks/lm_cross_entropy.py",
     "sweep_cpu.md": "benchmarks/sweep.py",
     "sweep_h200.md": "benchmarks/sweep.py",

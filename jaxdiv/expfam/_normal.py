@@ -12,6 +12,7 @@ divergences get the cross term `A(theta) - <theta, mu>` in closed form.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Self
 
 import jax
@@ -22,6 +23,9 @@ from jaxdiv import _validation as val
 from jaxdiv._numerics import LOG_2PI, expm1_minus_x
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
 from jaxdiv.expfam._registry import register_kl
+
+#: `z * sqrt(1/2)` squared is `z^2 / 2`.
+_SQRT_HALF = math.sqrt(0.5)
 
 
 def gaussian_kl(
@@ -36,18 +40,19 @@ def gaussian_kl(
     (summed over `sum_axis` if given: the KL of independent coordinates).
 
     ``log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2
-    = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2` with `d = log s1 - log s2``:
+    = (expm1(2 d) - 2 d) / 2 + ((m1 - m2) / s2)^2 / 2`` with `d = log s1 - log s2`:
     no ratio of variances is formed, so nothing overflows before the KL itself
-    does, and the gradient in `log s1` is `expm1(2 d)`. The halving comes after the
-    sum, so that XLA:CPU fuses the sum with the terms (halving each term first kept
-    them in a buffer of their own: 1.35 times the hand-written formula's time).
+    does, and the gradient in `log s1` is `expm1(2 d)`. The halving is taken
+    inside both terms (`expm1_minus_x`'s `scale`, and `z / sqrt(2)` squared) so
+    that XLA:CPU compiles the sum of the terms into one pass with the caller's
+    reduction: a factor 1/2 outside, shared with the constant 1/2 in
+    `expm1_minus_x`'s choice of branch, was written out as an array of its own
+    (1.1 to 1.4 times the hand-written formula's time at [4096, 64]).
     """
     d = log_std1 - log_std2
-    z = (m1 - m2) * jnp.exp(-log_std2)
-    twice = expm1_minus_x(2 * d) + jnp.square(z)
-    if sum_axis is not None:
-        twice = jnp.sum(twice, sum_axis)
-    return 0.5 * twice
+    z = (m1 - m2) * (jnp.exp(-log_std2) * _SQRT_HALF)
+    kl = expm1_minus_x(2 * d, 0.5) + jnp.square(z)
+    return kl if sum_axis is None else jnp.sum(kl, sum_axis)
 
 
 def gaussian_cross_term(

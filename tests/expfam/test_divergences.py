@@ -404,3 +404,30 @@ def test_beta_vae_kl_keeps_float32_precision_near_the_prior():
     want = np.expm1(2 * s32)[:, None]
     rel = np.abs(grad - want) / np.abs(want)
     assert np.all(rel < 1e-5), f"gradient: s = {s32[np.any(rel >= 1e-5, 1)]}"
+
+
+def test_expm1_minus_x_with_a_scale_is_the_scaled_value_and_derivative():
+    """`expm1_minus_x(x, scale)` (the Gaussian KLs take their 1/2 through it) is `scale` times
+    the unscaled value, with derivative `scale * expm1(x)`, on both sides of the switch at
+    |x| = 1/2 and at -inf (value +inf, derivative -scale), in float32 against float64."""
+    from jaxdiv._numerics import expm1_minus_x
+
+    x64 = np.concatenate([-np.logspace(-6, 2, 60), np.logspace(-6, np.log10(80), 60)])
+    x64 = np.concatenate([x64, [0.4999, 0.5, 0.5001, -0.4999, -0.5, -0.5001]])
+    x = jnp.asarray(x64, jnp.float32)
+    x32 = np.asarray(x, np.float64)
+    exact = np.where(
+        np.abs(x32) < 0.1,
+        sum(x32**k / math.factorial(k) for k in range(2, 16)),
+        np.expm1(x32) - x32,
+    )
+    for scale in (1.0, 0.5, 3.0):
+        value = jax.jit(lambda v, c=scale: expm1_minus_x(v, c))(x)
+        np.testing.assert_allclose(np.asarray(value, np.float64), scale * exact, rtol=3e-6)
+        grad = jax.vmap(jax.grad(lambda v, c=scale: expm1_minus_x(v, c)))(x)
+        np.testing.assert_allclose(
+            np.asarray(grad, np.float64), scale * np.expm1(x32), rtol=1e-5, atol=1e-30
+        )
+        at_inf = jnp.float32(-jnp.inf)
+        assert expm1_minus_x(at_inf, scale) == jnp.inf
+        assert jax.grad(lambda v, c=scale: expm1_minus_x(v, c))(at_inf) == -scale
