@@ -67,7 +67,7 @@ def test_benchmark_runs_and_writes_json(module, args, keys, tmp_path):
     if "--markdown" in args:  # the table names its commit and has a row per case
         text = table.read_text()
         assert re.search(r"commit [0-9a-f]{7,40}", text) and "| d = 3, 4 pairs | forward |" in text
-        assert "| Normal from mean, log-std | value and grad |" in text
+        assert "| Normal from mean, log-std, [8, 4] | value and grad |" in text
 
 
 def test_benchmark_rejects_bad_sizes():
