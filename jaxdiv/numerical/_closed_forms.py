@@ -144,27 +144,102 @@ def _pair_form(
 
 _LIBRARIES = ("distrax", "tensorflow_probability", "numpyro")
 
+#: Divergences that a bijection applied to both members leaves unchanged (f-divergences);
+#: entropies and cross-entropies change by the expected log-Jacobian.
+_BIJECTION_INVARIANT = ("kl", "renyi")
 
-def independent_parts(d: object) -> tuple[object, int]:
-    """`(inner, n)` for another library's `Independent` over `inner` (TFP's and distrax's
-    `distribution`, NumPyro's `base_dist`; nested ones add their reinterpreted axes), and
-    `(d, 0)` for anything else. Every closed form here is a sum over independent
-    coordinates (KL, cross-entropy, entropy and Renyi all add), so the pair's value is the
-    inner pair's summed over the last `n` batch axes."""
-    n = 0
-    while type(d).__module__.split(".")[0] in _LIBRARIES and any(
-        c.__name__ == "Independent" for c in type(d).__mro__
+
+def _composite(d: object, name: str) -> bool:
+    """Whether `d` is another library's distribution with `name` among its classes."""
+    return d is not None and (
+        type(d).__module__.split(".")[0] in _LIBRARIES
+        and any(c.__name__ == name for c in type(d).__mro__)
+    )
+
+
+def _concrete_int(x: object) -> int | None:
+    try:
+        return int(np.asarray(x))
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return None
+
+
+def _independent(d: object) -> tuple[object, int] | None:
+    """`(inner, k)` for an `Independent` reinterpreting `k` batch axes (TFP's and distrax's
+    `distribution`, NumPyro's `base_dist`), else None."""
+    if not _composite(d, "Independent"):
+        return None
+    inner = getattr(d, "distribution", None)
+    inner = getattr(d, "base_dist", None) if inner is None else inner
+    k = _concrete_int(getattr(d, "reinterpreted_batch_ndims", None))
+    return None if inner is None or k is None else (inner, k)
+
+
+def _sample(d: object) -> tuple[object, tuple[int, ...]] | None:
+    """`(base, sample_shape)` for TFP's `Sample` (iid draws of `base` as one event), else None."""
+    if not _composite(d, "Sample") or not hasattr(d, "sample_shape"):
+        return None
+    try:
+        shape = tuple(int(k) for k in np.atleast_1d(np.asarray(d.sample_shape)))
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return None
+    base = getattr(d, "distribution", None)
+    return None if base is None else (base, shape)
+
+
+def _transformed_bases(p: object, q: object) -> tuple[object, object] | None:
+    """The base distributions of two transformed distributions with the same bijector
+    (TFP's `TransformedDistribution`, its `LogitNormal` and the like, by the bijectors'
+    `==`; distrax's `Transformed`, by `same_as` or identity; NumPyro's
+    `TransformedDistribution`, by its list of transforms' `==`), else None."""
+    for name, base, bijector in (
+        ("TransformedDistribution", "distribution", "bijector"),
+        ("Transformed", "distribution", "bijector"),
+        ("TransformedDistribution", "base_dist", "transforms"),
     ):
-        inner = getattr(d, "distribution", None)
-        inner = getattr(d, "base_dist", None) if inner is None else inner
+        if not (_composite(p, name) and _composite(q, name) and type(p) is type(q)):
+            continue
+        bp, bq = getattr(p, bijector, None), getattr(q, bijector, None)
+        pb, qb = getattr(p, base, None), getattr(q, base, None)
+        if bp is None or bq is None or pb is None or qb is None:
+            continue
+        same_as = getattr(bp, "same_as", None)
         try:
-            k = int(np.asarray(d.reinterpreted_batch_ndims))  # type: ignore[attr-defined]
-        except (AttributeError, TypeError, jax.errors.ConcretizationTypeError):
-            break
-        if inner is None:
-            break
-        d, n = inner, n + k
-    return d, n
+            same = bp is bq or bool(same_as(bq) if callable(same_as) else bp == bq)
+        except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+            same = False
+        return (pb, qb) if same else None
+    return None
+
+
+def composite_parts(
+    quantity: Quantity, p: object, q: object | None
+) -> tuple[object, object | None, int, int]:
+    """`(p', q', n, k)` with `quantity(p, q) = k * sum over the last n batch axes of
+    quantity(p', q')`, peeling the composite layers of other libraries' objects that both
+    members share: `Independent`s reinterpreting the same number of axes (every quantity
+    here adds over independent coordinates), TFP `Sample`s of the same sample shape (`k` the
+    number of iid draws), and, for the KL and Renyi divergences, transformed distributions
+    with the same bijector (a bijection leaves them unchanged: TFP's own
+    `_kl_transformed_transformed`). `(p, q, 0, 1)` where no layer is shared; with `q` None
+    (the entropy) the `Independent` and `Sample` layers of `p`."""
+    n, k = 0, 1
+    while True:
+        ip, iq = _independent(p), None if q is None else _independent(q)
+        if ip is not None and (q is None or (iq is not None and iq[1] == ip[1])):
+            p, q, n = ip[0], None if iq is None else iq[0], n + ip[1]
+            continue
+        sp, sq = _sample(p), None if q is None else _sample(q)
+        if sp is not None and (q is None or (sq is not None and sq[1] == sp[1])):
+            p, q, k = sp[0], None if sq is None else sq[0], k * math.prod(sp[1])
+            continue
+        bases = None
+        if q is not None and quantity in _BIJECTION_INVARIANT:
+            bases = _transformed_bases(p, q)
+        if bases is not None:
+            p, q = bases
+            continue
+        return p, q, n, k
 
 
 def closed_form(

@@ -31,7 +31,7 @@ from jaxdiv import _validation as val
 from jaxdiv import expfam, mixture
 from jaxdiv._f_generators import FGenerator, GeneratorName, generator
 from jaxdiv.numerical import _adapters as ad
-from jaxdiv.numerical._closed_forms import Quantity, closed_form, convert, independent_parts
+from jaxdiv.numerical._closed_forms import Quantity, closed_form, composite_parts, convert
 
 Method = Literal["auto", "closed_form", "quadrature", "monte_carlo"]
 METHODS: tuple[Method, ...] = get_args(Method)
@@ -196,18 +196,20 @@ def _route(
         # Other libraries' objects are converted eagerly (a conversion may need concrete
         # parameters, such as a Binomial's count); the closed form is compiled, as the
         # numerical routes are, with the families as arguments.
-        # Two Independents with the same event shape: the inner pair's value, summed.
-        (pi, n), (qi, m) = independent_parts(p), (None, 0) if q is None else independent_parts(q)
-        same_events = q is None or _event_shape(p) == _event_shape(q)
-        if n > 0 and (q is None or n == m) and same_events:
-            pc, qc = convert(pi), None if q is None else convert(qi)
-        else:
-            pc, qc, n = convert(p), None if q is None else convert(q), 0
+        # Composites both members share (Independents, Samples, the same bijector): the
+        # inner pair's value, summed over the reinterpreted axes and times the draws.
+        pc, qc = convert(p), None if q is None else convert(q)
+        n, k = 0, 1
+        if not _all_families(pc, qc) and (q is None or _event_shape(p) == _event_shape(q)):
+            pi, qi, n, k = composite_parts(quantity, p, q)
+            pc, qc = convert(pi), None if qi is None else convert(qi)
         value = None
-        if all(isinstance(d, expfam.ExponentialFamily) for d in (pc, qc) if d is not None):
+        if _all_families(pc, qc):
             value = _closed_form_program(pc, qc, quantity=quantity, alpha=alpha)
             if value is not None and n > 0:
                 value = jnp.sum(value, axis=tuple(range(-n, 0)))
+            if value is not None and k != 1:
+                value = k * value
         if value is not None:
             return quad.Integral(value, jnp.zeros_like(value), jnp.ones((), bool))
     if method == "closed_form":
@@ -258,6 +260,10 @@ def _route(
 #: The tree structures of other libraries' distributions whose methods need concrete
 #: parameters (a count read as a Python int, say): they are compiled per call instead.
 _NEEDS_CONSTANTS: set[Any] = set()
+
+
+def _all_families(p: object, q: object | None) -> bool:
+    return all(isinstance(d, expfam.ExponentialFamily) for d in (p, q) if d is not None)
 
 
 def _event_shape(d: object) -> tuple[int, ...] | None:

@@ -415,3 +415,74 @@ def test_independents_over_any_family_have_their_closed_forms():
         np.testing.assert_allclose(
             float(numerical.entropy(p)), float(p.entropy()), rtol=1e-5, err_msg=name
         )
+
+
+def _shared_composite_pairs():
+    """Pairs that share a composite layer the peers answer exactly: TFP Samples (iid
+    draws), transformed distributions with the same bijector in all three libraries
+    (TFP's LogitNormal among them): (name, p, q, exact KL)."""
+    tfp = pytest.importorskip("tensorflow_probability.substrates.jax")
+    nd = pytest.importorskip("numpyro.distributions")
+    distrax = pytest.importorskip("distrax")
+    tfd, tfb = tfp.distributions, tfp.bijectors
+    m1, s1 = jnp.array([0.0, 1.0]), jnp.array([1.0, 2.0])
+    m2, s2 = jnp.array([0.5, -1.0]), jnp.array([1.5, 0.7])
+    normals = tfd.kl_divergence(tfd.Normal(m1, s1), tfd.Normal(m2, s2))
+    gammas = (tfd.Gamma(m1 + 2, s1), tfd.Gamma(m2 + 2, s2))
+    return [
+        ("tfp Sample", tfd.Sample(tfd.Normal(m1, s1), 3), tfd.Sample(tfd.Normal(m2, s2), 3)),
+        (
+            "tfp Sample of Independent",
+            tfd.Sample(tfd.Independent(tfd.Normal(m1, s1), 1), [2, 3]),
+            tfd.Sample(tfd.Independent(tfd.Normal(m2, s2), 1), [2, 3]),
+        ),
+        ("tfp LogitNormal", tfd.LogitNormal(m1, s1), tfd.LogitNormal(m2, s2)),
+        (
+            "tfp Scale of Gammas",
+            tfd.TransformedDistribution(gammas[0], tfb.Scale(3.0)),
+            tfd.TransformedDistribution(gammas[1], tfb.Scale(3.0)),
+        ),
+        (
+            "numpyro Exp of Normals",
+            nd.TransformedDistribution(nd.Normal(m1, s1), nd.transforms.ExpTransform()),
+            nd.TransformedDistribution(nd.Normal(m2, s2), nd.transforms.ExpTransform()),
+            normals,
+        ),
+        (
+            "distrax Sigmoid of Normals",
+            distrax.Transformed(distrax.Normal(m1, s1), distrax.Sigmoid()),
+            distrax.Transformed(distrax.Normal(m2, s2), distrax.Sigmoid()),
+            normals,
+        ),
+    ]
+
+
+def test_shared_samples_and_bijectors_have_their_closed_forms():
+    """Two TFP Samples of the same shape: the draws' KL times their number (entropy too); two
+    transformed distributions with the same bijector: the bases' KL and Renyi divergence,
+    which a bijection leaves unchanged; equal to TFP's own KL where it has one, exact (error
+    0), batched. Different bijectors are not peeled: the entropy and a pair with other
+    bijectors take an estimate that covers the truth."""
+    tfp = pytest.importorskip("tensorflow_probability.substrates.jax")
+    tfd, tfb = tfp.distributions, tfp.bijectors
+    for name, p, q, *peer in _shared_composite_pairs():
+        want = np.asarray(peer[0] if peer else tfd.kl_divergence(p, q))
+        got = numerical.kl_divergence(p, q, return_error=True)
+        np.testing.assert_allclose(np.asarray(got.value), want, rtol=1e-5, err_msg=name)
+        assert np.all(np.asarray(got.error) == 0.0), name  # the closed form, not an estimate
+    sample = tfd.Sample(tfd.Gamma(jnp.array([2.0, 0.5]), 1.5), 4)
+    np.testing.assert_allclose(numerical.entropy(sample), sample.entropy(), rtol=1e-5)
+    p, q = tfd.LogitNormal(0.3, 0.8), tfd.LogitNormal(-0.2, 1.1)
+    np.testing.assert_allclose(
+        numerical.renyi_divergence(p, q, alpha=0.5),
+        numerical.renyi_divergence(tfd.Normal(0.3, 0.8), tfd.Normal(-0.2, 1.1), alpha=0.5),
+        rtol=1e-6,
+    )
+    key = jax.random.key(0)
+    entropy = numerical.entropy(p, key=key, return_error=True)  # not the base's entropy
+    assert float(entropy.error) > 0
+    assert abs(float(entropy.value) - float(tfd.Normal(0.3, 0.8).entropy())) > 0.5
+    scaled = [tfd.TransformedDistribution(tfd.Normal(0.0, 1.0), tfb.Scale(c)) for c in (3.0, 2.0)]
+    got = numerical.kl_divergence(*scaled, key=key, return_error=True)
+    exact = math.log(2 / 3) + 9 / 8 - 0.5  # KL(N(0, 9) || N(0, 4))
+    assert float(got.error) > 0 and abs(float(got.value) - exact) < 4 * float(got.error)
