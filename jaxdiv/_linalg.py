@@ -118,7 +118,7 @@ def _tril_inverse_impl(tril: jax.Array) -> jax.Array:
 
 
 @jax.custom_jvp
-def tril_inverse(tril: jax.Array) -> jax.Array:
+def _tril_inverse(tril: jax.Array) -> jax.Array:
     r"""The inverse of each lower-triangular matrix in a batch `[..., n, n]`.
 
     Only the lower triangle of `tril` is read. With `tril = [[A, 0], [C, D]]`,
@@ -141,12 +141,12 @@ def tril_inverse(tril: jax.Array) -> jax.Array:
     return _tril_inverse_impl(jnp.tril(tril))
 
 
-@tril_inverse.defjvp
+@_tril_inverse.defjvp
 def _tril_inverse_jvp(
     primals: tuple[jax.Array], tangents: tuple[jax.Array]
 ) -> tuple[jax.Array, jax.Array]:
     (tril,), (dtril,) = primals, tangents
-    inv = tril_inverse(tril)
+    inv = _tril_inverse(tril)
     return inv, -matmul(matmul(inv, jnp.tril(dtril)), inv)
 
 
@@ -184,7 +184,7 @@ def _solve_batch(tril: jax.Array, b: jax.Array) -> tuple[int, ...]:
 
 
 @jax.custom_jvp
-def tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
+def _tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
     r"""Solves `tril @ x = b` for each lower-triangular matrix in a batch.
 
     Only the lower triangle of `tril` is read. The solution is
@@ -202,7 +202,7 @@ def tril_solve(tril: jax.Array, b: jax.Array) -> jax.Array:
     return _tril_solver(jnp.tril(tril), _solve_batch(tril, b))(b)
 
 
-@tril_solve.defjvp
+@_tril_solve.defjvp
 def _tril_solve_jvp(
     primals: tuple[jax.Array, jax.Array], tangents: tuple[jax.Array, jax.Array]
 ) -> tuple[jax.Array, jax.Array]:
@@ -265,7 +265,7 @@ def _phi(x: jax.Array) -> jax.Array:
 
 
 @jax.custom_jvp
-def cholesky(a: jax.Array) -> jax.Array:
+def _cholesky(a: jax.Array) -> jax.Array:
     r"""The lower Cholesky factor `L` (`a = L L'`) of each matrix in a batch `[..., n, n]`.
 
     Only the lower triangle of `a` is read (as `jnp.linalg.cholesky` with
@@ -291,14 +291,22 @@ def cholesky(a: jax.Array) -> jax.Array:
     return _cholesky_impl(lower + jnp.swapaxes(jnp.tril(a, -1), -1, -2))
 
 
-@cholesky.defjvp
+@_cholesky.defjvp
 def _cholesky_jvp(
     primals: tuple[jax.Array], tangents: tuple[jax.Array]
 ) -> tuple[jax.Array, jax.Array]:
     # dL = L Phi(L^-1 dA L^-T) for the symmetric dA that the lower triangle of da stands for.
     (a,), (da,) = primals, tangents
-    chol = cholesky(a)
+    chol = _cholesky(a)
     sym = jnp.tril(da) + jnp.swapaxes(jnp.tril(da, -1), -1, -2)
-    chol_inv = tril_inverse(chol)
+    chol_inv = _tril_inverse(chol)
     inner = matmul(matmul(chol_inv, sym), jnp.swapaxes(chol_inv, -1, -2))
     return chol, matmul(chol, _phi(inner))
+
+
+# Compiled once per shape: called eagerly (a constructor outside `jit`), the unrolled
+# substitutions would dispatch, and compile, dozens of small operations one by one (1.3 s
+# for a first 6 x 6 Cholesky factor against 0.2 s compiled); inside `jit` they inline.
+tril_inverse = jax.jit(_tril_inverse)
+tril_solve = jax.jit(_tril_solve)
+cholesky = jax.jit(_cholesky)

@@ -237,6 +237,13 @@ def _tfp_wishart(d: Any) -> Wishart:
     return _wishart(d.df, _array(d.scale.to_dense()))
 
 
+def _tfp_gaussian_process(d: Any) -> MultivariateNormal:
+    """The Gaussian its `log_prob` uses: covariance plus `jitter` on the diagonal."""
+    cov = _array(d.covariance())
+    jitter = _array(getattr(d, "jitter", 0.0)).astype(cov.dtype)
+    return _mvn_cov(d.mean(), cov + jitter * jnp.eye(cov.shape[-1], dtype=cov.dtype))
+
+
 def _tfp_poisson(d: Any) -> Poisson:
     rate = getattr(d, "rate", None)
     if rate is not None:
@@ -254,6 +261,9 @@ _TFP: dict[str, Converter] = {
     "MultivariateNormalLinearOperator": lambda d: _mvn_cov(d.mean(), d.covariance()),
     "MultivariateNormalDiagPlusLowRank": lambda d: _mvn_cov(d.mean(), d.covariance()),
     "MultivariateNormalDiagPlusLowRankCovariance": lambda d: _mvn_cov(d.mean(), d.covariance()),
+    # A Gaussian process at its index points (regression models and variational ones are
+    # subclasses): the Gaussian of its mean and covariance there, observation noise included.
+    "GaussianProcess": _tfp_gaussian_process,
     "Independent": lambda d: _independent(
         d.distribution, d.reinterpreted_batch_ndims, "Independent"
     ),
@@ -347,6 +357,7 @@ _NUMPYRO: dict[str, Converter] = {
     "LogNormal": lambda d: LogNormal.from_mean_std(_array(d.loc), _array(d.scale)),
     "MultivariateNormal": lambda d: _mvn_tril(d.loc, d.scale_tril),
     "LowRankMultivariateNormal": lambda d: _mvn_cov(d.loc, d.covariance_matrix),
+    "CirculantNormal": lambda d: _mvn_cov(d.mean, d.covariance_matrix),
     "Independent": lambda d: _independent(d.base_dist, d.reinterpreted_batch_ndims, "Independent"),
     "ExpandedDistribution": _numpyro_expanded,
     "Gamma": lambda d: Gamma.from_shape_rate(_array(d.concentration), _array(d.rate)),
@@ -466,7 +477,9 @@ def from_distribution(d: Any) -> ExponentialFamily:
        through their covariance distrax's
        `MultivariateNormalDiagPlusLowRank`, TFP's `MultivariateNormalLinearOperator`
        and `MultivariateNormalDiagPlusLowRank(Covariance)`, NumPyro's
-       `LowRankMultivariateNormal`.
+       `LowRankMultivariateNormal` and `CirculantNormal`; and TFP's
+       `GaussianProcess` (and its subclasses) at its index points, with the
+       covariance its `log_prob` uses (observation noise and `jitter` included).
     2. Over a Normal with `reinterpreted_batch_ndims=1` (NumPyro's
        `Normal(...).to_event(1)`); with 0 it is the inner distribution.
     3. Given by its rate or its log-rate.

@@ -486,3 +486,48 @@ def test_shared_samples_and_bijectors_have_their_closed_forms():
     got = numerical.kl_divergence(*scaled, key=key, return_error=True)
     exact = math.log(2 / 3) + 9 / 8 - 0.5  # KL(N(0, 9) || N(0, 4))
     assert float(got.error) > 0 and abs(float(got.value) - exact) < 4 * float(got.error)
+
+
+def test_gaussian_processes_and_circulant_normals_are_multivariate_normals():
+    """TFP's GaussianProcess at its index points and NumPyro's CirculantNormal convert to the
+    Gaussian of their mean and covariance (a GP's jitter included, as its log_prob has it):
+    log-density and entropy equal the library's own, and the KL equals the peer's KL of
+    those Gaussians (neither library registers one for these classes)."""
+    tfp = pytest.importorskip("tensorflow_probability.substrates.jax")
+    nd = pytest.importorskip("numpyro.distributions")
+    from numpyro.distributions.kl import kl_divergence as numpyro_kl
+
+    tfd, kernels = tfp.distributions, tfp.math.psd_kernels
+    x = jnp.linspace(0.0, 1.0, 5, dtype=jnp.float32)[:, None]
+
+    def f32(*v):
+        return [jnp.float32(a) for a in v]
+
+    gp = [
+        tfd.GaussianProcess(kernels.ExponentiatedQuadratic(*f32(1.0, 0.3)), x, None, *f32(0.1)),
+        tfd.GaussianProcess(
+            kernels.ExponentiatedQuadratic(*f32(1.5, 0.5)), x, lambda t: t[..., 0], *f32(0.2)
+        ),
+    ]
+    as_mvn = [
+        tfd.MultivariateNormalFullCovariance(
+            g.mean(), g.covariance() + g.jitter * jnp.eye(5, dtype=jnp.float32)
+        )
+        for g in gp
+    ]
+    y = jnp.array([0.1, -0.3, 0.5, 0.0, 0.2], jnp.float32)
+    # Compiled, as a user's loss would be (eagerly the conversion dispatches op by op).
+    log_prob = jax.jit(lambda g: (expfam.from_distribution(g).log_prob(y), g.log_prob(y)))
+    np.testing.assert_allclose(*log_prob(gp[0]), rtol=1e-5)
+    np.testing.assert_allclose(numerical.entropy(gp[0]), gp[0].entropy(), rtol=1e-5)
+    got = numerical.kl_divergence(*gp, return_error=True)
+    np.testing.assert_allclose(got.value, tfd.kl_divergence(*as_mvn), rtol=1e-4)
+    assert float(got.error) == 0.0
+    row = [jnp.array([1.0, 0.5, 0.2, 0.1, 0.2, 0.5]), jnp.array([2.0, 0.3, 0.1, 0.0, 0.1, 0.3])]
+    circulant = [
+        nd.CirculantNormal(jnp.full(6, m), covariance_row=r)
+        for m, r in zip((0.0, 1.0), row, strict=True)
+    ]
+    mvn = [nd.MultivariateNormal(c.mean, c.covariance_matrix) for c in circulant]
+    np.testing.assert_allclose(numerical.entropy(circulant[0]), circulant[0].entropy(), rtol=1e-5)
+    np.testing.assert_allclose(numerical.kl_divergence(*circulant), numpyro_kl(*mvn), rtol=1e-5)
