@@ -9,8 +9,9 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma
 
 from jaxdiv import _validation as val
-from jaxdiv.expfam._beta import log_beta
+from jaxdiv.expfam._beta import Beta, log_beta
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._registry import register_lift
 
 
 @family
@@ -80,3 +81,9 @@ class Dirichlet(UnitBaseMeasure, ExponentialFamily):
             shape,
             self.dtype,
         )
+
+
+@register_lift(Beta)
+def _beta_as_dirichlet(d: Beta) -> Dirichlet:
+    """Beta(a, b) is the Dirichlet((a, b)) of its first coordinate."""
+    return Dirichlet(jnp.stack([d.a_m1, d.b_m1], axis=-1))

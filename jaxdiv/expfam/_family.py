@@ -38,6 +38,7 @@ from jax.scipy.special import gammaln
 
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
+from jaxdiv.expfam import _registry
 
 T = TypeVar("T", bound="ExponentialFamily")
 
@@ -208,6 +209,20 @@ class ExponentialFamily:
 
     def static_parameters(self) -> tuple:
         return tuple(getattr(self, name) for name in self._static_fields)
+
+    def lifted(self) -> ExponentialFamily | None:
+        """This member written as a member of the next larger family that contains its family
+        with the same densities (an Exponential as a Gamma, a Beta as a two-component
+        Dirichlet, a Normal as a MultivariateNormalDiag, that as a MultivariateNormal), or
+        None. The larger family registers the lift from its own file; closed forms across
+        families lift both members until they meet in one family.
+
+        Examples:
+          >>> from jaxdiv import expfam
+          >>> type(expfam.Exponential.from_rate(2.0).lifted()).__name__
+          'Gamma'
+        """
+        return _registry.lift(self)
 
     @property
     def batch_shape(self) -> tuple[int, ...]:

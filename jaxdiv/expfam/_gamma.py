@@ -9,7 +9,10 @@ import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import _validation as val
+from jaxdiv.expfam._chi_square import ChiSquare
+from jaxdiv.expfam._exponential import Exponential
 from jaxdiv.expfam._family import ExponentialFamily, Params, UnitBaseMeasure, as_params, family
+from jaxdiv.expfam._registry import register_lift
 
 
 @family
@@ -72,3 +75,16 @@ class Gamma(UnitBaseMeasure, ExponentialFamily):
         shape = tuple(shape) + self.batch_shape
         draw = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.dtype)
         return draw / jnp.broadcast_to(self.rate, shape)
+
+
+@register_lift(Exponential)
+def _exponential_as_gamma(d: Exponential) -> Gamma:
+    """Exponential(rate) is Gamma(1, rate)."""
+    return Gamma(jnp.zeros_like(d.neg_rate), d.neg_rate)
+
+
+@register_lift(ChiSquare)
+def _chi_square_as_gamma(d: ChiSquare) -> Gamma:
+    """ChiSquare(df) is Gamma(df / 2, 1 / 2)."""
+    df = jnp.asarray(d.df)
+    return Gamma(df / 2 - 1, jnp.full_like(df, -0.5))

@@ -18,7 +18,8 @@ from jaxdiv import _linalg
 from jaxdiv import _numerics as num
 from jaxdiv import _validation as val
 from jaxdiv.expfam._family import ExponentialFamily, Params, as_params, family
-from jaxdiv.expfam._registry import register_kl
+from jaxdiv.expfam._mvn_diag import MultivariateNormalDiag
+from jaxdiv.expfam._registry import register_kl, register_lift
 
 
 def _check_vector_and_matrix(
@@ -276,3 +277,10 @@ def _mvn_kl(p: MultivariateNormal, q: MultivariateNormal) -> jax.Array:
     sums of the logs of the diagonals. No factor is inverted or factorised.
     """
     return _cross_term(p, q) - 0.5 * p.dim - _linalg.log_abs_diag(p.scale)
+
+
+@register_lift(MultivariateNormalDiag)
+def _diagonal_as_full(d: MultivariateNormalDiag) -> MultivariateNormal:
+    """A MultivariateNormalDiag is the MultivariateNormal of its diagonal scale factor."""
+    scale = jnp.einsum("...i,ij->...ij", d.std, jnp.eye(d.dim, dtype=d.dtype))
+    return MultivariateNormal.from_mean_scale_tril(d.loc, scale)

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 
 from jaxdiv._numerics import LOG_2PI
 from jaxdiv.expfam._family import ExponentialFamily, as_params, family
-from jaxdiv.expfam._normal import GaussianCoordinates, gaussian_kl
-from jaxdiv.expfam._registry import register_kl
+from jaxdiv.expfam._normal import GaussianCoordinates, Normal, gaussian_kl
+from jaxdiv.expfam._registry import register_kl, register_lift
 
 
 @family
@@ -62,3 +62,9 @@ class MultivariateNormalDiag(GaussianCoordinates, ExponentialFamily):
 @register_kl(MultivariateNormalDiag)
 def _mvn_diag_kl(p: MultivariateNormalDiag, q: MultivariateNormalDiag) -> jax.Array:
     return gaussian_kl(p.loc, p.log_std, q.loc, q.log_std, sum_axis=-1)
+
+
+@register_lift(Normal)
+def _normal_as_diagonal(d: Normal) -> MultivariateNormalDiag:
+    """A Normal is a MultivariateNormalDiag of dimension 1."""
+    return MultivariateNormalDiag(d.loc[..., None], d.log_std[..., None])

@@ -4,12 +4,17 @@ files.
 A leaf module (TensorFlow Probability's `kullback_leibler.py` is the model): it imports no family
 and no divergence, so a family file can register its closed form without an import circle, and
 [`kl_divergence`][jaxdiv.expfam.kl_divergence] looks the form up here.
+
+It also holds the *lifts*: a family that contains a smaller one with the same densities (a Gamma
+contains every Exponential) registers, from its own file, how a member of the smaller family is
+written as one of its members; the cross-family closed forms of `jaxdiv.numerical` lift both
+members until they meet in one family.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jax
 
@@ -40,3 +45,25 @@ def register_kl(cls: type) -> Callable[[KLForm], KLForm]:
 def closed_form_kl(cls: type) -> Callable[..., jax.Array] | None:
     """The closed-form KL registered for members of exactly `cls`, or None."""
     return _CLOSED_FORM_KL.get(cls)
+
+
+Lift = TypeVar("Lift", bound=Callable[[Any], Any])
+
+_LIFTS: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_lift(cls: type) -> Callable[[Lift], Lift]:
+    """Registers `fn(member)`, a member of `cls` written as a member of a larger family with
+    the same density (registered from the larger family's file)."""
+
+    def decorator(fn: Lift) -> Lift:
+        _LIFTS[cls] = fn
+        return fn
+
+    return decorator
+
+
+def lift(d: object) -> Any | None:
+    """`d` as a member of the next larger family registered for its exact type, or None."""
+    fn = _LIFTS.get(type(d))
+    return None if fn is None else fn(d)

@@ -2,7 +2,8 @@ r"""Closed forms for the numerical route: within a family, and across families.
 
 Two members of one family use [`jaxdiv.expfam`][jaxdiv.expfam]. Across families, a member
 is first *lifted* into a larger family that contains it with the same density, until both
-are members of one family:
+are members of one family (each larger family registers, from its own file, how it contains
+the smaller ones):
 
 * Exponential($\lambda$) is Gamma($1, \lambda$), ChiSquare($\nu$) is Gamma($\nu / 2, 1 / 2$);
 * Beta($a, b$) is Dirichlet($(a, b)$) (the density of the first coordinate);
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +35,6 @@ _EULER_GAMMA = 0.57721566490153286060651209008240243
 
 def _weibull_type() -> type | None:
     return getattr(expfam, "Weibull", None)
-
-
-def _chi_square_type() -> type | None:
-    return getattr(expfam, "ChiSquare", None)
 
 
 def convert(d: object) -> object:
@@ -58,27 +55,9 @@ def convert(d: object) -> object:
     return d
 
 
-def _lift(d: Any) -> expfam.ExponentialFamily | None:
-    """`d` as a member of the next larger family (see the module notes), or None."""
-    if type(d) is expfam.Exponential:
-        return expfam.Gamma(jnp.zeros_like(d.rate), -d.rate)
-    chi_square = _chi_square_type()
-    if chi_square is not None and type(d) is chi_square:
-        df = jnp.asarray(cast(Any, d).df)
-        return expfam.Gamma(df / 2 - 1, jnp.full_like(df, -0.5))
-    if type(d) is expfam.Beta:
-        return expfam.Dirichlet(jnp.stack([d.a_m1, d.b_m1], axis=-1))
-    if type(d) is expfam.Normal:
-        return expfam.MultivariateNormalDiag(d.loc[..., None], d.log_std[..., None])
-    if type(d) is expfam.MultivariateNormalDiag:
-        scale = jnp.einsum("...i,ij->...ij", d.std, jnp.eye(d.dim, dtype=d.dtype))
-        return expfam.MultivariateNormal.from_mean_scale_tril(d.loc, scale)
-    return None
-
-
 def _chain(d: expfam.ExponentialFamily) -> list[expfam.ExponentialFamily]:
     chain = [d]
-    while (up := _lift(chain[-1])) is not None:
+    while (up := chain[-1].lifted()) is not None:
         chain.append(up)
     return chain
 
