@@ -237,6 +237,12 @@ def _report(results: list[dict], args) -> dict:
     return table
 
 
+def _table_head(first: str, columns: list[str]) -> list[str]:
+    """A Markdown table's header and rule: `first`, the mode, then `columns`."""
+    cells = [first, "mode", *columns]
+    return ["| " + " | ".join(cells) + " |", "|" + " --- |" * len(cells)]
+
+
 def _markdown(results: list[dict], args) -> str:
     """The docs' table: every jaxdiv time over TFP's on one core, or over the hand formula's."""
     one_core = next((r for r in results if r["cores"] == 1), results[-1])
@@ -250,12 +256,10 @@ def _markdown(results: list[dict], args) -> str:
         "function: jaxdiv's time over TFP `MultivariateNormalTriL`'s on one core (below 1: "
         "jaxdiv is faster).",
         "",
-        "| pairs | mode | "
-        + " | ".join(f"jaxdiv, {x}" for x in labels)
-        + " | TFP, 1 core | "
-        + " | ".join(f"ratio, {x}" for x in labels)
-        + " |",
-        "| --- | --- |" + " --- |" * (2 * len(results) + 1),
+        *_table_head(
+            "pairs",
+            [f"jaxdiv, {x}" for x in labels] + ["TFP, 1 core"] + [f"ratio, {x}" for x in labels],
+        ),
     ]
     for size in results[0]["tril"]:
         dim, batch = size.split("x")
@@ -273,12 +277,9 @@ def _markdown(results: list[dict], args) -> str:
         "Diagonal and univariate Gaussians, the KL summed over `[rows, dim]`: jaxdiv's time "
         "over the hand-written closed form's, in the same process.",
         "",
-        "| case | mode | "
-        + " | ".join(f"jaxdiv / by hand, {x}" for x in labels)
-        + " | "
-        + " | ".join(f"ratio, {x}" for x in labels)
-        + " |",
-        "| --- | --- |" + " --- |" * (2 * len(results)),
+        *_table_head(
+            "case", [f"jaxdiv / by hand, {x}" for x in labels] + [f"ratio, {x}" for x in labels]
+        ),
     ]
     for case in results[0]["diag"]:
         for mode, name in modes.items():
