@@ -28,6 +28,7 @@ import numpy as np
 from jax.scipy.special import digamma, gammaln
 
 from jaxdiv import expfam, mixture
+from jaxdiv._libraries import LIBRARY_MODULES
 
 Quantity = Literal["kl", "entropy", "cross_entropy", "renyi"]
 _EULER_GAMMA = 0.57721566490153286060651209008240243
@@ -121,8 +122,6 @@ def _pair_form(
         return None
 
 
-_LIBRARIES = ("distrax", "tensorflow_probability", "numpyro")
-
 #: Divergences that a bijection applied to both members leaves unchanged (f-divergences);
 #: entropies and cross-entropies change by the expected log-Jacobian.
 _BIJECTION_INVARIANT = ("kl", "renyi")
@@ -130,9 +129,8 @@ _BIJECTION_INVARIANT = ("kl", "renyi")
 
 def _composite(d: object, name: str) -> bool:
     """Whether `d` is another library's distribution with `name` among its classes."""
-    return d is not None and (
-        type(d).__module__.split(".")[0] in _LIBRARIES
-        and any(c.__name__ == name for c in type(d).__mro__)
+    return (type(d).__module__ or "").startswith(tuple(LIBRARY_MODULES.values())) and any(
+        c.__name__ == name for c in type(d).__mro__
     )
 
 

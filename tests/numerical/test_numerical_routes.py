@@ -488,6 +488,12 @@ def test_shared_samples_and_bijectors_have_their_closed_forms():
     assert float(got.error) > 0 and abs(float(got.value) - exact) < 4 * float(got.error)
 
 
+@jax.jit
+def _converted_and_own_log_prob(d, x):
+    """The log-density of `d` at `x` after `from_distribution`, and the library's own."""
+    return expfam.from_distribution(d).log_prob(x), d.log_prob(x)
+
+
 def test_gaussian_processes_and_circulant_normals_are_multivariate_normals():
     """TFP's GaussianProcess at its index points and NumPyro's CirculantNormal convert to the
     Gaussian of their mean and covariance (a GP's jitter included, as its log_prob has it):
@@ -516,9 +522,7 @@ def test_gaussian_processes_and_circulant_normals_are_multivariate_normals():
         for g in gp
     ]
     y = jnp.array([0.1, -0.3, 0.5, 0.0, 0.2], jnp.float32)
-    # Compiled, as a user's loss would be (eagerly the conversion dispatches op by op).
-    log_prob = jax.jit(lambda g: (expfam.from_distribution(g).log_prob(y), g.log_prob(y)))
-    np.testing.assert_allclose(*log_prob(gp[0]), rtol=1e-5)
+    np.testing.assert_allclose(*_converted_and_own_log_prob(gp[0], y), rtol=1e-5)
     np.testing.assert_allclose(numerical.entropy(gp[0]), gp[0].entropy(), rtol=1e-5)
     got = numerical.kl_divergence(*gp, return_error=True)
     np.testing.assert_allclose(got.value, tfd.kl_divergence(*as_mvn), rtol=1e-4)
